@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs, idempotently, everything Roleport's build, demo and tests need on a Debian machine.
+# Package installs must not start system services (slapd, apache2): we run private instances on
+# our own ports, so a policy-rc.d that refuses every start is in place while apt runs.
+set -euo pipefail
+
+APT_PACKAGES=(
+  # building samael (bindgen + libxmlsec1) and openssl
+  pkg-config libssl-dev libxml2-dev libxmlsec1-dev libxmlsec1-openssl libclang-dev clang
+  # peers: OpenLDAP, SimpleSAMLphp (PHP built-in server), xmlsec1 for the strict checker
+  slapd ldap-utils simplesamlphp php-cli php-ldap php-xml php-mbstring xmlsec1
+  # deploy/peers: key generation (openssl), smoke-test helper (python3)
+  openssl python3
+  # browser tests
+  chromium chromium-driver
+  curl ca-certificates
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  had_policy=0
+  if [[ -e /usr/sbin/policy-rc.d ]]; then had_policy=1; cp /usr/sbin/policy-rc.d /tmp/policy-rc.d.roleport-saved; fi
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+  chmod +x /usr/sbin/policy-rc.d
+  restore() {
+    if ((had_policy)); then mv /tmp/policy-rc.d.roleport-saved /usr/sbin/policy-rc.d; else rm -f /usr/sbin/policy-rc.d; fi
+  }
+  trap restore EXIT
+  apt-get update -qq
+  # slapd asks debconf questions; the system instance is never used, so any answer will do.
+  echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/roleport-apt.log 2>&1 || {
+    tail -50 /tmp/roleport-apt.log; exit 1; }
+  restore
+  trap - EXIT
+  # Some packages start services despite policy-rc.d on non-systemd machines; stop the system ones.
+  pkill -x slapd 2>/dev/null || true
+  pkill -x apache2 2>/dev/null || true
+fi
+echo "install-deps: system packages present"

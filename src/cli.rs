@@ -1,0 +1,66 @@
+//! The `roleport` command line: `serve`, `migrate`, `check-config`, `rules …`, `audit …`.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "roleport", version, about = "SSO gateway into AWS")]
+pub struct Cli {
+    /// Settings file (TOML). `ROLEPORT_*` environment variables override it.
+    #[arg(
+        long,
+        short,
+        env = "ROLEPORT_CONFIG",
+        default_value = "roleport.toml",
+        global = true
+    )]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the web service.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Load and validate the settings, IdP trust and rules, then exit.
+    CheckConfig,
+    /// Accounts, roles and mapping rules.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RulesCommand {
+    /// Replace accounts, roles and rules with those of a YAML file (all or nothing).
+    Import { file: PathBuf },
+    /// Print accounts, roles and rules as YAML.
+    Export,
+    /// Show which rules match a person's claims and which roles result.
+    Explain {
+        #[arg(long)]
+        idp: String,
+        #[arg(long, default_value = "explain")]
+        subject: String,
+        #[arg(long = "group")]
+        groups: Vec<String>,
+        #[arg(long)]
+        email: Option<String>,
+        /// Other claims as NAME=VALUE.
+        #[arg(long = "attribute")]
+        attributes: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Check the hash chain of the audit log.
+    Verify,
+}

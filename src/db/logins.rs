@@ -1,0 +1,69 @@
+//! Pending SP-initiated logins: AuthnRequest id and post-login target, bound to one browser.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgPool, Row};
+
+#[derive(Debug, Clone)]
+pub struct PendingLogin {
+    pub relay_handle: String,
+    pub request_id: String,
+    pub idp: String,
+    pub browser_hash: Vec<u8>,
+    pub return_to: String,
+}
+
+pub async fn insert(
+    pool: &PgPool,
+    login: &PendingLogin,
+    expires_at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO pending_logins (relay_handle, request_id, idp, browser_hash, return_to, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&login.relay_handle)
+    .bind(&login.request_id)
+    .bind(&login.idp)
+    .bind(&login.browser_hash)
+    .bind(&login.return_to)
+    .bind(expires_at)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Removes and returns the pending login for this AuthnRequest id, if it has not expired. Taking
+/// it is single-use: a second response to the same request finds nothing.
+pub async fn take(
+    pool: &PgPool,
+    request_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<PendingLogin>, sqlx::Error> {
+    let row = sqlx::query(
+        "DELETE FROM pending_logins WHERE request_id = $1 RETURNING relay_handle, request_id, idp, browser_hash, return_to, expires_at",
+    )
+    .bind(request_id)
+    .fetch_optional(pool)
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    let expires_at: DateTime<Utc> = r.try_get("expires_at")?;
+    if expires_at <= now {
+        return Ok(None);
+    }
+    Ok(Some(PendingLogin {
+        relay_handle: r.try_get("relay_handle")?,
+        request_id: r.try_get("request_id")?,
+        idp: r.try_get("idp")?,
+        browser_hash: r.try_get("browser_hash")?,
+        return_to: r.try_get("return_to")?,
+    }))
+}
+
+pub async fn purge_expired(pool: &PgPool, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+    Ok(
+        sqlx::query("DELETE FROM pending_logins WHERE expires_at <= $1")
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+    )
+}

@@ -1,0 +1,29 @@
+//! All SQL lives below this module.
+
+pub mod audit;
+pub mod idps;
+pub mod logins;
+pub mod replay;
+pub mod rules;
+pub mod sessions;
+
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use std::time::Duration;
+
+pub async fn connect(url: &SecretString, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(url.expose_secret())
+        .await
+}
+
+pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    sqlx::migrate!("./migrations").run(pool).await
+}
+
+pub fn sha256(data: &[u8]) -> Vec<u8> {
+    openssl::sha::sha256(data).to_vec()
+}

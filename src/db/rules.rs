@@ -1,0 +1,193 @@
+//! Accounts, roles and mapping rules in Postgres. An import replaces everything in one
+//! transaction and bumps the generation, which every replica polls to reload.
+
+use crate::protocol::mapping::{Account, CompiledRules, Role, Rule, RuleSet};
+use sqlx::{PgPool, Row};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RulesDbError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("stored rules are invalid: {0}")]
+    Invalid(String),
+}
+
+fn invalid(e: impl std::fmt::Display) -> RulesDbError {
+    RulesDbError::Invalid(e.to_string())
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value, RulesDbError> {
+    serde_json::to_value(v).map_err(invalid)
+}
+
+/// Replaces the whole rule set; returns the new generation. `set` must already be validated.
+pub async fn replace_all(pool: &PgPool, set: &RuleSet) -> Result<i64, RulesDbError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("DELETE FROM mapping_rules")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM aws_roles")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM aws_accounts")
+        .execute(&mut *tx)
+        .await?;
+    for a in &set.accounts {
+        sqlx::query("INSERT INTO aws_accounts (id, alias, partition) VALUES ($1, $2, $3)")
+            .bind(&a.id)
+            .bind(&a.alias)
+            .bind(String::from(a.partition))
+            .execute(&mut *tx)
+            .await?;
+    }
+    for r in &set.roles {
+        let account = crate::protocol::mapping::RoleArn::parse(&r.arn)
+            .map(|a| a.account_id.to_string())
+            .ok_or_else(|| invalid(format!("role ARN {} is malformed", r.arn)))?;
+        sqlx::query(
+            "INSERT INTO aws_roles (arn, account_id, display_name, description, max_session_seconds) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&r.arn)
+        .bind(account)
+        .bind(&r.display_name)
+        .bind(&r.description)
+        .bind(i32::try_from(r.max_session_seconds).map_err(invalid)?)
+        .execute(&mut *tx)
+        .await?;
+    }
+    for rule in &set.rules {
+        sqlx::query(
+            "INSERT INTO mapping_rules (id, description, idp, claim, match_kind, pattern, roles, effect, priority,
+                 max_session_seconds, session_tags, transitive_tag_keys, capabilities)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(&rule.id)
+        .bind(&rule.description)
+        .bind(&rule.idp)
+        .bind(String::from(rule.claim.clone()))
+        .bind(String::from(rule.match_kind))
+        .bind(&rule.pattern)
+        .bind(json(&rule.roles)?)
+        .bind(String::from(rule.effect))
+        .bind(rule.priority)
+        .bind(rule.max_session_seconds.map(i32::try_from).transpose().map_err(invalid)?)
+        .bind(json(&rule.session_tags)?)
+        .bind(json(&rule.transitive_tag_keys)?)
+        .bind(json(&rule.capabilities)?)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let generation: i64 = sqlx::query(
+        "UPDATE rules_generation SET generation = generation + 1, updated_at = now() RETURNING generation",
+    )
+    .fetch_one(&mut *tx)
+    .await?
+    .try_get("generation")?;
+    tx.commit().await?;
+    Ok(generation)
+}
+
+pub async fn generation(pool: &PgPool) -> Result<i64, sqlx::Error> {
+    sqlx::query("SELECT generation FROM rules_generation")
+        .fetch_one(pool)
+        .await?
+        .try_get("generation")
+}
+
+pub async fn load(pool: &PgPool) -> Result<RuleSet, RulesDbError> {
+    Ok(load_with_generation(pool).await?.1)
+}
+
+async fn load_with_generation(pool: &PgPool) -> Result<(i64, RuleSet), RulesDbError> {
+    // One snapshot, so an import in between cannot mix two generations.
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    let generation: i64 = sqlx::query("SELECT generation FROM rules_generation")
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("generation")?;
+    let mut accounts = Vec::new();
+    for row in sqlx::query("SELECT id, alias, partition FROM aws_accounts ORDER BY id")
+        .fetch_all(&mut *tx)
+        .await?
+    {
+        accounts.push(Account {
+            id: row.try_get("id")?,
+            alias: row.try_get("alias")?,
+            partition: row
+                .try_get::<String, _>("partition")?
+                .try_into()
+                .map_err(invalid)?,
+        });
+    }
+    let mut roles = Vec::new();
+    for row in sqlx::query(
+        "SELECT arn, display_name, description, max_session_seconds FROM aws_roles ORDER BY arn",
+    )
+    .fetch_all(&mut *tx)
+    .await?
+    {
+        roles.push(Role {
+            arn: row.try_get("arn")?,
+            display_name: row.try_get("display_name")?,
+            description: row.try_get("description")?,
+            max_session_seconds: u32::try_from(row.try_get::<i32, _>("max_session_seconds")?)
+                .map_err(invalid)?,
+        });
+    }
+    let mut rules = Vec::new();
+    for row in sqlx::query(
+        "SELECT id, description, idp, claim, match_kind, pattern, roles, effect, priority, max_session_seconds,
+                session_tags, transitive_tag_keys, capabilities FROM mapping_rules ORDER BY id",
+    )
+    .fetch_all(&mut *tx)
+    .await?
+    {
+        rules.push(Rule {
+            id: row.try_get("id")?,
+            description: row.try_get("description")?,
+            idp: row.try_get("idp")?,
+            claim: row.try_get::<String, _>("claim")?.try_into().map_err(invalid)?,
+            match_kind: row.try_get::<String, _>("match_kind")?.try_into().map_err(invalid)?,
+            pattern: row.try_get("pattern")?,
+            roles: serde_json::from_value(row.try_get("roles")?).map_err(invalid)?,
+            effect: row.try_get::<String, _>("effect")?.try_into().map_err(invalid)?,
+            priority: row.try_get("priority")?,
+            max_session_seconds: row
+                .try_get::<Option<i32>, _>("max_session_seconds")?
+                .map(u32::try_from)
+                .transpose()
+                .map_err(invalid)?,
+            session_tags: serde_json::from_value(row.try_get("session_tags")?).map_err(invalid)?,
+            transitive_tag_keys: serde_json::from_value(row.try_get("transitive_tag_keys")?)
+                .map_err(invalid)?,
+            capabilities: serde_json::from_value(row.try_get("capabilities")?).map_err(invalid)?,
+        });
+    }
+    tx.commit().await?;
+    Ok((
+        generation,
+        RuleSet {
+            accounts,
+            roles,
+            rules,
+        },
+    ))
+}
+
+/// Loads and compiles (patterns built once, here, not per sign-in).
+pub async fn load_compiled(pool: &PgPool) -> Result<(i64, CompiledRules), RulesDbError> {
+    let (generation, set) = load_with_generation(pool).await?;
+    let compiled = CompiledRules::compile(set).map_err(|errors| {
+        invalid(
+            errors
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    })?;
+    Ok((generation, compiled))
+}

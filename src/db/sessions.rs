@@ -1,0 +1,76 @@
+//! Server-side sessions. The browser holds a random token; only its hash is stored, so a read of
+//! the table does not yield usable cookies.
+
+use crate::domain::FederatedIdentity;
+use chrono::{DateTime, Utc};
+use sqlx::{PgPool, Row};
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub csrf_token: String,
+    pub identity: FederatedIdentity,
+    pub expires_at: DateTime<Utc>,
+}
+
+pub async fn create(
+    pool: &PgPool,
+    token_hash: &[u8],
+    csrf_token: &str,
+    identity: &FederatedIdentity,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let identity = serde_json::to_value(identity)
+        .map_err(|e| sqlx::Error::Protocol(format!("session identity: {e}")))?;
+    sqlx::query(
+        "INSERT INTO sessions (id_hash, csrf_token, identity, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(token_hash)
+    .bind(csrf_token)
+    .bind(identity)
+    .bind(now)
+    .bind(expires_at)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn find(
+    pool: &PgPool,
+    token_hash: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Option<Session>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT csrf_token, identity, expires_at FROM sessions WHERE id_hash = $1 AND expires_at > $2",
+    )
+    .bind(token_hash)
+    .bind(now)
+    .fetch_optional(pool)
+    .await?;
+    row.map(|r| {
+        let identity: serde_json::Value = r.try_get("identity")?;
+        Ok(Session {
+            csrf_token: r.try_get("csrf_token")?,
+            identity: serde_json::from_value(identity)
+                .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+            expires_at: r.try_get("expires_at")?,
+        })
+    })
+    .transpose()
+}
+
+pub async fn delete(pool: &PgPool, token_hash: &[u8]) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+        .bind(token_hash)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub async fn purge_expired(pool: &PgPool, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+        .bind(now)
+        .execute(pool)
+        .await?
+        .rows_affected())
+}

@@ -1,0 +1,16 @@
+//! One normalised identity for every upstream kind (the dex `connector.Identity` shape).
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FederatedIdentity {
+    pub idp: String,
+    /// Stable id of the person at that IdP.
+    pub subject: String,
+    pub email: Option<String>,
+    pub display_name: Option<String>,
+    pub groups: Vec<String>,
+    /// Every attribute as received, for rules on other claims.
+    pub attributes: BTreeMap<String, Vec<String>>,
+}

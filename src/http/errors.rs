@@ -1,0 +1,117 @@
+//! The one translation from failures to HTTP: an HTML page or an RFC 9457 problem JSON, always
+//! with a reference id that also stands in the log line and the audit row.
+
+use super::views::ErrorPage;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use askama::Template;
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Html,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A sign-in was refused; the reason is only in the log and the audit row.
+    SignInFailed,
+    /// The request itself was wrong; the message is safe to show.
+    BadRequest,
+    NotSignedIn,
+    NotFound,
+    /// A dependency (the database) is down: try again.
+    Unavailable,
+    Internal,
+}
+
+#[derive(Debug)]
+pub struct AppError {
+    pub kind: Kind,
+    pub format: Format,
+    pub reference: String,
+    pub message: String,
+}
+
+impl AppError {
+    pub fn new(
+        kind: Kind,
+        format: Format,
+        reference: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            kind,
+            format,
+            reference: reference.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn json(mut self) -> Self {
+        self.format = Format::Json;
+        self
+    }
+
+    fn title(&self) -> &'static str {
+        match self.kind {
+            Kind::SignInFailed => "Sign-in failed",
+            Kind::BadRequest => "That request could not be handled",
+            Kind::NotSignedIn => "Not signed in",
+            Kind::NotFound => "Not found",
+            Kind::Unavailable => "Please try again",
+            Kind::Internal => "Something went wrong",
+        }
+    }
+}
+
+impl fmt::Display for AppError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?} [{}]: {}", self.kind, self.reference, self.message)
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self.kind {
+            Kind::SignInFailed => StatusCode::FORBIDDEN,
+            Kind::BadRequest => StatusCode::BAD_REQUEST,
+            Kind::NotSignedIn => StatusCode::UNAUTHORIZED,
+            Kind::NotFound => StatusCode::NOT_FOUND,
+            Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        match self.format {
+            Format::Json => HttpResponse::build(status)
+                .content_type("application/problem+json")
+                .json(serde_json::json!({
+                    "type": "about:blank",
+                    "title": self.title(),
+                    "status": status.as_u16(),
+                    "detail": self.message,
+                    "reference": self.reference,
+                })),
+            Format::Html => {
+                let page = ErrorPage {
+                    title: self.title(),
+                    message: &self.message,
+                    reference: &self.reference,
+                    show_login: matches!(self.kind, Kind::SignInFailed | Kind::NotSignedIn),
+                };
+                match page.render() {
+                    Ok(body) => HttpResponse::build(status)
+                        .content_type("text/html; charset=utf-8")
+                        .body(body),
+                    Err(_) => HttpResponse::build(status)
+                        .content_type("text/plain; charset=utf-8")
+                        .body(format!("{} (reference {})", self.title(), self.reference)),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! HTTP: thin handlers around the pure cores, the session, security headers and error pages.
+
+pub mod cookies;
+pub mod errors;
+pub mod headers;
+pub mod request_meta;
+pub mod routes;
+pub mod state;
+pub mod views;
+
+pub use state::AppState;

@@ -1,0 +1,381 @@
+//! `POST /saml/acs`: the assertion consumer service. Thin: it gathers what the pure verifier needs
+//! (IdP trust, the pending login bound to this browser, `now`), runs it off the async threads,
+//! then records the outcome and starts the session.
+
+use crate::audit::{AuditEvent, EventKind, Outcome, new_reference};
+use crate::db;
+use crate::domain::{FederatedIdentity, ReturnTo};
+use crate::http::AppState;
+use crate::http::cookies::random_token;
+use crate::http::errors::{AppError, Format, Kind};
+use crate::http::request_meta::RequestMeta;
+use crate::protocol::mapping::Claims;
+use crate::protocol::saml::guard::Limits;
+use crate::protocol::saml::{self, SamlError, Solicitation, SpContext, extract_identity};
+use crate::upstream::saml_idp::SamlIdp;
+use actix_web::{HttpRequest, HttpResponse, web};
+use base64::Engine;
+use chrono::Duration;
+use serde::Deserialize;
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/saml/acs", web::post().to(acs));
+}
+
+#[derive(Deserialize)]
+struct AcsForm {
+    #[serde(rename = "SAMLResponse")]
+    saml_response: Option<String>,
+    #[serde(rename = "RelayState")]
+    relay_state: Option<String>,
+}
+
+/// Why a sign-in was refused, before or after SAML verification.
+#[derive(Debug)]
+enum Refusal {
+    Saml(SamlError),
+    Missing,
+    UnknownRequest,
+    OtherBrowser,
+    RelayStateMismatch,
+    Replay,
+}
+
+impl Refusal {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Saml(e) => e.code(),
+            Self::Missing => "missing_saml_response",
+            Self::UnknownRequest => "in_response_to_unknown",
+            Self::OtherBrowser => "in_response_to_other_browser",
+            Self::RelayStateMismatch => "relay_state_mismatch",
+            Self::Replay => "replay",
+        }
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            Self::Saml(e) => e.to_string(),
+            Self::Missing => "no SAMLResponse in the form".into(),
+            Self::UnknownRequest => {
+                "InResponseTo names no pending login (unknown, used or expired)".into()
+            }
+            Self::OtherBrowser => "the login was started by another browser".into(),
+            Self::RelayStateMismatch => "RelayState does not match the pending login".into(),
+            Self::Replay => "assertion id was already used".into(),
+        }
+    }
+}
+
+async fn acs(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<AcsForm>,
+) -> Result<HttpResponse, AppError> {
+    let reference = new_reference();
+    let meta = RequestMeta::of(&req);
+    let form = form.into_inner();
+    let mut idp_label: Option<String> = None;
+    match consume(&state, &req, form, &mut idp_label).await {
+        Ok(Accepted {
+            identity,
+            return_to,
+            grants,
+        }) => {
+            let outcome = if grants == 0 {
+                Outcome::NoRoles
+            } else {
+                Outcome::Accepted
+            };
+            let mut event = AuditEvent::new(EventKind::SignIn, outcome);
+            event.idp = Some(identity.idp.clone());
+            event.subject = Some(identity.subject.clone());
+            event.groups = identity.groups.clone();
+            event.source_ip = meta.source_ip.clone();
+            event.user_agent = meta.user_agent.clone();
+            event.details = serde_json::json!({ "grants": grants });
+            start_session(&state, &reference, identity, event, &return_to).await
+        }
+        Err(Failure::Refused(refusal)) => {
+            let idp = idp_label.unwrap_or_else(|| "unknown".into());
+            state
+                .metrics
+                .sign_ins
+                .with_label_values(&[idp.as_str(), "rejected"])
+                .inc();
+            state
+                .metrics
+                .rejections
+                .with_label_values(&[idp.as_str(), refusal.code()])
+                .inc();
+            tracing::warn!(
+                security = true,
+                reference,
+                idp,
+                reason = refusal.code(),
+                detail = %refusal.detail(),
+                source_ip = ?meta.source_ip,
+                "sign-in refused"
+            );
+            let mut event = AuditEvent::new(EventKind::SignIn, Outcome::Rejected);
+            event.reason = Some(format!("{}: {}", refusal.code(), refusal.detail()));
+            event.idp = Some(idp);
+            event.source_ip = meta.source_ip;
+            event.user_agent = meta.user_agent;
+            if let Err(e) =
+                db::audit::append(&state.pool, &reference, state.clock.now(), event).await
+            {
+                tracing::error!(reference, error = %e, "audit write failed for a refused sign-in");
+            }
+            Err(AppError::new(
+                Kind::SignInFailed,
+                Format::Html,
+                reference,
+                "Roleport could not accept the answer from your sign-in service. Please start again; if it keeps failing, give the reference below to your platform team.",
+            ))
+        }
+        Err(Failure::Unavailable(what)) => {
+            tracing::error!(reference, error = %what, "sign-in could not complete");
+            Err(AppError::new(
+                Kind::Unavailable,
+                Format::Html,
+                reference,
+                "Roleport cannot complete sign-in right now. Please try again in a moment.",
+            ))
+        }
+    }
+}
+
+struct Accepted {
+    identity: FederatedIdentity,
+    return_to: ReturnTo,
+    grants: usize,
+}
+
+enum Failure {
+    Refused(Refusal),
+    Unavailable(String),
+}
+
+impl From<SamlError> for Failure {
+    fn from(e: SamlError) -> Self {
+        Failure::Refused(Refusal::Saml(e))
+    }
+}
+
+fn db_down(e: sqlx::Error) -> Failure {
+    Failure::Unavailable(e.to_string())
+}
+
+async fn consume(
+    state: &AppState,
+    req: &HttpRequest,
+    form: AcsForm,
+    idp_label: &mut Option<String>,
+) -> Result<Accepted, Failure> {
+    let encoded = form
+        .saml_response
+        .filter(|s| !s.is_empty())
+        .ok_or(Failure::Refused(Refusal::Missing))?;
+    let limits = Limits {
+        max_bytes: state.settings.saml.max_response_bytes,
+        max_depth: state.settings.saml.max_xml_depth,
+        ..Limits::default()
+    };
+    // Base64 is 4/3 of the XML: refuse before decoding anything oversized.
+    if encoded.len() > limits.max_bytes / 3 * 4 + 4096 {
+        return Err(SamlError::TooLarge.into());
+    }
+    let compact: String = encoded
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .map_err(|_| SamlError::BadEncoding)?;
+    let xml = String::from_utf8(bytes).map_err(|_| SamlError::BadEncoding)?;
+    let header = saml::peek(&xml, &limits)?;
+
+    let now = state.clock.now();
+    let (idp, solicitation, return_to) = match &header.in_response_to {
+        Some(request_id) => {
+            let pending = db::logins::take(&state.pool, request_id, now)
+                .await
+                .map_err(db_down)?
+                .ok_or(Failure::Refused(Refusal::UnknownRequest))?;
+            *idp_label = Some(pending.idp.clone());
+            let browser = req
+                .cookie(state.cookies.browser_name())
+                .map(|c| db::sha256(c.value().as_bytes()))
+                .unwrap_or_default();
+            if !bool::from(browser.ct_eq(&pending.browser_hash)) {
+                return Err(Failure::Refused(Refusal::OtherBrowser));
+            }
+            let relay_ok = form
+                .relay_state
+                .as_deref()
+                .is_some_and(|r| bool::from(r.as_bytes().ct_eq(pending.relay_handle.as_bytes())));
+            if !relay_ok {
+                return Err(Failure::Refused(Refusal::RelayStateMismatch));
+            }
+            let idp = state
+                .idp(&pending.idp)
+                .ok_or(SamlError::UnknownIssuer(header.issuer.clone()))?;
+            let return_to =
+                ReturnTo::parse(&pending.return_to).unwrap_or_else(|_| ReturnTo::roles_page());
+            (
+                idp,
+                Solicitation::Solicited {
+                    request_id: pending.request_id,
+                },
+                return_to,
+            )
+        }
+        None => {
+            let issuer = header
+                .issuer
+                .clone()
+                .ok_or(SamlError::UnknownIssuer(None))?;
+            let idp = state
+                .idp_by_entity_id(&issuer)
+                .ok_or(SamlError::UnknownIssuer(Some(issuer)))?;
+            *idp_label = Some(idp.id.clone());
+            // An IdP-initiated RelayState is only ever a same-origin path; anything else is ignored.
+            let return_to = form
+                .relay_state
+                .as_deref()
+                .and_then(|r| ReturnTo::parse(r).ok())
+                .unwrap_or_else(ReturnTo::roles_page);
+            let allowed = idp.allow_idp_initiated;
+            (idp, Solicitation::Unsolicited { allowed }, return_to)
+        }
+    };
+
+    let verified = verify_blocking(state, idp.clone(), xml, solicitation, limits, now).await?;
+    let first = db::replay::first_use(
+        &state.pool,
+        &idp.id,
+        &verified.assertion_id,
+        verified.replay_until,
+    )
+    .await
+    .map_err(db_down)?;
+    if !first {
+        return Err(Failure::Refused(Refusal::Replay));
+    }
+    let identity = extract_identity(&idp.id, &verified, &idp.attributes)?;
+    let claims = claims_of(&identity);
+    let grants = state.rules().evaluate(&claims).grants.len();
+    Ok(Accepted {
+        identity,
+        return_to,
+        grants,
+    })
+}
+
+pub fn claims_of(identity: &FederatedIdentity) -> Claims {
+    Claims {
+        idp: identity.idp.clone(),
+        subject: identity.subject.clone(),
+        email: identity.email.clone(),
+        // SAML attributes are asserted by the IdP under its signature.
+        email_verified: identity.email.is_some(),
+        groups: identity.groups.clone(),
+        attributes: identity.attributes.clone(),
+    }
+}
+
+async fn verify_blocking(
+    state: &AppState,
+    idp: Arc<SamlIdp>,
+    xml: String,
+    solicitation: Solicitation,
+    limits: Limits,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<saml::VerifiedAssertion, Failure> {
+    let _slot = state
+        .blocking
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|e| Failure::Unavailable(e.to_string()))?;
+    let entity_id = state.sp.entity_id.clone();
+    let acs_url = state.sp.acs_url.clone();
+    let key = state.sp.key.clone();
+    let skew = Duration::seconds(state.settings.saml.clock_skew_seconds);
+    let max_age = Duration::seconds(state.settings.saml.max_assertion_age_seconds);
+    let timer = state
+        .metrics
+        .acs_verify_duration
+        .with_label_values(&[idp.id.as_str()])
+        .start_timer();
+    // xmlsec's C calls block: keep them off the async workers.
+    let result = web::block(move || {
+        let sp = SpContext {
+            entity_id: &entity_id,
+            acs_url: &acs_url,
+            decryption_key: key.as_ref(),
+            skew,
+            max_assertion_age: max_age,
+            limits,
+        };
+        saml::verify_response(&xml, &idp.trust, &sp, &solicitation, now)
+    })
+    .await
+    .map_err(|e| Failure::Unavailable(format!("verification worker: {e}")))?;
+    timer.observe_duration();
+    result.map_err(Failure::from)
+}
+
+async fn start_session(
+    state: &AppState,
+    reference: &str,
+    identity: FederatedIdentity,
+    event: AuditEvent,
+    return_to: &ReturnTo,
+) -> Result<HttpResponse, AppError> {
+    let unavailable = |what: String| {
+        tracing::error!(reference, error = %what, "sign-in could not complete");
+        AppError::new(
+            Kind::Unavailable,
+            Format::Html,
+            reference,
+            "Roleport cannot complete sign-in right now. Please try again in a moment.",
+        )
+    };
+    let token = random_token().map_err(|e| unavailable(e.to_string()))?;
+    let csrf = random_token().map_err(|e| unavailable(e.to_string()))?;
+    let now = state.clock.now();
+    let ttl = state.settings.session.ttl_seconds;
+    // The audit row is committed before the session exists.
+    let outcome = event.outcome;
+    db::audit::append(&state.pool, reference, now, event)
+        .await
+        .map_err(|e| unavailable(e.to_string()))?;
+    db::sessions::create(
+        &state.pool,
+        &db::sha256(token.as_bytes()),
+        &csrf,
+        &identity,
+        now,
+        now + Duration::seconds(ttl),
+    )
+    .await
+    .map_err(|e| unavailable(e.to_string()))?;
+    let outcome_label = match outcome {
+        Outcome::NoRoles => "no_roles",
+        _ => "accepted",
+    };
+    state
+        .metrics
+        .sign_ins
+        .with_label_values(&[identity.idp.as_str(), outcome_label])
+        .inc();
+    tracing::info!(reference, idp = %identity.idp, subject = %identity.subject, groups = ?identity.groups, outcome = outcome_label, "signed in");
+    Ok(HttpResponse::SeeOther()
+        .insert_header(("Location", return_to.as_str()))
+        .cookie(state.cookies.session(token, ttl))
+        .finish())
+}

@@ -1,0 +1,23 @@
+//! Static files, embedded so the binary is self-contained.
+
+use actix_web::{HttpResponse, web};
+
+const CSS: &str = include_str!("../../../static/roleport.css");
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/static/roleport.css", web::get().to(css))
+        .route("/", web::get().to(home));
+}
+
+async fn css() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(CSS)
+}
+
+async fn home() -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header(("Location", "/roles"))
+        .finish()
+}

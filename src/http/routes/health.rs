@@ -1,0 +1,57 @@
+//! `/healthz` (the process answers), `/readyz` (database reachable, IdP metadata fresh), `/metrics`.
+
+use crate::http::AppState;
+use actix_web::{HttpResponse, web};
+use chrono::Duration;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(metrics));
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let database = sqlx::query("SELECT 1").execute(&state.pool).await.is_ok();
+    let now = state.clock.now();
+    let mut stale = Vec::new();
+    for settings in &state.settings.idps {
+        if settings.metadata_url.is_none() {
+            continue;
+        }
+        let limit = Duration::seconds(
+            i64::try_from(settings.metadata_refresh_seconds.saturating_mul(2))
+                .unwrap_or(i64::MAX / 2),
+        );
+        let fresh = state
+            .idp(&settings.id)
+            .and_then(|i| i.refreshed_at)
+            .is_some_and(|at| now - at <= limit);
+        if !fresh {
+            stale.push(settings.id.clone());
+        }
+    }
+    let ready = database && stale.is_empty();
+    let body =
+        serde_json::json!({ "ready": ready, "database": database, "stale_idp_metadata": stale });
+    if ready {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
+async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    match state.metrics.render() {
+        Ok(text) => HttpResponse::Ok()
+            .content_type("text/plain; version=0.0.4")
+            .body(text),
+        Err(e) => {
+            tracing::error!(error = %e, "metrics rendering failed");
+            HttpResponse::ServiceUnavailable().finish()
+        }
+    }
+}

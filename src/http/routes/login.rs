@@ -1,0 +1,194 @@
+//! `/login`, `/login/{idp}` (SP-initiated start) and `/logout`.
+
+use super::session;
+use crate::audit::{AuditEvent, EventKind, Outcome, new_reference};
+use crate::db;
+use crate::db::logins::PendingLogin;
+use crate::domain::ReturnTo;
+use crate::http::AppState;
+use crate::http::cookies::random_token;
+use crate::http::errors::{AppError, Format, Kind};
+use crate::http::request_meta::RequestMeta;
+use crate::http::views::{IdpLink, LoginPage};
+use crate::protocol::saml::authn_request::AuthnRequest;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Duration;
+use serde::Deserialize;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/login", web::get().to(login_page))
+        .route("/login/{idp}", web::get().to(start))
+        .route("/logout", web::get().to(logout));
+}
+
+#[derive(Deserialize)]
+struct LoginQuery {
+    return_to: Option<String>,
+}
+
+async fn login_page(state: web::Data<AppState>, query: web::Query<LoginQuery>) -> LoginPage {
+    let suffix = query
+        .return_to
+        .as_deref()
+        .and_then(|r| ReturnTo::parse(r).ok())
+        .map(|r| format!("?return_to={}", urlencoding::encode(r.as_str())))
+        .unwrap_or_default();
+    LoginPage {
+        idps: state
+            .all_idps()
+            .iter()
+            .map(|i| IdpLink {
+                id: i.id.clone(),
+                display_name: i.display_name.clone(),
+                href: format!("/login/{}{}", i.id, suffix),
+            })
+            .collect(),
+    }
+}
+
+async fn start(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<LoginQuery>,
+) -> Result<HttpResponse, AppError> {
+    let reference = new_reference();
+    let idp_id = path.into_inner();
+    let Some(idp) = state.idp(&idp_id) else {
+        return Err(AppError::new(
+            Kind::NotFound,
+            Format::Html,
+            reference,
+            "There is no identity provider with that name.",
+        ));
+    };
+    let return_to = match query.return_to.as_deref() {
+        None | Some("") => ReturnTo::roles_page(),
+        Some(raw) => match ReturnTo::parse(raw) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(reference, idp = %idp_id, reason = %e, "refused post-login target");
+                let mut event = AuditEvent::new(EventKind::SignIn, Outcome::Rejected);
+                event.reason = Some(format!("bad_return_to: {e}"));
+                event.idp = Some(idp_id.clone());
+                let meta = RequestMeta::of(&req);
+                event.source_ip = meta.source_ip;
+                event.user_agent = meta.user_agent;
+                if let Err(err) =
+                    db::audit::append(&state.pool, &reference, state.clock.now(), event).await
+                {
+                    tracing::error!(reference, error = %err, "audit write failed");
+                }
+                return Err(AppError::new(
+                    Kind::BadRequest,
+                    Format::Html,
+                    reference,
+                    "The page to return to after sign-in must be a page of Roleport.",
+                ));
+            }
+        },
+    };
+    let internal = |what: &str, e: &dyn std::fmt::Display| {
+        tracing::error!(reference, error = %e, "{what}");
+        AppError::new(
+            Kind::Internal,
+            Format::Html,
+            reference.clone(),
+            "Roleport could not start the sign-in.",
+        )
+    };
+
+    let existing = req
+        .cookie(state.cookies.browser_name())
+        .map(|c| c.value().to_string())
+        .filter(|v| v.len() >= 32);
+    let (browser_token, set_cookie) = match existing {
+        Some(t) => (t, false),
+        None => (random_token().map_err(|e| internal("random", &e))?, true),
+    };
+    let request_id = format!(
+        "_{}",
+        hex::encode(
+            random_token()
+                .map_err(|e| internal("random", &e))?
+                .as_bytes()
+        )
+        .get(..40)
+        .unwrap_or_default()
+    );
+    let relay_handle = random_token().map_err(|e| internal("random", &e))?;
+    let now = state.clock.now();
+    let pending = PendingLogin {
+        relay_handle: relay_handle.clone(),
+        request_id: request_id.clone(),
+        idp: idp.id.clone(),
+        browser_hash: db::sha256(browser_token.as_bytes()),
+        return_to: return_to.to_string(),
+    };
+    if let Err(e) = db::logins::insert(
+        &state.pool,
+        &pending,
+        now + Duration::seconds(state.settings.session.login_ttl_seconds),
+    )
+    .await
+    {
+        tracing::error!(reference, error = %e, "cannot store pending login");
+        return Err(AppError::new(
+            Kind::Unavailable,
+            Format::Html,
+            reference,
+            "Roleport cannot reach its database right now. Please try again in a moment.",
+        ));
+    }
+    let request = AuthnRequest {
+        id: &request_id,
+        issue_instant: now,
+        destination: &idp.sso_url,
+        acs_url: &state.sp.acs_url,
+        sp_entity_id: &state.sp.entity_id,
+    };
+    let key = if idp.sign_requests {
+        state.sp.key.as_ref()
+    } else {
+        None
+    };
+    let url = request
+        .redirect_url(&relay_handle, key)
+        .map_err(|e| internal("authn request", &e))?;
+    tracing::info!(idp = %idp.id, request_id, "sign-in started");
+    let mut response = HttpResponse::Found();
+    response.insert_header(("Location", url));
+    if set_cookie {
+        response.cookie(state.cookies.browser(browser_token));
+    }
+    Ok(response.finish())
+}
+
+async fn logout(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, AppError> {
+    if let Some(signed_in) = session::current(&state, &req, Format::Html).await? {
+        let reference = new_reference();
+        if let Err(e) = db::sessions::delete(&state.pool, &signed_in.token_hash).await {
+            tracing::error!(reference, error = %e, "cannot delete session");
+            return Err(AppError::new(
+                Kind::Unavailable,
+                Format::Html,
+                reference,
+                "Roleport cannot reach its database right now; you are still signed in. Please try again.",
+            ));
+        }
+        let mut event = AuditEvent::new(EventKind::SignOut, Outcome::Accepted);
+        event.idp = Some(signed_in.session.identity.idp.clone());
+        event.subject = Some(signed_in.session.identity.subject.clone());
+        let meta = RequestMeta::of(&req);
+        event.source_ip = meta.source_ip;
+        event.user_agent = meta.user_agent;
+        if let Err(e) = db::audit::append(&state.pool, &reference, state.clock.now(), event).await {
+            tracing::error!(reference, error = %e, "audit write failed");
+        }
+        tracing::info!(reference, subject = %signed_in.session.identity.subject, "signed out");
+    }
+    Ok(HttpResponse::SeeOther()
+        .insert_header(("Location", "/login"))
+        .cookie(state.cookies.removal(state.cookies.session_name()))
+        .finish())
+}

@@ -1,0 +1,22 @@
+//! Route registration, one module per area.
+
+mod acs;
+mod assets;
+mod health;
+mod login;
+mod metadata;
+mod roles;
+mod session;
+
+use actix_web::web;
+
+pub use session::SignedIn;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.configure(login::configure)
+        .configure(acs::configure)
+        .configure(roles::configure)
+        .configure(metadata::configure)
+        .configure(health::configure)
+        .configure(assets::configure);
+}

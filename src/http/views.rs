@@ -1,0 +1,68 @@
+//! Askama page models. Templates live in `templates/`.
+
+use askama::Template;
+use askama_web::WebTemplate;
+
+pub struct IdpLink {
+    pub id: String,
+    pub display_name: String,
+    pub href: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "login.html")]
+pub struct LoginPage {
+    pub idps: Vec<IdpLink>,
+}
+
+pub struct RoleView {
+    pub grant_id: String,
+    pub role_name: String,
+    pub display_name: String,
+    pub description: String,
+    pub max_session: String,
+}
+
+pub struct AccountView {
+    pub alias: String,
+    pub id: String,
+    pub roles: Vec<RoleView>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "roles.html")]
+pub struct RolesPage {
+    pub person: String,
+    pub idp: String,
+    pub csrf_token: String,
+    pub accounts: Vec<AccountView>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "no_roles.html")]
+pub struct NoRolesPage {
+    pub person: String,
+    pub idp: String,
+    pub csrf_token: String,
+    pub reference: String,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage<'a> {
+    pub title: &'a str,
+    pub message: &'a str,
+    pub reference: &'a str,
+    pub show_login: bool,
+}
+
+/// "1 h", "1 h 30 min", "15 min".
+pub fn human_duration(seconds: u32) -> String {
+    let h = seconds / 3600;
+    let m = (seconds % 3600) / 60;
+    match (h, m) {
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m} min"),
+    }
+}

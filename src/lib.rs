@@ -1,0 +1,16 @@
+//! Roleport: an SSO gateway into AWS.
+//!
+//! `protocol` holds the pure cores (no actix, sqlx or AWS SDK); everything with I/O wraps them.
+
+pub mod audit;
+pub mod cli;
+pub mod clock;
+pub mod configuration;
+pub mod db;
+pub mod domain;
+pub mod http;
+pub mod metrics;
+pub mod protocol;
+pub mod startup;
+pub mod telemetry;
+pub mod upstream;

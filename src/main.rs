@@ -1,0 +1,160 @@
+use clap::Parser;
+use roleport::cli::{AuditCommand, Cli, Command, RulesCommand};
+use roleport::clock::Clock;
+use roleport::configuration::{self, Settings};
+use roleport::protocol::mapping::{self, Claims};
+use roleport::startup::Application;
+use roleport::{db, telemetry};
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init();
+    let runtime = match actix_web::rt::System::new().block_on(async { run(cli).await }) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("roleport: {message}");
+            ExitCode::FAILURE
+        }
+    };
+    runtime
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, String> {
+    let settings = configuration::load(&cli.config, std::env::vars()).map_err(|e| e.to_string())?;
+    match cli.command {
+        Command::Serve => {
+            let app = Application::build(settings, Clock::system())
+                .await
+                .map_err(|e| e.to_string())?;
+            app.run_until_stopped().await.map_err(|e| e.to_string())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            let pool = pool(&settings).await?;
+            db::migrate(&pool).await.map_err(|e| e.to_string())?;
+            println!("migrations applied");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::CheckConfig => {
+            let pool = pool(&settings).await?;
+            let client = reqwest::Client::new();
+            for idp in &settings.idps {
+                let loaded =
+                    roleport::upstream::saml_idp::load(idp, &client, Clock::system().now())
+                        .await
+                        .map_err(|e| e.to_string())?;
+                println!(
+                    "idp {}: {} ({} signing certificate(s))",
+                    loaded.id,
+                    loaded.trust.entity_id,
+                    loaded.trust.certificates.len()
+                );
+            }
+            let (generation, _) = db::rules::load_compiled(&pool)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("rules: generation {generation} compiles");
+            println!("configuration is valid");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Rules(command) => rules(&settings, command).await,
+        Command::Audit(AuditCommand::Verify) => {
+            let pool = pool(&settings).await?;
+            match db::audit::verify(&pool).await.map_err(|e| e.to_string())? {
+                db::audit::ChainStatus::Intact { rows } => {
+                    println!("audit chain intact: {rows} rows");
+                    Ok(ExitCode::SUCCESS)
+                }
+                db::audit::ChainStatus::Broken { seq, why } => {
+                    println!("audit chain BROKEN at row {seq}: {why}");
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
+    }
+}
+
+async fn pool(settings: &Settings) -> Result<sqlx::PgPool, String> {
+    let pool = db::connect(&settings.database.url, 2)
+        .await
+        .map_err(|e| format!("database: {e}"))?;
+    if settings.database.migrate_on_start {
+        db::migrate(&pool).await.map_err(|e| e.to_string())?;
+    }
+    Ok(pool)
+}
+
+async fn rules(settings: &Settings, command: RulesCommand) -> Result<ExitCode, String> {
+    let pool = pool(settings).await?;
+    match command {
+        RulesCommand::Import { file } => {
+            let text =
+                std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            match mapping::parse_document(&text) {
+                Ok(set) => {
+                    let generation = db::rules::replace_all(&pool, &set)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    println!(
+                        "imported {} accounts, {} roles, {} rules (generation {generation})",
+                        set.accounts.len(),
+                        set.roles.len(),
+                        set.rules.len()
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(errors) => {
+                    for e in &errors {
+                        eprintln!("{}: {e}", file.display());
+                    }
+                    eprintln!("{} error(s); nothing was changed", errors.len());
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        RulesCommand::Export => {
+            let set = db::rules::load(&pool).await.map_err(|e| e.to_string())?;
+            print!("{}", mapping::render_document(&set));
+            Ok(ExitCode::SUCCESS)
+        }
+        RulesCommand::Explain {
+            idp,
+            subject,
+            groups,
+            email,
+            attributes,
+            json,
+        } => {
+            let (_, compiled) = db::rules::load_compiled(&pool)
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut attrs: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for a in attributes {
+                let (k, v) = a
+                    .split_once('=')
+                    .ok_or_else(|| format!("--attribute {a}: expected NAME=VALUE"))?;
+                attrs.entry(k.to_string()).or_default().push(v.to_string());
+            }
+            let claims = Claims {
+                idp,
+                subject,
+                email_verified: email.is_some(),
+                email,
+                groups,
+                attributes: attrs,
+            };
+            let explanation = mapping::explain(&compiled, &claims);
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&explanation).map_err(|e| e.to_string())?
+                );
+            } else {
+                print!("{explanation}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

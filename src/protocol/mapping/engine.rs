@@ -1,0 +1,200 @@
+//! Claims in, grants out. Everything that can fail happens in `compile`; `evaluate` cannot.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::error::{ErrorKind, Part, RuleError, Section, Site};
+use super::matcher::{DnCache, Matcher, Selected, folds_case, select};
+use super::model::{Account, Claims, Decision, Effect, Grant, Role, RoleArn, Rule, RuleSet};
+use super::validate::validate;
+
+/// A validated rule set with every pattern compiled.
+#[derive(Debug, Clone)]
+pub struct CompiledRules {
+    set: RuleSet,
+    /// Sorted by id: evaluation visits rules in an order the input cannot influence.
+    rules: Vec<CompiledRule>,
+    roles: BTreeMap<String, RoleTarget>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct CompiledRule {
+    pub(crate) rule: Rule,
+    matcher: Matcher,
+}
+
+#[derive(Debug, Clone)]
+struct RoleTarget {
+    account: Account,
+    role: Role,
+    name: String,
+}
+
+/// Why a rule did or did not apply to some claims.
+pub(crate) enum Outcome<'c> {
+    Matched(Cow<'c, str>),
+    IdpDiffers,
+    EmailUnverified,
+    NoClaimValue,
+    NoValueMatched(usize),
+}
+
+impl CompiledRules {
+    pub fn compile(set: RuleSet) -> Result<CompiledRules, Vec<RuleError>> {
+        let mut errors = validate(&set);
+        let mut rules = Vec::with_capacity(set.rules.len());
+        for (i, rule) in set.rules.iter().enumerate() {
+            match Matcher::compile(rule.match_kind, &rule.pattern, folds_case(&rule.claim)) {
+                Ok(matcher) => rules.push(CompiledRule {
+                    rule: rule.clone(),
+                    matcher,
+                }),
+                Err(message) => errors.push(RuleError::new(
+                    Site::new(Section::Rules, i, Part::Field("pattern")),
+                    ErrorKind::InvalidPattern,
+                    message,
+                )),
+            }
+        }
+        if !errors.is_empty() {
+            // Stable: within one item, errors keep the order the checks run in.
+            errors.sort_by_key(|e| (e.site.section, e.site.index));
+            return Err(errors);
+        }
+        rules.sort_by(|a, b| a.rule.id.cmp(&b.rule.id));
+        let accounts: BTreeMap<&str, &Account> =
+            set.accounts.iter().map(|a| (a.id.as_str(), a)).collect();
+        let roles = set
+            .roles
+            .iter()
+            .filter_map(|role| {
+                let arn = RoleArn::parse(&role.arn)?;
+                let account = accounts.get(arn.account_id)?;
+                let target = RoleTarget {
+                    account: (*account).clone(),
+                    role: role.clone(),
+                    name: arn.name.to_owned(),
+                };
+                Some((role.arn.clone(), target))
+            })
+            .collect();
+        Ok(CompiledRules { set, rules, roles })
+    }
+
+    /// The rule set as given (input order), e.g. to store or render it.
+    pub fn rule_set(&self) -> &RuleSet {
+        &self.set
+    }
+
+    pub(crate) fn compiled(&self) -> &[CompiledRule] {
+        &self.rules
+    }
+
+    pub fn evaluate(&self, claims: &Claims) -> Decision {
+        let mut dns = DnCache::default();
+        let applying: Vec<&Rule> = self
+            .rules
+            .iter()
+            .filter(|r| matches!(r.assess(claims, &mut dns), Outcome::Matched(_)))
+            .map(|r| &r.rule)
+            .collect();
+        self.decide(&applying)
+    }
+
+    /// `applying` is in id order, which makes "smallest id" the first one seen.
+    pub(crate) fn decide(&self, applying: &[&Rule]) -> Decision {
+        let mut deciders: BTreeMap<&str, &Rule> = BTreeMap::new();
+        let mut denials: BTreeMap<&str, &str> = BTreeMap::new();
+        let mut deny_all: Option<&str> = None;
+        let mut capabilities = BTreeSet::new();
+        for rule in applying {
+            match rule.effect {
+                Effect::Allow => {
+                    capabilities.extend(rule.capabilities.iter().cloned());
+                    for arn in &rule.roles {
+                        let decider = deciders.entry(arn.as_str()).or_insert(rule);
+                        if rule.priority > decider.priority {
+                            *decider = rule;
+                        }
+                    }
+                }
+                Effect::Deny if rule.covers_all_roles() => {
+                    deny_all = deny_all.or(Some(rule.id.as_str()));
+                }
+                Effect::Deny => {
+                    for arn in &rule.roles {
+                        denials.entry(arn.as_str()).or_insert(rule.id.as_str());
+                    }
+                }
+            }
+        }
+        if deny_all.is_some() {
+            capabilities.clear();
+        }
+        let mut decision = Decision {
+            capabilities,
+            ..Decision::default()
+        };
+        for (arn, rule) in deciders {
+            let denier = match (denials.get(arn).copied(), deny_all) {
+                (Some(one), Some(all)) => Some(one.min(all)),
+                (one, all) => one.or(all),
+            };
+            if let Some(denier) = denier {
+                decision.denied.push((arn.to_owned(), denier.to_owned()));
+            } else if let Some(target) = self.roles.get(arn) {
+                decision.grants.push(grant(target, rule));
+            }
+        }
+        decision.grants.sort_by(|a, b| {
+            (&a.account_alias, &a.role_name, &a.account_id).cmp(&(
+                &b.account_alias,
+                &b.role_name,
+                &b.account_id,
+            ))
+        });
+        decision
+    }
+}
+
+impl CompiledRule {
+    pub(crate) fn assess<'c>(&self, claims: &'c Claims, dns: &mut DnCache) -> Outcome<'c> {
+        if self.rule.idp.as_ref().is_some_and(|idp| *idp != claims.idp) {
+            return Outcome::IdpDiffers;
+        }
+        match select(&self.rule.claim, claims) {
+            Selected::Absent => Outcome::NoClaimValue,
+            Selected::EmailUnverified => Outcome::EmailUnverified,
+            Selected::Values(values) => {
+                let tried = values.len();
+                values
+                    .into_iter()
+                    .find(|v| self.matcher.matches(v, dns))
+                    .map_or(Outcome::NoValueMatched(tried), Outcome::Matched)
+            }
+        }
+    }
+}
+
+fn grant(target: &RoleTarget, rule: &Rule) -> Grant {
+    let max_session_seconds = rule
+        .max_session_seconds
+        .map_or(target.role.max_session_seconds, |cap| {
+            cap.min(target.role.max_session_seconds)
+        });
+    Grant {
+        id: format!("{}-{}", target.account.id, target.name),
+        account_id: target.account.id.clone(),
+        account_alias: target.account.alias.clone(),
+        partition: target.account.partition,
+        role_arn: target.role.arn.clone(),
+        role_name: target.name.clone(),
+        display_name: target.role.display_name.clone(),
+        description: target.role.description.clone(),
+        max_session_seconds,
+        session_tags: rule.session_tags.clone(),
+        transitive_tag_keys: rule.transitive_tag_keys.clone(),
+        rule_id: rule.id.clone(),
+        capabilities: rule.capabilities.clone(),
+    }
+}

@@ -1,0 +1,42 @@
+//! Role mapping: which AWS roles a signed-in identity may assume, decided by rules.
+//!
+//! Pure: no I/O. Rules come from a YAML document ([`parse_document`]) or from stored rows
+//! (a [`RuleSet`]); [`CompiledRules::compile`] checks them and builds every pattern once, and
+//! [`CompiledRules::evaluate`] maps verified [`Claims`] to a [`Decision`].
+//!
+//! Semantics, in one place:
+//! - Deny by default: a role is granted only when an applying allow rule names it.
+//! - A rule applies when its `idp` is unset or equals the claims' IdP and any value of its
+//!   claim matches its pattern. `email` and `email_domain` only see a verified address.
+//! - An applying deny rule removes its roles whatever the priorities. A deny rule for `*`
+//!   removes every role and every capability.
+//! - Among applying allow rules naming one role, the highest priority decides (ties: smallest
+//!   id); it alone supplies the duration cap, session tags and transitive keys.
+//! - Capabilities are the union over applying allow rules.
+//! - Rule order in the input never matters.
+
+mod document;
+mod engine;
+mod error;
+mod explain;
+mod ldap_dn;
+mod matcher;
+mod model;
+mod render;
+mod spans;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+pub use document::{DOCUMENT_VERSION, DocumentError, DocumentErrorKind, parse_document};
+pub use engine::CompiledRules;
+pub use error::{ErrorKind, Part, RuleError, Section, Site};
+pub use explain::{Explanation, RuleTrace, TraceReason, explain};
+pub use ldap_dn::{Dn, DnError};
+pub use model::{
+    ALL_ROLES, Account, ClaimSelector, Claims, DEFAULT_ROLE_SESSION_SECONDS, Decision, Effect,
+    Grant, MAX_SESSION_SECONDS, MIN_RULE_SESSION_SECONDS, MatchKind, Partition, Role, RoleArn,
+    Rule, RuleSet, UnknownName, is_account_id,
+};
+pub use render::render_document;

@@ -1,0 +1,316 @@
+//! The rule set as data: what the YAML document, the database rows and the engine share.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Role sessions last one hour unless a role says otherwise (the STS default).
+pub const DEFAULT_ROLE_SESSION_SECONDS: u32 = 3600;
+/// STS accepts role-chaining durations from 15 minutes; a rule may cap below the role's hour.
+pub const MIN_RULE_SESSION_SECONDS: u32 = 900;
+/// IAM's own ceiling for a role's maximum session duration.
+pub const MAX_SESSION_SECONDS: u32 = 43_200;
+/// The `roles` entry of a deny rule that stands for every declared role.
+pub const ALL_ROLES: &str = "*";
+
+/// A name outside a closed vocabulary (partition, claim, match kind, effect).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} `{given}`; expected {expected}")]
+pub struct UnknownName {
+    pub what: &'static str,
+    pub given: String,
+    pub expected: &'static str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Partition {
+    Aws,
+    AwsCn,
+    AwsUsGov,
+}
+
+impl Partition {
+    pub const ALL: [Partition; 3] = [Partition::Aws, Partition::AwsCn, Partition::AwsUsGov];
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Account {
+    /// Twelve ASCII digits, kept as text: leading zeros are significant.
+    pub id: String,
+    pub alias: String,
+    pub partition: Partition,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Role {
+    pub arn: String,
+    pub display_name: String,
+    pub description: String,
+    pub max_session_seconds: u32,
+}
+
+impl Role {
+    /// The role's name (the ARN's last path segment), if the ARN is well formed.
+    pub fn name(&self) -> Option<&str> {
+        RoleArn::parse(&self.arn).map(|arn| arn.name)
+    }
+}
+
+/// The pieces of `arn:<partition>:iam::<account>:role/<path/>name`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoleArn<'a> {
+    pub partition: Partition,
+    pub account_id: &'a str,
+    /// Between `role/` and the name, with its trailing `/`; empty for the root path.
+    pub path: &'a str,
+    pub name: &'a str,
+}
+
+/// IAM's limit on a path, slashes included.
+const MAX_ROLE_PATH_CHARS: usize = 512;
+const MAX_ROLE_NAME_CHARS: usize = 64;
+
+impl<'a> RoleArn<'a> {
+    pub fn parse(arn: &'a str) -> Option<Self> {
+        let mut parts = arn.splitn(6, ':');
+        let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account_id), Some(rest)) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return None;
+        };
+        let partition = partition.parse().ok()?;
+        if !is_account_id(account_id) {
+            return None;
+        }
+        let rest = rest.strip_prefix("role/")?;
+        let (path, name) = match rest.rfind('/') {
+            Some(slash) => rest.split_at(slash + 1),
+            None => ("", rest),
+        };
+        // The path is `/`-separated, so `role/a//b` (an empty segment) is refused too.
+        let path_ok = path.len() < MAX_ROLE_PATH_CHARS
+            && path
+                .split_terminator('/')
+                .all(|seg| !seg.is_empty() && seg.bytes().all(|b| (0x21..=0x7e).contains(&b)));
+        let name_ok = (1..=MAX_ROLE_NAME_CHARS).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b));
+        (path_ok && name_ok).then_some(RoleArn {
+            partition,
+            account_id,
+            path,
+            name,
+        })
+    }
+}
+
+pub fn is_account_id(id: &str) -> bool {
+    id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Which claim of the signed-in identity a rule looks at. Written `group`, `email`,
+/// `email_domain`, `subject` or `attribute:<name>` (also in the database).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum ClaimSelector {
+    Group,
+    Email,
+    EmailDomain,
+    Subject,
+    Attribute(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum MatchKind {
+    /// Case-sensitive equality.
+    Exact,
+    /// Case-sensitive glob; `*` and `?` stay within one `/`-separated segment, `**` crosses.
+    Glob,
+    /// The whole value must match (the pattern is anchored for you).
+    Regex,
+    /// LDAP distinguished-name equality, or the first RDN's CN when the pattern has no `=`.
+    LdapDn,
+}
+
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(try_from = "String", into = "String")]
+pub enum Effect {
+    #[default]
+    Allow,
+    Deny,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rule {
+    pub id: String,
+    pub description: String,
+    /// `None` applies to every identity provider.
+    pub idp: Option<String>,
+    pub claim: ClaimSelector,
+    pub match_kind: MatchKind,
+    pub pattern: String,
+    /// Role ARNs; a deny rule may instead list only [`ALL_ROLES`].
+    pub roles: Vec<String>,
+    pub effect: Effect,
+    pub priority: i32,
+    pub max_session_seconds: Option<u32>,
+    pub session_tags: BTreeMap<String, String>,
+    pub transitive_tag_keys: Vec<String>,
+    pub capabilities: Vec<String>,
+}
+
+impl Rule {
+    pub fn covers_all_roles(&self) -> bool {
+        self.roles.iter().any(|r| r == ALL_ROLES)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleSet {
+    pub accounts: Vec<Account>,
+    pub roles: Vec<Role>,
+    pub rules: Vec<Rule>,
+}
+
+/// What the identity provider asserted, after protocol verification.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    pub idp: String,
+    pub subject: String,
+    pub email: Option<String>,
+    /// SAML callers pass `true`: the assertion's signature vouches for the address.
+    pub email_verified: bool,
+    pub groups: Vec<String>,
+    pub attributes: BTreeMap<String, Vec<String>>,
+}
+
+/// One role the user may assume, as shown on the portal and handed to STS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    /// `<account_id>-<role name>`: IAM role names are unique within an account, so this is
+    /// stable across rule edits and usable in a bookmark.
+    pub id: String,
+    pub account_id: String,
+    pub account_alias: String,
+    pub partition: Partition,
+    pub role_arn: String,
+    pub role_name: String,
+    pub display_name: String,
+    pub description: String,
+    pub max_session_seconds: u32,
+    pub session_tags: BTreeMap<String, String>,
+    pub transitive_tag_keys: Vec<String>,
+    /// The allow rule that decided this grant (highest priority, then smallest id).
+    pub rule_id: String,
+    /// The deciding rule's capabilities; the union over all applying rules is in
+    /// [`Decision::capabilities`].
+    pub capabilities: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    /// Sorted by account alias, then role name (then account id, for equal aliases).
+    pub grants: Vec<Grant>,
+    /// `(role_arn, deny_rule_id)` for each role an applying allow rule offered and an applying
+    /// deny rule took away; sorted by ARN. The smallest deny rule id is named.
+    pub denied: Vec<(String, String)>,
+    pub capabilities: BTreeSet<String>,
+}
+
+/// Serde goes through the text form, so the YAML, JSON and database spellings are one.
+macro_rules! via_text {
+    ($($ty:ident),+) => {$(
+        impl TryFrom<String> for $ty {
+            type Error = UnknownName;
+            fn try_from(s: String) -> Result<Self, UnknownName> {
+                s.parse()
+            }
+        }
+        impl From<$ty> for String {
+            fn from(v: $ty) -> String {
+                v.to_string()
+            }
+        }
+    )+};
+}
+via_text!(Partition, MatchKind, Effect, ClaimSelector);
+
+macro_rules! closed_vocabulary {
+    ($ty:ident, $what:literal, $expected:literal, { $($variant:ident => $text:literal),+ $(,)? }) => {
+        impl $ty {
+            pub fn as_str(self) -> &'static str {
+                match self { $($ty::$variant => $text),+ }
+            }
+        }
+        impl FromStr for $ty {
+            type Err = UnknownName;
+            fn from_str(s: &str) -> Result<Self, UnknownName> {
+                match s {
+                    $($text => Ok($ty::$variant),)+
+                    _ => Err(UnknownName { what: $what, given: s.to_owned(), expected: $expected }),
+                }
+            }
+        }
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+closed_vocabulary!(Partition, "partition", "aws, aws-cn or aws-us-gov", {
+    Aws => "aws", AwsCn => "aws-cn", AwsUsGov => "aws-us-gov",
+});
+closed_vocabulary!(MatchKind, "match kind", "exact, glob, regex or ldap_dn", {
+    Exact => "exact", Glob => "glob", Regex => "regex", LdapDn => "ldap_dn",
+});
+closed_vocabulary!(Effect, "effect", "allow or deny", { Allow => "allow", Deny => "deny" });
+
+const ATTRIBUTE_PREFIX: &str = "attribute:";
+
+impl fmt::Display for ClaimSelector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClaimSelector::Group => f.write_str("group"),
+            ClaimSelector::Email => f.write_str("email"),
+            ClaimSelector::EmailDomain => f.write_str("email_domain"),
+            ClaimSelector::Subject => f.write_str("subject"),
+            ClaimSelector::Attribute(name) => write!(f, "{ATTRIBUTE_PREFIX}{name}"),
+        }
+    }
+}
+
+impl FromStr for ClaimSelector {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
+        match s {
+            "group" => Ok(ClaimSelector::Group),
+            "email" => Ok(ClaimSelector::Email),
+            "email_domain" => Ok(ClaimSelector::EmailDomain),
+            "subject" => Ok(ClaimSelector::Subject),
+            _ => match s.strip_prefix(ATTRIBUTE_PREFIX) {
+                Some(name) if !name.trim().is_empty() => {
+                    Ok(ClaimSelector::Attribute(name.to_owned()))
+                }
+                _ => Err(UnknownName {
+                    what: "claim",
+                    given: s.to_owned(),
+                    expected: "group, email, email_domain, subject or attribute:<name>",
+                }),
+            },
+        }
+    }
+}

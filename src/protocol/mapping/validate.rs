@@ -1,0 +1,435 @@
+//! The constraints a rule set must meet before it may decide anything. Every broken constraint
+//! is reported, not only the first, so an operator fixes a document in one round.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::error::{ErrorKind, Part, RuleError, Section, Site};
+use super::model::{
+    ALL_ROLES, Account, ClaimSelector, DEFAULT_ROLE_SESSION_SECONDS, Effect, MAX_SESSION_SECONDS,
+    MIN_RULE_SESSION_SECONDS, MatchKind, Role, RoleArn, Rule, RuleSet, is_account_id,
+};
+
+/// STS limits on session tags.
+const MAX_SESSION_TAGS: usize = 50;
+const MAX_TAG_KEY_CHARS: usize = 128;
+const MAX_TAG_VALUE_CHARS: usize = 256;
+const MAX_RULE_ID_CHARS: usize = 64;
+const MAX_LABEL_CHARS: usize = 128;
+const MAX_TOKEN_CHARS: usize = 64;
+
+/// The character set STS accepts in tag keys and values.
+static TAG_CHARS: LazyLock<Result<Regex, regex::Error>> =
+    LazyLock::new(|| Regex::new(r"^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$"));
+
+pub(crate) fn validate(set: &RuleSet) -> Vec<RuleError> {
+    let mut errors = Vec::new();
+    let accounts = check_accounts(&set.accounts, &mut errors);
+    let roles = check_roles(&set.roles, &accounts, &mut errors);
+    check_rules(&set.rules, &roles, &mut errors);
+    errors
+}
+
+/// Reports `value` as already seen at `first`, or records it.
+fn first_seen(seen: &mut BTreeMap<String, usize>, value: &str, index: usize) -> Option<usize> {
+    match seen.get(value) {
+        Some(first) => Some(*first),
+        None => {
+            seen.insert(value.to_owned(), index);
+            None
+        }
+    }
+}
+
+fn is_label(text: &str, max_chars: usize) -> bool {
+    !text.is_empty()
+        && text.chars().count() <= max_chars
+        && text.trim() == text
+        && !text.chars().any(char::is_control)
+}
+
+fn check_accounts<'a>(
+    accounts: &'a [Account],
+    errors: &mut Vec<RuleError>,
+) -> BTreeMap<&'a str, &'a Account> {
+    let mut by_id = BTreeMap::new();
+    let mut ids = BTreeMap::new();
+    let mut aliases = BTreeMap::new();
+    for (i, account) in accounts.iter().enumerate() {
+        let at = |field| Site::new(Section::Accounts, i, Part::Field(field));
+        if !is_account_id(&account.id) {
+            errors.push(RuleError::new(
+                at("id"),
+                ErrorKind::InvalidAccountId,
+                format!("account id must be exactly 12 digits, got {:?}", account.id),
+            ));
+        } else if let Some(first) = first_seen(&mut ids, &account.id, i) {
+            errors.push(RuleError::new(
+                at("id"),
+                ErrorKind::DuplicateAccountId,
+                format!(
+                    "account ids must be unique: {} is already declared by accounts[{first}]",
+                    account.id
+                ),
+            ));
+        } else {
+            by_id.insert(account.id.as_str(), account);
+        }
+        if !is_label(&account.alias, MAX_LABEL_CHARS) {
+            errors.push(RuleError::new(
+                at("alias"),
+                ErrorKind::InvalidAlias,
+                format!(
+                    "account alias must be 1-{MAX_LABEL_CHARS} characters, without control \
+                     characters or surrounding spaces, got {:?}",
+                    account.alias
+                ),
+            ));
+        } else if let Some(first) = first_seen(&mut aliases, &account.alias, i) {
+            errors.push(RuleError::new(
+                at("alias"),
+                ErrorKind::DuplicateAlias,
+                format!(
+                    "account aliases must be unique (users pick accounts by alias): {:?} is \
+                     already used by accounts[{first}]",
+                    account.alias
+                ),
+            ));
+        }
+    }
+    by_id
+}
+
+fn check_roles<'a>(
+    roles: &'a [Role],
+    accounts: &BTreeMap<&str, &Account>,
+    errors: &mut Vec<RuleError>,
+) -> BTreeSet<&'a str> {
+    let mut declared = BTreeSet::new();
+    let mut arns = BTreeMap::new();
+    let mut names = BTreeMap::new();
+    for (i, role) in roles.iter().enumerate() {
+        let at = |field| Site::new(Section::Roles, i, Part::Field(field));
+        match RoleArn::parse(&role.arn) {
+            None => errors.push(RuleError::new(
+                at("arn"),
+                ErrorKind::InvalidRoleArn,
+                format!(
+                    "a role ARN must read arn:<aws|aws-cn|aws-us-gov>:iam::<12 digits>:role/\
+                     [path/]<name>, the name 1-64 of A-Z a-z 0-9 _ + = , . @ -; got {:?}",
+                    role.arn
+                ),
+            )),
+            Some(arn) => {
+                match accounts.get(arn.account_id) {
+                    None => errors.push(RuleError::new(
+                        at("arn"),
+                        ErrorKind::UnknownAccount,
+                        format!(
+                            "a role's account must be declared under accounts: {} is not",
+                            arn.account_id
+                        ),
+                    )),
+                    Some(account) if account.partition != arn.partition => {
+                        errors.push(RuleError::new(
+                            at("arn"),
+                            ErrorKind::PartitionMismatch,
+                            format!(
+                                "a role ARN's partition must be its account's: the ARN says {}, \
+                                 account {} is in {}",
+                                arn.partition, account.id, account.partition
+                            ),
+                        ))
+                    }
+                    Some(_) => {}
+                }
+                // IAM role names are unique per account regardless of case and path.
+                let name_key = format!("{}/{}", arn.account_id, arn.name.to_lowercase());
+                if let Some(first) = first_seen(&mut arns, &role.arn, i) {
+                    errors.push(RuleError::new(
+                        at("arn"),
+                        ErrorKind::DuplicateRoleArn,
+                        format!(
+                            "role ARNs must be unique: {} is already declared by roles[{first}]",
+                            role.arn
+                        ),
+                    ));
+                } else if let Some(first) = first_seen(&mut names, &name_key, i) {
+                    errors.push(RuleError::new(
+                        at("arn"),
+                        ErrorKind::DuplicateRoleName,
+                        format!(
+                            "role names must be unique within an account, whatever the path or \
+                             case: roles[{first}] is already named {}",
+                            arn.name
+                        ),
+                    ));
+                } else {
+                    declared.insert(role.arn.as_str());
+                }
+            }
+        }
+        if !is_label(&role.display_name, MAX_LABEL_CHARS) {
+            errors.push(RuleError::new(
+                at("display_name"),
+                ErrorKind::InvalidDisplayName,
+                format!(
+                    "display_name must be 1-{MAX_LABEL_CHARS} characters, without control \
+                     characters or surrounding spaces, got {:?}",
+                    role.display_name
+                ),
+            ));
+        }
+        if !(DEFAULT_ROLE_SESSION_SECONDS..=MAX_SESSION_SECONDS).contains(&role.max_session_seconds)
+        {
+            errors.push(RuleError::new(
+                at("max_session_seconds"),
+                ErrorKind::SessionDurationOutOfRange,
+                format!(
+                    "a role's max_session_seconds must be {DEFAULT_ROLE_SESSION_SECONDS}-\
+                     {MAX_SESSION_SECONDS} (IAM's range), got {}",
+                    role.max_session_seconds
+                ),
+            ));
+        }
+    }
+    declared
+}
+
+fn check_rules(rules: &[Rule], roles: &BTreeSet<&str>, errors: &mut Vec<RuleError>) {
+    let mut ids = BTreeMap::new();
+    for (i, rule) in rules.iter().enumerate() {
+        let at = |part| Site::new(Section::Rules, i, part);
+        let valid_id = (1..=MAX_RULE_ID_CHARS).contains(&rule.id.len())
+            && rule
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b));
+        if !valid_id {
+            errors.push(RuleError::new(
+                at(Part::Field("id")),
+                ErrorKind::InvalidRuleId,
+                format!(
+                    "a rule id must be 1-{MAX_RULE_ID_CHARS} of a-z 0-9 _ . -, got {:?}",
+                    rule.id
+                ),
+            ));
+        } else if let Some(first) = first_seen(&mut ids, &rule.id, i) {
+            errors.push(RuleError::new(
+                at(Part::Field("id")),
+                ErrorKind::DuplicateRuleId,
+                format!(
+                    "rule ids must be unique: {:?} is already used by rules[{first}]",
+                    rule.id
+                ),
+            ));
+        }
+        if let Some(idp) = &rule.idp
+            && !is_label(idp, MAX_LABEL_CHARS)
+        {
+            errors.push(RuleError::new(
+                at(Part::Field("idp")),
+                ErrorKind::InvalidIdp,
+                format!(
+                    "idp, when given, must be a 1-{MAX_LABEL_CHARS} character identity \
+                     provider id, got {idp:?}"
+                ),
+            ));
+        }
+        if let ClaimSelector::Attribute(name) = &rule.claim
+            && !is_label(name, MAX_LABEL_CHARS)
+        {
+            errors.push(RuleError::new(
+                at(Part::Field("claim")),
+                ErrorKind::InvalidClaim,
+                format!("attribute:<name> needs a 1-{MAX_LABEL_CHARS} character name"),
+            ));
+        }
+        if rule.match_kind == MatchKind::LdapDn
+            && matches!(
+                rule.claim,
+                ClaimSelector::Email | ClaimSelector::EmailDomain
+            )
+        {
+            errors.push(RuleError::new(
+                at(Part::Field("match")),
+                ErrorKind::InvalidMatchKind,
+                "ldap_dn applies to group, subject and attribute claims; an email is not a DN",
+            ));
+        }
+        if rule.pattern.is_empty() {
+            errors.push(RuleError::new(
+                at(Part::Field("pattern")),
+                ErrorKind::InvalidPattern,
+                "pattern must not be empty",
+            ));
+        }
+        check_rule_roles(rule, roles, &at, errors);
+        check_grant_fields(rule, &at, errors);
+    }
+}
+
+fn check_rule_roles(
+    rule: &Rule,
+    roles: &BTreeSet<&str>,
+    at: &dyn Fn(Part) -> Site,
+    errors: &mut Vec<RuleError>,
+) {
+    if rule.roles.is_empty() {
+        errors.push(RuleError::new(
+            at(Part::Field("roles")),
+            ErrorKind::NoRoles,
+            "a rule must name at least one role",
+        ));
+    }
+    let mut seen = BTreeMap::new();
+    for (j, arn) in rule.roles.iter().enumerate() {
+        let here = at(Part::Element("roles", j));
+        if arn == ALL_ROLES {
+            if rule.effect == Effect::Allow {
+                errors.push(RuleError::new(
+                    here,
+                    ErrorKind::MisusedWildcard,
+                    "`*` (every role) may only be used by a deny rule; list the roles to allow",
+                ));
+            } else if rule.roles.len() > 1 {
+                errors.push(RuleError::new(
+                    here,
+                    ErrorKind::MisusedWildcard,
+                    "`*` already means every role, so it must be the only entry of roles",
+                ));
+            }
+        } else if let Some(first) = first_seen(&mut seen, arn, j) {
+            errors.push(RuleError::new(
+                here,
+                ErrorKind::DuplicateRoleReference,
+                format!("a rule lists each role once: {arn} is also roles[{first}]"),
+            ));
+        } else if !roles.contains(arn.as_str()) {
+            errors.push(RuleError::new(
+                here,
+                ErrorKind::UnknownRole,
+                format!("a rule's roles must be declared under roles: {arn} is not"),
+            ));
+        }
+    }
+}
+
+fn check_grant_fields(rule: &Rule, at: &dyn Fn(Part) -> Site, errors: &mut Vec<RuleError>) {
+    if rule.effect == Effect::Deny {
+        let present = [
+            ("max_session_seconds", rule.max_session_seconds.is_some()),
+            ("session_tags", !rule.session_tags.is_empty()),
+            ("transitive_tag_keys", !rule.transitive_tag_keys.is_empty()),
+            ("capabilities", !rule.capabilities.is_empty()),
+        ];
+        for (field, _) in present.into_iter().filter(|(_, present)| *present) {
+            errors.push(RuleError::new(
+                at(Part::Field(field)),
+                ErrorKind::GrantFieldOnDenyRule,
+                format!("a deny rule grants nothing, so it cannot carry {field}"),
+            ));
+        }
+        return;
+    }
+    if let Some(seconds) = rule.max_session_seconds
+        && !(MIN_RULE_SESSION_SECONDS..=MAX_SESSION_SECONDS).contains(&seconds)
+    {
+        errors.push(RuleError::new(
+            at(Part::Field("max_session_seconds")),
+            ErrorKind::SessionDurationOutOfRange,
+            format!(
+                "a rule's max_session_seconds must be {MIN_RULE_SESSION_SECONDS}-\
+                 {MAX_SESSION_SECONDS}, got {seconds}"
+            ),
+        ));
+    }
+    check_tags(rule, at, errors);
+    let mut seen = BTreeMap::new();
+    for (j, capability) in rule.capabilities.iter().enumerate() {
+        let token = (1..=MAX_TOKEN_CHARS).contains(&capability.len())
+            && capability.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && capability
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.:".contains(&b));
+        let message = if !token {
+            format!(
+                "a capability is a lower-case token (a-z 0-9 - _ . :, at most \
+                 {MAX_TOKEN_CHARS}), got {capability:?}"
+            )
+        } else if let Some(first) = first_seen(&mut seen, capability, j) {
+            format!("a capability is listed once: {capability} is also capabilities[{first}]")
+        } else {
+            continue;
+        };
+        errors.push(RuleError::new(
+            at(Part::Element("capabilities", j)),
+            ErrorKind::InvalidCapability,
+            message,
+        ));
+    }
+}
+
+fn check_tags(rule: &Rule, at: &dyn Fn(Part) -> Site, errors: &mut Vec<RuleError>) {
+    if rule.session_tags.len() > MAX_SESSION_TAGS {
+        errors.push(RuleError::new(
+            at(Part::Field("session_tags")),
+            ErrorKind::TooManySessionTags,
+            format!(
+                "STS accepts at most {MAX_SESSION_TAGS} session tags, this rule has {}",
+                rule.session_tags.len()
+            ),
+        ));
+    }
+    let tag_chars = |s: &str| TAG_CHARS.as_ref().is_ok_and(|re| re.is_match(s));
+    // STS treats tag keys case-insensitively, so `Team` and `team` would collide there.
+    let mut folded = BTreeMap::new();
+    for (i, (key, value)) in rule.session_tags.iter().enumerate() {
+        let problem = if !(1..=MAX_TAG_KEY_CHARS).contains(&key.chars().count()) || !tag_chars(key)
+        {
+            Some(format!(
+                "a session tag key must be 1-{MAX_TAG_KEY_CHARS} letters, digits, spaces or \
+                 _ . : / = + - @, got {key:?}"
+            ))
+        } else if key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:")) {
+            Some(format!(
+                "session tag keys starting with aws: are reserved, got {key:?}"
+            ))
+        } else if value.chars().count() > MAX_TAG_VALUE_CHARS || !tag_chars(value) {
+            Some(format!(
+                "a session tag value must be at most {MAX_TAG_VALUE_CHARS} letters, digits, \
+                 spaces or _ . : / = + - @; the value of {key:?} is not"
+            ))
+        } else {
+            first_seen(&mut folded, &key.to_lowercase(), i).map(|_| {
+                format!("session tag keys are case-insensitive in STS: {key:?} repeats another key")
+            })
+        };
+        if let Some(message) = problem {
+            errors.push(RuleError::new(
+                at(Part::Key("session_tags", key.clone())),
+                ErrorKind::InvalidSessionTag,
+                message,
+            ));
+        }
+    }
+    let mut seen = BTreeMap::new();
+    for (j, key) in rule.transitive_tag_keys.iter().enumerate() {
+        let message = if !rule.session_tags.contains_key(key) {
+            format!("each transitive tag key must be a key of session_tags: {key:?} is not")
+        } else if let Some(first) = first_seen(&mut seen, key, j) {
+            format!(
+                "a transitive tag key is listed once: {key:?} is also transitive_tag_keys[{first}]"
+            )
+        } else {
+            continue;
+        };
+        errors.push(RuleError::new(
+            at(Part::Element("transitive_tag_keys", j)),
+            ErrorKind::InvalidTransitiveTagKey,
+            message,
+        ));
+    }
+}

@@ -1,0 +1,4 @@
+//! Pure protocol logic: no I/O, no web framework, time passed in.
+
+pub mod mapping;
+pub mod saml;

@@ -1,0 +1,236 @@
+//! The Web Browser SSO profile checks (design.md §5.2), each an exact string comparison, with time
+//! from the caller.
+
+use super::SamlError;
+use super::guard::RawHeader;
+use super::verify::{Solicitation, VerifiedAssertion};
+use chrono::{DateTime, Duration, Utc};
+use samael::schema::{Assertion, Response};
+use std::collections::BTreeMap;
+
+const STATUS_SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
+const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
+
+pub struct Expectations<'a> {
+    pub idp_entity_id: &'a str,
+    pub sp_entity_id: &'a str,
+    pub acs_url: &'a str,
+    pub solicitation: &'a Solicitation,
+    pub skew: Duration,
+    pub max_age: Duration,
+    pub now: DateTime<Utc>,
+}
+
+/// Checks the Response header. `raw` values are unauthenticated: Destination may be absent there;
+/// once the Response signature is verified it is required.
+pub fn header(
+    expect: &Expectations<'_>,
+    header: &RawHeader,
+    authenticated: bool,
+) -> Result<(), SamlError> {
+    if header.status_code.as_deref() != Some(STATUS_SUCCESS) {
+        return Err(SamlError::StatusNotSuccess(header.status_code.clone()));
+    }
+    match &header.destination {
+        Some(d) if d == expect.acs_url => {}
+        None if !authenticated => {}
+        other => {
+            return Err(SamlError::DestinationMismatch { got: other.clone() });
+        }
+    }
+    if let Some(issuer) = &header.issuer {
+        if issuer != expect.idp_entity_id {
+            return Err(SamlError::IssuerMismatch {
+                got: Some(issuer.clone()),
+            });
+        }
+    }
+    in_response_to(expect.solicitation, header.in_response_to.as_deref())
+}
+
+/// The header again, from the verified (signed) Response.
+pub fn signed_response(expect: &Expectations<'_>, response: &Response) -> Result<(), SamlError> {
+    let signed = RawHeader {
+        id: Some(response.id.clone()),
+        in_response_to: response.in_response_to.clone(),
+        destination: response.destination.clone(),
+        issuer: response.issuer.as_ref().and_then(|i| i.value.clone()),
+        status_code: response
+            .status
+            .as_ref()
+            .and_then(|s| s.status_code.value.clone()),
+    };
+    header(expect, &signed, true)?;
+    if response.version != "2.0" {
+        return Err(SamlError::Malformed("Response version is not 2.0".into()));
+    }
+    Ok(())
+}
+
+fn in_response_to(solicitation: &Solicitation, got: Option<&str>) -> Result<(), SamlError> {
+    match (solicitation, got) {
+        (Solicitation::Solicited { request_id }, Some(got)) if got == request_id => Ok(()),
+        (Solicitation::Unsolicited { .. }, None) => Ok(()),
+        (_, got) => Err(SamlError::InResponseToMismatch {
+            got: got.map(str::to_string),
+        }),
+    }
+}
+
+pub fn assertion(
+    expect: &Expectations<'_>,
+    assertion: &Assertion,
+) -> Result<VerifiedAssertion, SamlError> {
+    let now = expect.now;
+    let skew = expect.skew;
+    if assertion.version != "2.0" {
+        return Err(SamlError::Malformed("Assertion version is not 2.0".into()));
+    }
+    if assertion.issuer.value.as_deref() != Some(expect.idp_entity_id) {
+        return Err(SamlError::IssuerMismatch {
+            got: assertion.issuer.value.clone(),
+        });
+    }
+    if assertion.issue_instant > now + skew {
+        return Err(SamlError::NotYetValid);
+    }
+    if assertion.issue_instant + expect.max_age + skew < now {
+        return Err(SamlError::TooOld);
+    }
+
+    let conditions = assertion
+        .conditions
+        .as_ref()
+        .ok_or_else(|| SamlError::Malformed("assertion has no Conditions".into()))?;
+    if let Some(nb) = conditions.not_before {
+        if now + skew < nb {
+            return Err(SamlError::NotYetValid);
+        }
+    }
+    let conditions_end = conditions.not_on_or_after;
+    if let Some(noa) = conditions_end {
+        if noa + skew <= now {
+            return Err(SamlError::Expired);
+        }
+    }
+    // Every AudienceRestriction must name us; at least one must be present.
+    let restrictions = conditions
+        .audience_restrictions
+        .as_deref()
+        .unwrap_or_default();
+    let audiences: Vec<String> = restrictions
+        .iter()
+        .flat_map(|r| r.audience.iter().cloned())
+        .collect();
+    if restrictions.is_empty()
+        || !restrictions
+            .iter()
+            .all(|r| r.audience.iter().any(|a| a == expect.sp_entity_id))
+    {
+        return Err(SamlError::AudienceMismatch { got: audiences });
+    }
+
+    let subject = assertion.subject.as_ref().ok_or(SamlError::NoSubject)?;
+    let confirmation_end = bearer_confirmation(expect, subject)?;
+
+    if let Some(statements) = &assertion.authn_statements {
+        for s in statements {
+            if let Some(end) = s.session_not_on_or_after {
+                if end + skew <= now {
+                    return Err(SamlError::Expired);
+                }
+            }
+        }
+    }
+    let session_index = assertion
+        .authn_statements
+        .as_ref()
+        .and_then(|s| s.first())
+        .and_then(|s| s.session_index.clone());
+    if assertion
+        .authn_statements
+        .as_ref()
+        .is_none_or(Vec::is_empty)
+    {
+        return Err(SamlError::Malformed(
+            "assertion has no AuthnStatement".into(),
+        ));
+    }
+
+    let mut attributes: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for statement in assertion.attribute_statements.iter().flatten() {
+        for attribute in &statement.attributes {
+            let Some(name) = attribute.name.clone() else {
+                continue;
+            };
+            let values = attributes.entry(name).or_default();
+            values.extend(attribute.values.iter().filter_map(|v| v.value.clone()));
+        }
+    }
+
+    let replay_until = [Some(confirmation_end), conditions_end]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(confirmation_end)
+        + skew;
+    Ok(VerifiedAssertion {
+        assertion_id: assertion.id.clone(),
+        issuer: expect.idp_entity_id.to_string(),
+        name_id: subject.name_id.as_ref().map(|n| n.value.clone()),
+        name_id_format: subject.name_id.as_ref().and_then(|n| n.format.clone()),
+        session_index,
+        replay_until,
+        attributes,
+    })
+}
+
+/// At least one bearer confirmation must satisfy every rule; returns its NotOnOrAfter.
+fn bearer_confirmation(
+    expect: &Expectations<'_>,
+    subject: &samael::schema::Subject,
+) -> Result<DateTime<Utc>, SamlError> {
+    let bearers: Vec<_> = subject
+        .subject_confirmations
+        .iter()
+        .flatten()
+        .filter(|c| c.method.as_deref() == Some(BEARER))
+        .collect();
+    if bearers.is_empty() {
+        return Err(SamlError::NoBearerConfirmation);
+    }
+    let mut first_error = None;
+    for c in bearers {
+        let Some(data) = &c.subject_confirmation_data else {
+            first_error.get_or_insert(SamlError::NoBearerConfirmation);
+            continue;
+        };
+        let result = (|| {
+            if data.recipient.as_deref() != Some(expect.acs_url) {
+                return Err(SamlError::RecipientMismatch {
+                    got: data.recipient.clone(),
+                });
+            }
+            let Some(noa) = data.not_on_or_after else {
+                return Err(SamlError::NoBearerConfirmation);
+            };
+            if noa + expect.skew <= expect.now {
+                return Err(SamlError::Expired);
+            }
+            if let Some(nb) = data.not_before {
+                if expect.now + expect.skew < nb {
+                    return Err(SamlError::NotYetValid);
+                }
+            }
+            in_response_to(expect.solicitation, data.in_response_to.as_deref())?;
+            Ok(noa)
+        })();
+        match result {
+            Ok(noa) => return Ok(noa),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    Err(first_error.unwrap_or(SamlError::NoBearerConfirmation))
+}

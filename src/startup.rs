@@ -1,0 +1,300 @@
+//! Building and running the application. The listener is bound here so tests can ask for port 0
+//! and read back the real one.
+
+use crate::clock::Clock;
+use crate::configuration::Settings;
+use crate::db;
+use crate::http::cookies::CookiePolicy;
+use crate::http::state::{RulesSnapshot, ServiceProvider};
+use crate::http::{AppState, headers, routes};
+use crate::metrics::Metrics;
+use crate::protocol::mapping::CompiledRules;
+use crate::upstream::saml_idp;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{App, HttpServer, body::MessageBody, web};
+use openssl::pkey::{PKey, Private};
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot bind {address}: {source}")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Idp(#[from] saml_idp::IdpLoadError),
+    #[error("SAML key or certificate: {0}")]
+    SpKey(String),
+    #[error("rules in the database are invalid: {0}")]
+    Rules(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+pub struct Application {
+    pub port: u16,
+    pub state: web::Data<AppState>,
+    server: Server,
+    background: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Application {
+    pub async fn build(settings: Settings, clock: Clock) -> Result<Self, StartupError> {
+        let listener =
+            TcpListener::bind(&settings.server.listen).map_err(|source| StartupError::Bind {
+                address: settings.server.listen.clone(),
+                source,
+            })?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| StartupError::Other(e.to_string()))?
+            .port();
+        let public_url = if settings.server.public_url.is_empty() {
+            let ip = listener
+                .local_addr()
+                .map_err(|e| StartupError::Other(e.to_string()))?
+                .ip();
+            format!("http://{ip}:{port}")
+        } else {
+            settings.server.public_url.trim_end_matches('/').to_string()
+        };
+
+        let pool = db::connect(&settings.database.url, settings.database.max_connections).await?;
+        if settings.database.migrate_on_start {
+            db::migrate(&pool).await?;
+        }
+        let (key, cert_der) = load_sp_key(&settings)?;
+        let client = http_client()?;
+        let now = clock.now();
+        let mut idps = BTreeMap::new();
+        for idp_settings in &settings.idps {
+            let idp = saml_idp::load(idp_settings, &client, now).await?;
+            db::idps::upsert(
+                &pool,
+                &idp.id,
+                "saml",
+                &idp.trust.entity_id,
+                &idp.display_name,
+                now,
+            )
+            .await?;
+            idps.insert(idp.id.clone(), Arc::new(idp));
+        }
+        let (generation, rules) = db::rules::load_compiled(&pool)
+            .await
+            .map_err(|e| StartupError::Rules(e.to_string()))?;
+
+        let entity_id = settings
+            .saml
+            .entity_id
+            .clone()
+            .unwrap_or_else(|| format!("{public_url}/saml/metadata"));
+        let state = web::Data::new(AppState {
+            public_url: public_url.clone(),
+            pool,
+            clock,
+            metrics: Metrics::new().map_err(|e| StartupError::Other(e.to_string()))?,
+            cookies: CookiePolicy {
+                dev_mode: settings.server.dev_mode,
+            },
+            sp: ServiceProvider {
+                entity_id,
+                acs_url: format!("{public_url}/saml/acs"),
+                key,
+                cert_der,
+            },
+            idps: RwLock::new(idps),
+            rules: RwLock::new(RulesSnapshot {
+                generation,
+                rules: Arc::new(rules),
+            }),
+            blocking: Arc::new(Semaphore::new(settings.server.blocking_slots.max(1))),
+            settings,
+        });
+
+        let background = vec![
+            tokio::spawn(reload_rules(state.clone())),
+            tokio::spawn(refresh_metadata(state.clone(), client)),
+            tokio::spawn(purge_expired(state.clone())),
+        ];
+
+        let form_limit = state.settings.saml.max_response_bytes / 3 * 4 + 8192;
+        let app_state = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_state.clone())
+                .app_data(web::FormConfig::default().limit(form_limit))
+                .app_data(web::PayloadConfig::new(form_limit))
+                .wrap(from_fn(observe))
+                .wrap(headers::security_headers())
+                .configure(routes::configure)
+                .default_service(web::to(not_found))
+        })
+        .workers(state.settings.server.workers.max(1))
+        .listen(listener)
+        .map_err(|e| StartupError::Other(e.to_string()))?
+        .run();
+        tracing::info!(%public_url, "roleport listening");
+        Ok(Self {
+            port,
+            state,
+            server,
+            background,
+        })
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        for task in self.background {
+            task.abort();
+        }
+        result
+    }
+}
+
+async fn not_found() -> Result<actix_web::HttpResponse, crate::http::errors::AppError> {
+    Err(crate::http::errors::AppError::new(
+        crate::http::errors::Kind::NotFound,
+        crate::http::errors::Format::Html,
+        crate::audit::new_reference(),
+        "There is no page at this address.",
+    ))
+}
+
+/// Records latency by matched route (not raw path, which would explode label cardinality).
+async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = std::time::Instant::now();
+    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let res = next.call(req).await?;
+    if let Some(state) = state {
+        state
+            .metrics
+            .http_duration
+            .with_label_values(&[route.as_str(), method.as_str(), res.status().as_str()])
+            .observe(started.elapsed().as_secs_f64());
+    }
+    Ok(res)
+}
+
+fn http_client() -> Result<reqwest::Client, StartupError> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(15))
+        .build()
+        .map_err(|e| StartupError::Other(format!("HTTP client: {e}")))
+}
+
+fn load_sp_key(
+    settings: &Settings,
+) -> Result<(Option<PKey<Private>>, Option<Vec<u8>>), StartupError> {
+    let (Some(key_path), Some(cert_path)) = (&settings.saml.key_file, &settings.saml.cert_file)
+    else {
+        return Ok((None, None));
+    };
+    let key_pem = std::fs::read(key_path)
+        .map_err(|e| StartupError::SpKey(format!("{}: {e}", key_path.display())))?;
+    let key = PKey::private_key_from_pem(&key_pem)
+        .map_err(|e| StartupError::SpKey(format!("{}: {e}", key_path.display())))?;
+    let cert_pem = std::fs::read(cert_path)
+        .map_err(|e| StartupError::SpKey(format!("{}: {e}", cert_path.display())))?;
+    let cert = openssl::x509::X509::from_pem(&cert_pem)
+        .map_err(|e| StartupError::SpKey(format!("{}: {e}", cert_path.display())))?;
+    let matches = cert
+        .public_key()
+        .map(|p| p.public_eq(&key))
+        .unwrap_or(false);
+    if !matches {
+        return Err(StartupError::SpKey(
+            "saml.cert_file does not belong to saml.key_file".into(),
+        ));
+    }
+    let der = cert
+        .to_der()
+        .map_err(|e| StartupError::SpKey(e.to_string()))?;
+    Ok((Some(key), Some(der)))
+}
+
+/// Polls the rules generation; recompiles only when an import changed it.
+async fn reload_rules(state: web::Data<AppState>) {
+    let every = Duration::from_secs(state.settings.rules.reload_seconds.max(1));
+    loop {
+        tokio::time::sleep(every).await;
+        match db::rules::generation(&state.pool).await {
+            Ok(g) if g != state.rules_generation() => {
+                match db::rules::load_compiled(&state.pool).await {
+                    Ok((generation, rules)) => {
+                        state.replace_rules(generation, rules);
+                        tracing::info!(generation, "mapping rules reloaded");
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "mapping rules could not be reloaded; keeping the previous set")
+                    }
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "rules generation check failed"),
+        }
+    }
+}
+
+async fn refresh_metadata(state: web::Data<AppState>, client: reqwest::Client) {
+    let targets: Vec<_> = state
+        .settings
+        .idps
+        .iter()
+        .filter(|i| i.metadata_url.is_some())
+        .cloned()
+        .collect();
+    if targets.is_empty() {
+        return;
+    }
+    let tick = targets
+        .iter()
+        .map(|t| t.metadata_refresh_seconds)
+        .min()
+        .unwrap_or(3600)
+        .max(30);
+    loop {
+        tokio::time::sleep(Duration::from_secs(tick)).await;
+        for settings in &targets {
+            match saml_idp::load(settings, &client, state.clock.now()).await {
+                Ok(idp) => {
+                    tracing::info!(idp = %idp.id, certificates = idp.trust.certificates.len(), "IdP metadata refreshed");
+                    state.replace_idp(idp);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "IdP metadata refresh failed; keeping the previous trust")
+                }
+            }
+        }
+    }
+}
+
+async fn purge_expired(state: web::Data<AppState>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(300)).await;
+        let now = state.clock.now();
+        let _ = db::sessions::purge_expired(&state.pool, now).await;
+        let _ = db::logins::purge_expired(&state.pool, now).await;
+        let _ = db::replay::purge_expired(&state.pool, now).await;
+    }
+}
+
+pub fn empty_rules() -> Result<CompiledRules, StartupError> {
+    CompiledRules::compile(Default::default()).map_err(|e| StartupError::Rules(format!("{e:?}")))
+}

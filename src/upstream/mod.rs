@@ -1,0 +1,3 @@
+//! Loading and refreshing upstream IdP trust around the pure cores.
+
+pub mod saml_idp;
