@@ -76,7 +76,7 @@ ldap_start() { # STATE PORT
   # so the state directory needs no particular ownership. fd 9 is start.sh's lock: not inherited.
   if ! slapd -h "$url/" -f "$dir/slapd.conf" </dev/null >"$dir/slapd.log" 2>&1 9>&-; then
     cat "$dir/slapd.log" >&2
-    die "ldap: slapd failed to start"
+    die "ldap: slapd failed to start (port in use? 'slapd -d 1 -h $url/ -f $dir/slapd.conf' shows why)"
   fi
   if ! wait_until 20 ldap_root_dse_answers "$url"; then
     cat "$dir/slapd.log" >&2

@@ -109,12 +109,17 @@ idp_start() { # STATE LDAP_PORT IDP_PORT
         -S "127.0.0.1:$port" -t "$SSP_WWW" "$dir/router.php" \
     </dev/null >"$dir/log/php-server.log" 2>&1 9>&- &
 
-  if ! wait_until 20 idp_answers "$entity"; then
+  if ! wait_until 5 test -s "$dir/php.pgid" || ! wait_until 20 idp_answers_or_died "$state" "$entity" ||
+     ! idp_running "$state" || ! idp_answers "$entity"; then
     tail -20 "$dir/log/php-server.log" >&2 || true
     tail -20 "$dir/log/simplesamlphp.log" >&2 2>/dev/null || true
-    die "idp: $entity does not answer 200"
+    die "idp: php -S did not come up, or $entity does not answer 200"
   fi
-  idp_running "$state" || die "idp: metadata answers but the php -S group recorded in $dir/php.pgid is not ours"
+}
+
+# For the start-up wait: done when the metadata answers, or when php -S has exited (bind error…).
+idp_answers_or_died() { # STATE METADATA_URL
+  idp_answers "$2" || ! idp_running "$1"
 }
 
 idp_stop() { # STATE

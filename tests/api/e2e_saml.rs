@@ -1,0 +1,301 @@
+//! End to end against the real peers: SimpleSAMLphp on OpenLDAP, Roleport, Postgres.
+
+use crate::helpers::*;
+
+fn role_names(json: &serde_json::Value) -> Vec<String> {
+    let mut names: Vec<String> = json["grants"]
+        .as_array()
+        .expect("grants array")
+        .iter()
+        .map(|g| g["role_name"].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn alice_signs_in_sp_initiated_and_sees_both_roles() {
+    let app = spawn_app().await;
+    let resp = app.sign_in("alice").await;
+    assert_eq!(resp.status(), 303);
+    assert_eq!(location(&resp), "/roles");
+
+    let page = app.get("/roles").await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("demo-prod"), "{html}");
+    assert!(html.contains("123456789012"));
+    assert!(html.contains("Administrator") && html.contains("Read-only"));
+    assert!(
+        html.contains("1 h") && html.contains("2 h"),
+        "longest session shown"
+    );
+    assert!(html.contains(r#"<meta name="csrf-token" content=""#));
+
+    let json = app.roles_json().await;
+    assert_eq!(role_names(&json), vec!["Admin", "ReadOnly"]);
+    let admin = json["grants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["role_name"] == "Admin")
+        .unwrap();
+    assert_eq!(admin["id"], "123456789012-Admin");
+    assert_eq!(admin["account_id"], "123456789012");
+    assert_eq!(admin["account_alias"], "demo-prod");
+    assert_eq!(admin["role_arn"], "arn:aws:iam::123456789012:role/Admin");
+    assert_eq!(admin["description"], "Full access to the demo account");
+    assert_eq!(admin["max_session_seconds"], 3600);
+
+    let events = app.audit_events().await;
+    let sign_in = events
+        .iter()
+        .find(|e| e["kind"] == "sign_in")
+        .expect("audit row");
+    assert_eq!(sign_in["outcome"], "accepted");
+    assert_eq!(sign_in["idp"], "demo-saml");
+    assert_eq!(sign_in["subject"], "alice");
+    assert_eq!(sign_in["user_agent"], "roleport-tests");
+    assert_eq!(sign_in["source_ip"], "127.0.0.1");
+    let groups = sign_in["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 2);
+}
+
+#[tokio::test]
+async fn bob_sees_one_role() {
+    let app = spawn_app().await;
+    assert_eq!(app.sign_in("bob").await.status(), 303);
+    assert_eq!(role_names(&app.roles_json().await), vec!["ReadOnly"]);
+    let html = app.get("/roles").await.text().await.unwrap();
+    assert!(html.contains("Read-only") && !html.contains("Administrator"));
+}
+
+#[tokio::test]
+async fn carol_signs_in_but_gets_the_no_role_page_with_a_reference() {
+    let app = spawn_app().await;
+    assert_eq!(app.sign_in("carol").await.status(), 303);
+    let page = app.get("/roles").await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("You have no AWS roles yet"), "{html}");
+    let _reference = reference_in(&html);
+    assert_eq!(
+        app.roles_json().await["grants"].as_array().unwrap().len(),
+        0
+    );
+    let events = app.audit_events().await;
+    assert!(
+        events.iter().any(|e| e["kind"] == "sign_in"
+            && e["outcome"] == "no_roles"
+            && e["subject"] == "carol")
+    );
+}
+
+#[tokio::test]
+async fn wrong_password_never_reaches_roleport_and_grants_nothing() {
+    let app = spawn_app().await;
+    let start = app
+        .client
+        .get(format!("{}/login/demo-saml", app.address))
+        .send()
+        .await
+        .unwrap();
+    let sso = location(&start);
+    let mut url = sso.clone();
+    let mut html = String::new();
+    for _ in 0..5 {
+        let r = app.client.get(&url).send().await.unwrap();
+        if r.status().is_redirection() {
+            url = reqwest::Url::parse(&url)
+                .unwrap()
+                .join(&location(&r))
+                .unwrap()
+                .to_string();
+            continue;
+        }
+        html = r.text().await.unwrap();
+        break;
+    }
+    let auth_state = html_unescape(
+        &regex::Regex::new(r#"name="AuthState" value="([^"]*)""#)
+            .unwrap()
+            .captures(&html)
+            .unwrap()[1],
+    );
+    let resp = app
+        .client
+        .post(format!(
+            "{}module.php/core/loginuserpass.php",
+            PEERS.get("IDP_BASE_URL")
+        ))
+        .form(&[
+            ("username", "alice"),
+            ("password", "wrong"),
+            ("AuthState", auth_state.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(parse_saml_post(&resp.text().await.unwrap()).is_none());
+    assert_eq!(app.get("/api/v1/roles").await.status(), 401);
+}
+
+#[tokio::test]
+async fn idp_initiated_sign_in_works_when_enabled() {
+    let app = spawn_app_with(Options {
+        idp_initiated: true,
+        ..Options::default()
+    })
+    .await;
+    let url = format!(
+        "{}saml2/idp/SSOService.php?spentityid={}",
+        PEERS.get("IDP_BASE_URL"),
+        urlencoding::encode(&app.sp_entity_id)
+    );
+    let post = idp_sign_in(&app.client, &url, "alice", "alicepw").await;
+    assert_eq!(post.action, format!("{}/saml/acs", app.address));
+    let resp = app
+        .post_acs(&post.saml_response, post.relay_state.as_deref())
+        .await;
+    assert_eq!(resp.status(), 303);
+    assert_eq!(location(&resp), "/roles");
+    assert_eq!(
+        role_names(&app.roles_json().await),
+        vec!["Admin", "ReadOnly"]
+    );
+}
+
+#[tokio::test]
+async fn idp_initiated_sign_in_is_refused_when_disabled() {
+    let app = spawn_app().await;
+    let url = format!(
+        "{}saml2/idp/SSOService.php?spentityid={}",
+        PEERS.get("IDP_BASE_URL"),
+        urlencoding::encode(&app.sp_entity_id)
+    );
+    let post = idp_sign_in(&app.client, &url, "alice", "alicepw").await;
+    let resp = app
+        .post_acs(&post.saml_response, post.relay_state.as_deref())
+        .await;
+    assert_eq!(resp.status(), 403);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("Sign-in failed"));
+    let reference = reference_in(&html);
+    assert_eq!(app.session_count().await, 0);
+    let rows = roleport::db::audit::by_reference(&app.pool, &reference)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert!(
+        rows[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .starts_with("unsolicited_refused"),
+        "{:?}",
+        rows[0].reason
+    );
+    assert_eq!(app.get("/api/v1/roles").await.status(), 401);
+}
+
+#[tokio::test]
+async fn idp_initiated_relay_state_off_site_is_ignored() {
+    let app = spawn_app_with(Options {
+        idp_initiated: true,
+        ..Options::default()
+    })
+    .await;
+    let url = format!(
+        "{}saml2/idp/SSOService.php?spentityid={}&RelayState={}",
+        PEERS.get("IDP_BASE_URL"),
+        urlencoding::encode(&app.sp_entity_id),
+        urlencoding::encode("https://evil.example/steal")
+    );
+    let post = idp_sign_in(&app.client, &url, "bob", "bobpw").await;
+    assert_eq!(
+        post.relay_state.as_deref(),
+        Some("https://evil.example/steal")
+    );
+    let resp = app
+        .post_acs(&post.saml_response, post.relay_state.as_deref())
+        .await;
+    assert_eq!(resp.status(), 303);
+    assert_eq!(location(&resp), "/roles", "never an off-site redirect");
+}
+
+#[tokio::test]
+async fn return_to_survives_the_round_trip_and_off_site_targets_are_refused() {
+    let app = spawn_app().await;
+    let start = app
+        .client
+        .get(format!(
+            "{}/login/demo-saml?return_to=%2Fapi%2Fv1%2Froles",
+            app.address
+        ))
+        .send()
+        .await
+        .unwrap();
+    let post = idp_sign_in(&app.client, &location(&start), "bob", "bobpw").await;
+    // RelayState is an opaque handle, never the target itself.
+    assert!(!post.relay_state.clone().unwrap().contains('/'));
+    let resp = app
+        .post_acs(&post.saml_response, post.relay_state.as_deref())
+        .await;
+    assert_eq!(location(&resp), "/api/v1/roles");
+
+    for evil in ["https://evil.example/", "//evil.example", "/\\evil.example"] {
+        let resp = app
+            .client
+            .get(format!(
+                "{}/login/demo-saml?return_to={}",
+                app.address,
+                urlencoding::encode(evil)
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400, "{evil}");
+        reference_in(&resp.text().await.unwrap());
+    }
+}
+
+#[tokio::test]
+async fn logout_ends_the_session() {
+    let app = spawn_app().await;
+    app.sign_in("alice").await;
+    assert_eq!(app.get("/api/v1/roles").await.status(), 200);
+    let resp = app.get("/logout").await;
+    assert_eq!(resp.status(), 303);
+    assert_eq!(app.get("/api/v1/roles").await.status(), 401);
+    assert_eq!(app.session_count().await, 0);
+    let roles = app.get("/roles").await;
+    assert_eq!(roles.status(), 303);
+    assert!(location(&roles).starts_with("/login"));
+}
+
+#[tokio::test]
+async fn login_page_lists_identity_providers() {
+    let app = spawn_app().await;
+    let html = app.get("/login").await.text().await.unwrap();
+    assert!(html.contains(r#"href="/login/demo-saml""#), "{html}");
+    assert!(html.contains("Demo directory"));
+}
+
+#[tokio::test]
+async fn a_second_replica_sees_the_first_ones_sessions_and_rules() {
+    let a = spawn_app().await;
+    let b = spawn_app_with(Options {
+        database: Some(a.db_name.clone()),
+        ..Options::default()
+    })
+    .await;
+    a.sign_in("alice").await;
+    // Same browser, other replica.
+    let resp = a
+        .client
+        .get(format!("{}/api/v1/roles", b.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+}

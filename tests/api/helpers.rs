@@ -1,0 +1,412 @@
+//! `spawn_app()` and the browser-less SAML client used by every test.
+
+use regex::Regex;
+use roleport::clock::Clock;
+use roleport::configuration::{
+    AttributeSettings, DatabaseSettings, IdpKind, IdpSettings, RulesSettings, SamlSettings,
+    ServerSettings, SessionSettings, Settings,
+};
+use roleport::protocol::mapping;
+use roleport::startup::Application;
+use secrecy::SecretString;
+use sqlx::{Connection, Executor, PgConnection, PgPool};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::LazyLock;
+
+pub const ADMIN_DB_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// The rules every test starts with unless it brings its own: the demo's shape.
+pub const TEST_RULES: &str = r#"
+version: 1
+accounts:
+  - id: "123456789012"
+    alias: demo-prod
+    partition: aws
+roles:
+  - arn: arn:aws:iam::123456789012:role/Admin
+    display_name: Administrator
+    description: Full access to the demo account
+    max_session_seconds: 3600
+  - arn: arn:aws:iam::123456789012:role/ReadOnly
+    display_name: Read-only
+    description: Look, don't touch
+    max_session_seconds: 7200
+rules:
+  - id: admins
+    claim: group
+    match: ldap_dn
+    pattern: aws-admins
+    roles: [arn:aws:iam::123456789012:role/Admin]
+  - id: readonly
+    claim: group
+    match: ldap_dn
+    pattern: cn=aws-readonly,ou=groups,dc=example,dc=org
+    roles: [arn:aws:iam::123456789012:role/ReadOnly]
+"#;
+
+/// The running peers, as `deploy/test.sh` started them.
+pub struct Peers {
+    pub env: HashMap<String, String>,
+}
+
+impl Peers {
+    pub fn get(&self, key: &str) -> &str {
+        self.env
+            .get(key)
+            .map(String::as_str)
+            .unwrap_or_else(|| panic!("peers.env has no {key}"))
+    }
+}
+
+pub static PEERS: LazyLock<Peers> = LazyLock::new(|| {
+    let path = std::env::var("ROLEPORT_TEST_PEERS_ENV").unwrap_or_else(|_| {
+        panic!("ROLEPORT_TEST_PEERS_ENV is not set: run the suite with deploy/test.sh, which starts OpenLDAP and SimpleSAMLphp")
+    });
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let env = text
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    Peers { env }
+});
+
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    pub pool: PgPool,
+    pub clock: Clock,
+    pub client: reqwest::Client,
+    pub db_name: String,
+    pub sp_entity_id: String,
+}
+
+/// What a test may change before the app starts.
+pub struct Options {
+    pub rules_yaml: String,
+    pub idp_initiated: bool,
+    pub extra_idps: Vec<IdpSettings>,
+    pub include_demo_saml: bool,
+    /// Reuse an existing database (a second replica) instead of creating one.
+    pub database: Option<String>,
+    pub sp_key: Option<(PathBuf, PathBuf)>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            rules_yaml: TEST_RULES.to_string(),
+            idp_initiated: false,
+            extra_idps: Vec::new(),
+            include_demo_saml: true,
+            database: None,
+            sp_key: None,
+        }
+    }
+}
+
+pub fn demo_saml_idp(idp_initiated: bool) -> IdpSettings {
+    IdpSettings {
+        id: "demo-saml".into(),
+        kind: IdpKind::Saml,
+        display_name: "Demo directory (SimpleSAMLphp on OpenLDAP)".into(),
+        metadata_file: None,
+        metadata_url: Some(PEERS.get("IDP_METADATA_URL").to_string()),
+        metadata_refresh_seconds: 3600,
+        entity_id: None,
+        sso_url: None,
+        signing_cert_files: vec![],
+        allow_idp_initiated: idp_initiated,
+        sign_authn_requests: false,
+        attributes: AttributeSettings {
+            subject: Some("uid".into()),
+            ..AttributeSettings::default()
+        },
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Options::default()).await
+}
+
+pub async fn spawn_app_with(options: Options) -> TestApp {
+    let db_name = match &options.database {
+        Some(existing) => existing.clone(),
+        None => {
+            let name = format!("roleport_test_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = PgConnection::connect(ADMIN_DB_URL)
+                .await
+                .expect("connect to Postgres");
+            conn.execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
+                .await
+                .expect("create test database");
+            name
+        }
+    };
+    let db_url = format!("postgres://postgres@127.0.0.1:5432/{db_name}");
+
+    let mut idps = Vec::new();
+    if options.include_demo_saml {
+        idps.push(demo_saml_idp(options.idp_initiated));
+    }
+    idps.extend(options.extra_idps);
+    let settings = Settings {
+        server: ServerSettings {
+            listen: "127.0.0.1:0".into(),
+            public_url: String::new(),
+            dev_mode: true,
+            workers: 1,
+            blocking_slots: 2,
+        },
+        database: DatabaseSettings {
+            url: SecretString::from(db_url.clone()),
+            max_connections: 5,
+            migrate_on_start: true,
+        },
+        session: SessionSettings::default(),
+        saml: SamlSettings {
+            key_file: options.sp_key.as_ref().map(|(k, _)| k.clone()),
+            cert_file: options.sp_key.as_ref().map(|(_, c)| c.clone()),
+            ..SamlSettings::default()
+        },
+        idps,
+        rules: RulesSettings { reload_seconds: 1 },
+    };
+    settings.validate().expect("test settings are valid");
+
+    // Rules are imported before start-up, as an operator would.
+    let pool = PgPool::connect(&db_url).await.expect("connect test db");
+    roleport::db::migrate(&pool).await.expect("migrate");
+    if options.database.is_none() {
+        let set = mapping::parse_document(&options.rules_yaml).expect("test rules parse");
+        roleport::db::rules::replace_all(&pool, &set)
+            .await
+            .expect("import rules");
+    }
+
+    let clock = Clock::system();
+    let app = Application::build(settings, clock.clone())
+        .await
+        .expect("build app");
+    let port = app.port;
+    let address = format!("http://127.0.0.1:{port}");
+    let sp_entity_id = app.state.sp.entity_id.clone();
+    tokio::spawn(app.run_until_stopped());
+
+    if options.include_demo_saml {
+        register_sp(&sp_entity_id, &format!("{address}/saml/acs"), None);
+    }
+    TestApp {
+        address,
+        port,
+        pool,
+        clock,
+        client: browser(),
+        db_name,
+        sp_entity_id,
+    }
+}
+
+/// Tells SimpleSAMLphp about this SP (it reads the directory on every request).
+pub fn register_sp(entity_id: &str, acs_url: &str, encrypt_cert_pem: Option<&str>) {
+    let dir = PathBuf::from(PEERS.get("SP_REMOTE_DIR"));
+    let name = entity_id
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect::<String>();
+    let body = serde_json::json!({
+        "entity_id": entity_id,
+        "acs_url": acs_url,
+        "allow_idp_initiated": true,
+        "encrypt_cert_pem": encrypt_cert_pem,
+        "sign_response": true,
+        "sign_assertion": true,
+    });
+    let tmp = dir.join(format!(".{name}.tmp"));
+    std::fs::write(&tmp, body.to_string()).expect("write SP registration");
+    std::fs::rename(&tmp, dir.join(format!("{name}.json"))).expect("publish SP registration");
+}
+
+/// A cookie-keeping HTTP client that does not follow redirects, like a scripted browser.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent("roleport-tests")
+        .build()
+        .expect("client")
+}
+
+pub fn location(resp: &reqwest::Response) -> String {
+    resp.headers()
+        .get("location")
+        .unwrap_or_else(|| panic!("no Location header (status {})", resp.status()))
+        .to_str()
+        .expect("ascii location")
+        .to_string()
+}
+
+pub fn html_unescape(s: &str) -> String {
+    s.replace("&amp;", "&")
+        .replace("&quot;", "\"")
+        .replace("&#039;", "'")
+        .replace("&#x27;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+}
+
+/// The auto-posting form SimpleSAMLphp returns: (action, SAMLResponse, RelayState).
+pub struct SamlPost {
+    pub action: String,
+    pub saml_response: String,
+    pub relay_state: Option<String>,
+}
+
+pub fn parse_saml_post(html: &str) -> Option<SamlPost> {
+    static FORM: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r#"<form method="post"\s+action="([^"]*)""#).unwrap());
+    static FIELD: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r#"<input type="hidden" name="(SAMLResponse|RelayState)" value="([^"]*)""#)
+            .unwrap()
+    });
+    let action = html_unescape(FORM.captures(html)?.get(1)?.as_str());
+    let mut saml_response = None;
+    let mut relay_state = None;
+    for c in FIELD.captures_iter(html) {
+        let value = html_unescape(&c[2]);
+        match &c[1] {
+            "SAMLResponse" => saml_response = Some(value),
+            _ => relay_state = Some(value),
+        }
+    }
+    Some(SamlPost {
+        action,
+        saml_response: saml_response?,
+        relay_state,
+    })
+}
+
+/// Signs in at SimpleSAMLphp (following its redirects and login form) and returns the form it
+/// would auto-post to Roleport. `start_url` is where the browser goes first.
+pub async fn idp_sign_in(
+    client: &reqwest::Client,
+    start_url: &str,
+    user: &str,
+    password: &str,
+) -> SamlPost {
+    let mut url = start_url.to_string();
+    let mut html = String::new();
+    for _ in 0..10 {
+        let resp = client.get(&url).send().await.expect("GET at IdP");
+        if resp.status().is_redirection() {
+            let next = location(&resp);
+            url = reqwest::Url::parse(&url)
+                .unwrap()
+                .join(&next)
+                .unwrap()
+                .to_string();
+            continue;
+        }
+        html = resp.text().await.unwrap();
+        break;
+    }
+    if let Some(post) = parse_saml_post(&html) {
+        return post; // already signed in at the IdP
+    }
+    static AUTH_STATE: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r#"name="AuthState" value="([^"]*)""#).unwrap());
+    let auth_state = html_unescape(
+        &AUTH_STATE
+            .captures(&html)
+            .unwrap_or_else(|| panic!("no login form at {url}:\n{html}"))[1],
+    );
+    let login_url = format!(
+        "{}module.php/core/loginuserpass.php",
+        PEERS.get("IDP_BASE_URL")
+    );
+    let resp = client
+        .post(&login_url)
+        .form(&[
+            ("username", user),
+            ("password", password),
+            ("AuthState", auth_state.as_str()),
+        ])
+        .send()
+        .await
+        .expect("POST login");
+    let html = resp.text().await.unwrap();
+    parse_saml_post(&html)
+        .unwrap_or_else(|| panic!("no SAMLResponse after login as {user}:\n{html}"))
+}
+
+impl TestApp {
+    /// Full SP-initiated sign-in; returns Roleport's answer to the ACS post.
+    pub async fn sign_in(&self, user: &str) -> reqwest::Response {
+        let start = self
+            .client
+            .get(format!("{}/login/demo-saml", self.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(start.status(), 302, "login start");
+        let post = idp_sign_in(&self.client, &location(&start), user, &format!("{user}pw")).await;
+        self.post_acs(&post.saml_response, post.relay_state.as_deref())
+            .await
+    }
+
+    pub async fn post_acs(
+        &self,
+        saml_response: &str,
+        relay_state: Option<&str>,
+    ) -> reqwest::Response {
+        let mut form = vec![("SAMLResponse", saml_response.to_string())];
+        if let Some(r) = relay_state {
+            form.push(("RelayState", r.to_string()));
+        }
+        self.client
+            .post(format!("{}/saml/acs", self.address))
+            .form(&form)
+            .send()
+            .await
+            .expect("POST ACS")
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("GET")
+    }
+
+    pub async fn roles_json(&self) -> serde_json::Value {
+        let resp = self.get("/api/v1/roles").await;
+        assert_eq!(resp.status(), 200);
+        resp.json().await.unwrap()
+    }
+
+    /// Audit rows of one kind/outcome, newest last.
+    pub async fn audit_events(&self) -> Vec<serde_json::Value> {
+        sqlx::query_scalar::<_, serde_json::Value>("SELECT event FROM audit_events ORDER BY seq")
+            .fetch_all(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    pub async fn session_count(&self) -> i64 {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM sessions")
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+}
+
+/// The reference id shown on a page.
+pub fn reference_in(html: &str) -> String {
+    static REF: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r#"<code id="reference">([A-Z0-9]+)</code>"#).unwrap());
+    REF.captures(html)
+        .unwrap_or_else(|| panic!("no reference id in:\n{html}"))[1]
+        .to_string()
+}
