@@ -370,21 +370,23 @@ impl Settings {
                     idp.id
                 )));
             }
-            if idp.metadata_file.is_none() && idp.metadata_url.is_none() {
-                if idp.entity_id.is_none() || idp.sso_url.is_none() {
-                    return Err(ConfigError::Invalid(format!(
-                        "idp `{}` without metadata needs entity_id and sso_url",
-                        idp.id
-                    )));
-                }
+            if idp.metadata_file.is_none()
+                && idp.metadata_url.is_none()
+                && (idp.entity_id.is_none() || idp.sso_url.is_none())
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "idp `{}` without metadata needs entity_id and sso_url",
+                    idp.id
+                )));
             }
-            if let Some(url) = &idp.metadata_url {
-                if !url.starts_with("https://") && !(self.server.dev_mode && is_loopback_url(url)) {
-                    return Err(ConfigError::Invalid(format!(
-                        "idp `{}` metadata_url must use https (plain http only for loopback in dev_mode)",
-                        idp.id
-                    )));
-                }
+            if let Some(url) = &idp.metadata_url
+                && !url.starts_with("https://")
+                && !(self.server.dev_mode && is_loopback_url(url))
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "idp `{}` metadata_url must use https (plain http only for loopback in dev_mode)",
+                    idp.id
+                )));
             }
             if idp.sign_authn_requests && self.saml.key_file.is_none() {
                 return Err(ConfigError::Invalid(format!(

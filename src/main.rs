@@ -11,14 +11,13 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init();
-    let runtime = match actix_web::rt::System::new().block_on(async { run(cli).await }) {
+    match actix_web::rt::System::new().block_on(run(cli)) {
         Ok(code) => code,
         Err(message) => {
             eprintln!("roleport: {message}");
             ExitCode::FAILURE
         }
-    };
-    runtime
+    }
 }
 
 async fn run(cli: Cli) -> Result<ExitCode, String> {

@@ -8,7 +8,6 @@ use crate::http::cookies::CookiePolicy;
 use crate::http::state::{RulesSnapshot, ServiceProvider};
 use crate::http::{AppState, headers, routes};
 use crate::metrics::Metrics;
-use crate::protocol::mapping::CompiledRules;
 use crate::upstream::saml_idp;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{Next, from_fn};
@@ -199,9 +198,10 @@ fn http_client() -> Result<reqwest::Client, StartupError> {
         .map_err(|e| StartupError::Other(format!("HTTP client: {e}")))
 }
 
-fn load_sp_key(
-    settings: &Settings,
-) -> Result<(Option<PKey<Private>>, Option<Vec<u8>>), StartupError> {
+/// Roleport's SAML key and the DER of its certificate, when configured.
+type SpKeyPair = (Option<PKey<Private>>, Option<Vec<u8>>);
+
+fn load_sp_key(settings: &Settings) -> Result<SpKeyPair, StartupError> {
     let (Some(key_path), Some(cert_path)) = (&settings.saml.key_file, &settings.saml.cert_file)
     else {
         return Ok((None, None));
@@ -253,36 +253,45 @@ async fn reload_rules(state: web::Data<AppState>) {
 }
 
 async fn refresh_metadata(state: web::Data<AppState>, client: reqwest::Client) {
-    let targets: Vec<_> = state
+    let Some(tick) = state
         .settings
         .idps
         .iter()
         .filter(|i| i.metadata_url.is_some())
-        .cloned()
-        .collect();
-    if targets.is_empty() {
-        return;
-    }
-    let tick = targets
-        .iter()
-        .map(|t| t.metadata_refresh_seconds)
+        .map(|i| i.metadata_refresh_seconds)
         .min()
-        .unwrap_or(3600)
-        .max(30);
+    else {
+        return;
+    };
     loop {
-        tokio::time::sleep(Duration::from_secs(tick)).await;
-        for settings in &targets {
-            match saml_idp::load(settings, &client, state.clock.now()).await {
-                Ok(idp) => {
-                    tracing::info!(idp = %idp.id, certificates = idp.trust.certificates.len(), "IdP metadata refreshed");
-                    state.replace_idp(idp);
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "IdP metadata refresh failed; keeping the previous trust")
-                }
+        tokio::time::sleep(Duration::from_secs(tick.max(30))).await;
+        refresh_metadata_once(&state, &client).await;
+    }
+}
+
+/// Re-reads every IdP's metadata URL. A failed or unusable fetch keeps the previous trust, so an
+/// IdP outage never turns into "accept anything"; `/readyz` reports it once it is stale.
+pub async fn refresh_metadata_once(state: &AppState, client: &reqwest::Client) {
+    for settings in state
+        .settings
+        .idps
+        .iter()
+        .filter(|i| i.metadata_url.is_some())
+    {
+        match saml_idp::load(settings, client, state.clock.now()).await {
+            Ok(idp) => {
+                tracing::info!(idp = %idp.id, certificates = idp.trust.certificates.len(), "IdP metadata refreshed");
+                state.replace_idp(idp);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "IdP metadata refresh failed; keeping the previous trust")
             }
         }
     }
+}
+
+pub fn metadata_client() -> Result<reqwest::Client, StartupError> {
+    http_client()
 }
 
 async fn purge_expired(state: web::Data<AppState>) {
@@ -293,8 +302,4 @@ async fn purge_expired(state: web::Data<AppState>) {
         let _ = db::logins::purge_expired(&state.pool, now).await;
         let _ = db::replay::purge_expired(&state.pool, now).await;
     }
-}
-
-pub fn empty_rules() -> Result<CompiledRules, StartupError> {
-    CompiledRules::compile(Default::default()).map_err(|e| StartupError::Rules(format!("{e:?}")))
 }

@@ -114,16 +114,16 @@ pub fn build(
             id: id.clone(),
             message: "no entity_id".into(),
         })?;
-    if let Some(m) = &metadata {
-        if m.entity_id != entity_id {
-            return Err(IdpLoadError::Invalid {
-                id,
-                message: format!(
-                    "configured entity_id {entity_id} differs from the metadata's {}",
-                    m.entity_id
-                ),
-            });
-        }
+    if let Some(m) = &metadata
+        && m.entity_id != entity_id
+    {
+        return Err(IdpLoadError::Invalid {
+            id,
+            message: format!(
+                "configured entity_id {entity_id} differs from the metadata's {}",
+                m.entity_id
+            ),
+        });
     }
     let sso_url = settings
         .sso_url

@@ -299,3 +299,221 @@ async fn a_second_replica_sees_the_first_ones_sessions_and_rules() {
         .unwrap();
     assert_eq!(resp.status(), 200);
 }
+
+#[tokio::test]
+async fn encrypted_assertions_from_simplesamlphp_are_decrypted() {
+    let (key, cert, cert_pem) = keypair_files("roleport-sp");
+    let app = spawn_app_with(Options {
+        sp_key: Some((key, cert)),
+        ..Options::default()
+    })
+    .await;
+    // Re-register with the encryption certificate: SimpleSAMLphp now sends an EncryptedAssertion
+    // (AES-128-CBC inside a signed Response, RSA-OAEP key transport).
+    register_sp(
+        &app.sp_entity_id,
+        &format!("{}/saml/acs", app.address),
+        Some(&cert_pem),
+    );
+    let start = app
+        .client
+        .get(format!("{}/login/demo-saml", app.address))
+        .send()
+        .await
+        .unwrap();
+    let post = idp_sign_in(&app.client, &location(&start), "alice", "alicepw").await;
+    let xml = String::from_utf8(
+        base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            &post.saml_response,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        xml.contains("EncryptedAssertion") && !xml.contains("<saml:Assertion"),
+        "the IdP encrypted it"
+    );
+    let resp = app
+        .post_acs(&post.saml_response, post.relay_state.as_deref())
+        .await;
+    assert_eq!(resp.status(), 303, "{}", resp.text().await.unwrap());
+    assert_eq!(
+        role_names(&app.roles_json().await),
+        vec!["Admin", "ReadOnly"]
+    );
+    let md = app.get("/saml/metadata").await.text().await.unwrap();
+    assert!(md.contains(r#"use="encryption""#));
+}
+
+#[tokio::test]
+async fn rule_changes_apply_without_signing_in_again() {
+    let app = spawn_app().await;
+    app.sign_in("alice").await;
+    assert_eq!(
+        role_names(&app.roles_json().await),
+        vec!["Admin", "ReadOnly"]
+    );
+    let only_readonly = TEST_RULES.replace(
+        "  - id: admins\n    claim: group\n    match: ldap_dn\n    pattern: aws-admins\n    roles: [arn:aws:iam::123456789012:role/Admin]\n",
+        "  - id: admins-denied\n    claim: group\n    match: ldap_dn\n    pattern: aws-admins\n    roles: [arn:aws:iam::123456789012:role/Admin]\n    effect: deny\n",
+    );
+    let set = roleport::protocol::mapping::parse_document(&only_readonly).unwrap();
+    roleport::db::rules::replace_all(&app.pool, &set)
+        .await
+        .unwrap();
+    // Each replica polls the generation every reload_seconds (1 s in tests).
+    let mut names = Vec::new();
+    for _ in 0..50 {
+        names = role_names(&app.roles_json().await);
+        if names == vec!["ReadOnly"] {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(names, vec!["ReadOnly"]);
+}
+
+/// Serves whatever body the test puts in the mutex, as an IdP metadata URL would.
+async fn metadata_server(body: std::sync::Arc<std::sync::Mutex<String>>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/metadata.xml", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let text = body.lock().unwrap().clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = sock.read(&mut buf).await;
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/samlmetadata+xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    text.len()
+                );
+                let _ = sock.write_all(head.as_bytes()).await;
+                let _ = sock.write_all(text.as_bytes()).await;
+            });
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn metadata_refresh_picks_up_a_signing_key_rollover() {
+    let real = reqwest::get(PEERS.get("IDP_METADATA_URL"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (_, _, other_pem) = keypair_files("next-idp-key");
+    let other_b64: String = other_pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let cert_re = regex::Regex::new(r"<ds:X509Certificate>([^<]+)</ds:X509Certificate>").unwrap();
+    let real_b64 = cert_re.captures(&real).unwrap()[1].to_string();
+    // Before the rollover the metadata names only a key the IdP does not sign with yet.
+    let before = real.replace(&real_b64, &other_b64);
+    let body = std::sync::Arc::new(std::sync::Mutex::new(before));
+    let url = metadata_server(body.clone()).await;
+    let mut idp = demo_saml_idp(false);
+    idp.id = "rollover".into();
+    idp.metadata_url = Some(url);
+    let app = spawn_app_with(Options {
+        extra_idps: vec![idp],
+        include_demo_saml: false,
+        ..Options::default()
+    })
+    .await;
+    register_sp(
+        &app.sp_entity_id,
+        &format!("{}/saml/acs", app.address),
+        None,
+    );
+
+    let sign_in = |app: &TestApp| {
+        let client = app.client.clone();
+        let address = app.address.clone();
+        async move {
+            let start = client
+                .get(format!("{address}/login/rollover"))
+                .send()
+                .await
+                .unwrap();
+            let post = idp_sign_in(&client, &location(&start), "bob", "bobpw").await;
+            let mut form = vec![("SAMLResponse", post.saml_response)];
+            if let Some(r) = post.relay_state {
+                form.push(("RelayState", r));
+            }
+            client
+                .post(format!("{address}/saml/acs"))
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let refused = sign_in(&app).await;
+    assert_eq!(refused.status(), 403);
+    let reference = reference_in(&refused.text().await.unwrap());
+    let rows = roleport::db::audit::by_reference(&app.pool, &reference)
+        .await
+        .unwrap();
+    assert!(
+        rows[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .starts_with("bad_signature")
+    );
+
+    // During the rollover the IdP publishes both keys; after a refresh both verify.
+    let both = real.replacen(
+        "<md:KeyDescriptor use=\"signing\">",
+        &format!("<md:KeyDescriptor use=\"signing\"><ds:KeyInfo xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:X509Data><ds:X509Certificate>{other_b64}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor><md:KeyDescriptor use=\"signing\">"),
+        1,
+    );
+    assert_ne!(both, real, "metadata shape changed: {real}");
+    *body.lock().unwrap() = both;
+    roleport::startup::refresh_metadata_once(
+        &app.state,
+        &roleport::startup::metadata_client().unwrap(),
+    )
+    .await;
+    assert_eq!(
+        app.state.idp("rollover").unwrap().trust.certificates.len(),
+        2
+    );
+    let accepted = sign_in(&app).await;
+    assert_eq!(accepted.status(), 303);
+
+    // A broken fetch keeps the previous trust rather than dropping it.
+    *body.lock().unwrap() = "<not-metadata/>".into();
+    roleport::startup::refresh_metadata_once(
+        &app.state,
+        &roleport::startup::metadata_client().unwrap(),
+    )
+    .await;
+    assert_eq!(
+        app.state.idp("rollover").unwrap().trust.certificates.len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_login_left_pending_too_long_is_refused() {
+    let app = spawn_app().await;
+    let start = app.client.get(format!("{}/login/demo-saml", app.address)).send().await.unwrap();
+    let post = idp_sign_in(&app.client, &location(&start), "alice", "alicepw").await;
+    // The pending AuthnRequest lives 10 minutes; the browser comes back after 11.
+    app.clock.advance(chrono::Duration::minutes(11));
+    let resp = app.post_acs(&post.saml_response, post.relay_state.as_deref()).await;
+    assert_eq!(resp.status(), 403);
+    let reference = reference_in(&resp.text().await.unwrap());
+    let rows = roleport::db::audit::by_reference(&app.pool, &reference).await.unwrap();
+    assert!(rows[0].reason.as_deref().unwrap().starts_with("in_response_to_unknown"));
+    assert_eq!(app.session_count().await, 0);
+}

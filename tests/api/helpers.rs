@@ -74,12 +74,12 @@ pub static PEERS: LazyLock<Peers> = LazyLock::new(|| {
 
 pub struct TestApp {
     pub address: String,
-    pub port: u16,
     pub pool: PgPool,
     pub clock: Clock,
     pub client: reqwest::Client,
     pub db_name: String,
     pub sp_entity_id: String,
+    pub state: actix_web::web::Data<roleport::http::AppState>,
 }
 
 /// What a test may change before the app starts.
@@ -192,6 +192,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let port = app.port;
     let address = format!("http://127.0.0.1:{port}");
     let sp_entity_id = app.state.sp.entity_id.clone();
+    let state = app.state.clone();
     tokio::spawn(app.run_until_stopped());
 
     if options.include_demo_saml {
@@ -199,12 +200,12 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     }
     TestApp {
         address,
-        port,
         pool,
         clock,
         client: browser(),
         db_name,
         sp_entity_id,
+        state,
     }
 }
 
@@ -409,4 +410,33 @@ pub fn reference_in(html: &str) -> String {
     REF.captures(html)
         .unwrap_or_else(|| panic!("no reference id in:\n{html}"))[1]
         .to_string()
+}
+
+/// A fresh RSA key and self-signed certificate as PEM files: (key path, cert path, cert PEM).
+pub fn keypair_files(cn: &str) -> (PathBuf, PathBuf, String) {
+    use openssl::{asn1::Asn1Time, bn::BigNum, hash::MessageDigest, pkey::PKey, rsa::Rsa, x509};
+    let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+    let mut name = x509::X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", cn).unwrap();
+    let name = name.build();
+    let mut b = x509::X509Builder::new().unwrap();
+    b.set_version(2).unwrap();
+    b.set_serial_number(&BigNum::from_u32(1).unwrap().to_asn1_integer().unwrap())
+        .unwrap();
+    b.set_subject_name(&name).unwrap();
+    b.set_issuer_name(&name).unwrap();
+    b.set_pubkey(&key).unwrap();
+    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    b.set_not_after(&Asn1Time::days_from_now(365).unwrap())
+        .unwrap();
+    b.sign(&key, MessageDigest::sha256()).unwrap();
+    let cert_pem = String::from_utf8(b.build().to_pem().unwrap()).unwrap();
+    let dir = std::env::temp_dir().join(format!("roleport-keys-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key_path = dir.join("key.pem");
+    let cert_path = dir.join("cert.pem");
+    std::fs::write(&key_path, key.private_key_to_pem_pkcs8().unwrap()).unwrap();
+    std::fs::write(&cert_path, &cert_pem).unwrap();
+    (key_path, cert_path, cert_pem)
 }

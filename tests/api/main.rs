@@ -1,8 +1,12 @@
 //! The one integration test binary. Each test spawns Roleport in-process on port 0 with a fresh
 //! database; the peers (OpenLDAP + SimpleSAMLphp) are started by `deploy/test.sh`.
 
+// Test code: a failed expectation is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod helpers;
 
 mod audit;
+mod cli;
 mod e2e_saml;
 mod service;

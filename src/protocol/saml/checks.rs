@@ -38,12 +38,12 @@ pub fn header(
             return Err(SamlError::DestinationMismatch { got: other.clone() });
         }
     }
-    if let Some(issuer) = &header.issuer {
-        if issuer != expect.idp_entity_id {
-            return Err(SamlError::IssuerMismatch {
-                got: Some(issuer.clone()),
-            });
-        }
+    if let Some(issuer) = &header.issuer
+        && issuer != expect.idp_entity_id
+    {
+        return Err(SamlError::IssuerMismatch {
+            got: Some(issuer.clone()),
+        });
     }
     in_response_to(expect.solicitation, header.in_response_to.as_deref())
 }
@@ -102,16 +102,16 @@ pub fn assertion(
         .conditions
         .as_ref()
         .ok_or_else(|| SamlError::Malformed("assertion has no Conditions".into()))?;
-    if let Some(nb) = conditions.not_before {
-        if now + skew < nb {
-            return Err(SamlError::NotYetValid);
-        }
+    if let Some(nb) = conditions.not_before
+        && now + skew < nb
+    {
+        return Err(SamlError::NotYetValid);
     }
     let conditions_end = conditions.not_on_or_after;
-    if let Some(noa) = conditions_end {
-        if noa + skew <= now {
-            return Err(SamlError::Expired);
-        }
+    if let Some(noa) = conditions_end
+        && noa + skew <= now
+    {
+        return Err(SamlError::Expired);
     }
     // Every AudienceRestriction must name us; at least one must be present.
     let restrictions = conditions
@@ -135,10 +135,10 @@ pub fn assertion(
 
     if let Some(statements) = &assertion.authn_statements {
         for s in statements {
-            if let Some(end) = s.session_not_on_or_after {
-                if end + skew <= now {
-                    return Err(SamlError::Expired);
-                }
+            if let Some(end) = s.session_not_on_or_after
+                && end + skew <= now
+            {
+                return Err(SamlError::Expired);
             }
         }
     }
@@ -217,10 +217,10 @@ fn bearer_confirmation(
             if noa + expect.skew <= expect.now {
                 return Err(SamlError::Expired);
             }
-            if let Some(nb) = data.not_before {
-                if expect.now + expect.skew < nb {
-                    return Err(SamlError::NotYetValid);
-                }
+            if let Some(nb) = data.not_before
+                && expect.now + expect.skew < nb
+            {
+                return Err(SamlError::NotYetValid);
             }
             in_response_to(expect.solicitation, data.in_response_to.as_deref())?;
             Ok(noa)

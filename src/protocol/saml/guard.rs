@@ -220,10 +220,12 @@ pub fn prescan(xml: &str, limits: &Limits, expected_root: RootKind) -> Result<Pr
 
                 // Header fields: direct children of the root Response.
                 text_target = None;
-                if depth == 1 && expected_root == RootKind::Response {
-                    if ns_ref == Some(NS_ASSERTION) && local == "Issuer" {
-                        text_target = Some(TextTarget::Issuer);
-                    }
+                if depth == 1
+                    && expected_root == RootKind::Response
+                    && ns_ref == Some(NS_ASSERTION)
+                    && local == "Issuer"
+                {
+                    text_target = Some(TextTarget::Issuer);
                 }
                 if depth == 2
                     && expected_root == RootKind::Response

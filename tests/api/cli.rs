@@ -1,0 +1,241 @@
+//! The `roleport` binary: rules import/export/explain, audit verify, start-up refusals.
+
+use crate::helpers::*;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+struct CliEnv {
+    dir: PathBuf,
+    config: PathBuf,
+    db_url: String,
+}
+
+async fn cli_env(extra_toml: &str) -> CliEnv {
+    let name = format!("roleport_test_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(ADMIN_DB_URL)
+        .await
+        .unwrap();
+    sqlx::query(&format!(r#"CREATE DATABASE "{name}""#))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("roleport-cli-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("roleport.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\ndev_mode = true\n[database]\nurl = \"unused\"\nmigrate_on_start = true\n{extra_toml}"
+        ),
+    )
+    .unwrap();
+    CliEnv {
+        dir,
+        config,
+        db_url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
+    }
+}
+
+fn roleport(env: &CliEnv, args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_roleport"))
+        .arg("--config")
+        .arg(&env.config)
+        .args(args)
+        // The database URL is a secret: it comes from the environment, not the file.
+        .env("ROLEPORT_DATABASE__URL", &env.db_url)
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("run roleport")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, body).unwrap();
+    p
+}
+
+#[tokio::test]
+async fn rules_import_export_round_trip_and_explain() {
+    let env = cli_env("").await;
+    let file = write(&env.dir, "rules.yaml", TEST_RULES);
+    let out = roleport(&env, &["rules", "import", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("imported 1 accounts, 2 roles, 2 rules"));
+
+    let out = roleport(&env, &["rules", "export"]);
+    assert!(out.status.success());
+    let exported =
+        roleport::protocol::mapping::parse_document(&text(&out.stdout)).expect("export parses");
+    let original = roleport::protocol::mapping::parse_document(TEST_RULES).unwrap();
+    assert_eq!(exported, original);
+
+    let out = roleport(
+        &env,
+        &[
+            "rules",
+            "explain",
+            "--idp",
+            "demo-saml",
+            "--group",
+            "cn=aws-admins,ou=groups,dc=example,dc=org",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let explained = text(&out.stdout);
+    assert!(explained.contains("admins"), "{explained}");
+    assert!(
+        explained.contains("arn:aws:iam::123456789012:role/Admin"),
+        "{explained}"
+    );
+    assert!(
+        !explained.contains("role/ReadOnly\n") || explained.contains("readonly"),
+        "{explained}"
+    );
+
+    let out = roleport(
+        &env,
+        &[
+            "rules",
+            "explain",
+            "--idp",
+            "demo-saml",
+            "--group",
+            "nobody",
+            "--json",
+        ],
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json explain");
+    assert_eq!(json["decision"]["grants"].as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn an_invalid_rules_file_is_refused_with_lines_and_changes_nothing() {
+    let env = cli_env("").await;
+    let good = write(&env.dir, "good.yaml", TEST_RULES);
+    assert!(
+        roleport(&env, &["rules", "import", good.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let before = text(&roleport(&env, &["rules", "export"]).stdout);
+
+    let bad_yaml = TEST_RULES
+        .replace(
+            "roles: [arn:aws:iam::123456789012:role/Admin]",
+            "roles: [arn:aws:iam::123456789012:role/Nope]",
+        )
+        .replace(
+            "match: ldap_dn\n    pattern: aws-admins",
+            "match: regex\n    pattern: \"(unclosed\"",
+        );
+    let bad = write(&env.dir, "bad.yaml", &bad_yaml);
+    let out = roleport(&env, &["rules", "import", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    let nope_line = bad_yaml
+        .lines()
+        .position(|l| l.contains("role/Nope"))
+        .unwrap()
+        + 1;
+    let regex_line = bad_yaml
+        .lines()
+        .position(|l| l.contains("(unclosed"))
+        .unwrap()
+        + 1;
+    assert!(err.contains(&format!("line {nope_line}")), "{err}");
+    assert!(err.contains(&format!("line {regex_line}")), "{err}");
+    assert!(err.contains("nothing was changed"), "{err}");
+    assert_eq!(text(&roleport(&env, &["rules", "export"]).stdout), before);
+}
+
+#[tokio::test]
+async fn audit_verify_reports_intact_and_broken_chains() {
+    let env = cli_env("").await;
+    let pool = sqlx::PgPool::connect(&env.db_url).await.unwrap();
+    roleport::db::migrate(&pool).await.unwrap();
+    for i in 0..3 {
+        let mut e = roleport::audit::AuditEvent::new(
+            roleport::audit::EventKind::SignIn,
+            roleport::audit::Outcome::Rejected,
+        );
+        e.reason = Some(format!("test {i}"));
+        roleport::db::audit::append(&pool, "REF", chrono::DateTime::UNIX_EPOCH, e)
+            .await
+            .unwrap();
+    }
+    let out = roleport(&env, &["audit", "verify"]);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("intact: 3 rows"));
+
+    sqlx::query("ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM audit_events WHERE seq = 2")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let out = roleport(&env, &["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stdout).contains("BROKEN at row 3"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[tokio::test]
+async fn an_idp_without_a_pinned_key_is_refused_at_start() {
+    let env = cli_env(
+        "[[idp]]\nid = \"corp\"\nkind = \"saml\"\ndisplay_name = \"Corp\"\nentity_id = \"https://idp.corp/\"\nsso_url = \"https://idp.corp/sso\"\n",
+    )
+    .await;
+    for cmd in [&["serve"][..], &["check-config"][..]] {
+        let out = roleport(&env, cmd);
+        assert!(!out.status.success());
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("idp `corp` has no pinned signing certificate"),
+            "{err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn metadata_without_signing_certificates_is_refused_at_start() {
+    let env = cli_env("").await;
+    let md = write(
+        &env.dir,
+        "idp.xml",
+        r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://idp.corp/"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.corp/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>"#,
+    );
+    let mut cfg = std::fs::read_to_string(&env.config).unwrap();
+    cfg.push_str(&format!(
+        "[[idp]]\nid = \"corp\"\nkind = \"saml\"\ndisplay_name = \"Corp\"\nmetadata_file = \"{}\"\n",
+        md.display()
+    ));
+    std::fs::write(&env.config, cfg).unwrap();
+    let out = roleport(&env, &["check-config"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("no pinned signing certificate"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn unknown_configuration_keys_are_refused() {
+    let env = cli_env("[saml]\nallow_unsigned = true\n").await;
+    let out = roleport(&env, &["check-config"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("allow_unsigned"),
+        "{}",
+        text(&out.stderr)
+    );
+}
