@@ -31,31 +31,53 @@ pub async fn insert(
     Ok(())
 }
 
-/// Removes and returns the pending login for this AuthnRequest id, if it has not expired. Taking
-/// it is single-use: a second response to the same request finds nothing.
+pub enum Taken {
+    Login(PendingLogin),
+    /// The request id exists but was started by another browser; it stays usable by its owner.
+    OtherBrowser,
+    /// Unknown, already used, or expired.
+    Unknown,
+}
+
+/// Removes and returns the pending login for this AuthnRequest id if this browser started it and
+/// it has not expired. Taking it is single-use: a second response to the same request finds
+/// nothing. A response carried by another browser does not consume the victim's login.
 pub async fn take(
     pool: &PgPool,
     request_id: &str,
+    browser_hash: &[u8],
     now: DateTime<Utc>,
-) -> Result<Option<PendingLogin>, sqlx::Error> {
+) -> Result<Taken, sqlx::Error> {
     let row = sqlx::query(
-        "DELETE FROM pending_logins WHERE request_id = $1 RETURNING relay_handle, request_id, idp, browser_hash, return_to, expires_at",
+        "DELETE FROM pending_logins WHERE request_id = $1 AND browser_hash = $2 AND expires_at > $3
+         RETURNING relay_handle, request_id, idp, browser_hash, return_to",
     )
     .bind(request_id)
+    .bind(browser_hash)
+    .bind(now)
     .fetch_optional(pool)
     .await?;
-    let Some(r) = row else { return Ok(None) };
-    let expires_at: DateTime<Utc> = r.try_get("expires_at")?;
-    if expires_at <= now {
-        return Ok(None);
+    if let Some(r) = row {
+        return Ok(Taken::Login(PendingLogin {
+            relay_handle: r.try_get("relay_handle")?,
+            request_id: r.try_get("request_id")?,
+            idp: r.try_get("idp")?,
+            browser_hash: r.try_get("browser_hash")?,
+            return_to: r.try_get("return_to")?,
+        }));
     }
-    Ok(Some(PendingLogin {
-        relay_handle: r.try_get("relay_handle")?,
-        request_id: r.try_get("request_id")?,
-        idp: r.try_get("idp")?,
-        browser_hash: r.try_get("browser_hash")?,
-        return_to: r.try_get("return_to")?,
-    }))
+    let exists: Option<i32> = sqlx::query_scalar(
+        "SELECT 1 FROM pending_logins WHERE request_id = $1 AND expires_at > $2",
+    )
+    .bind(request_id)
+    .bind(now)
+    .fetch_optional(pool)
+    .await?;
+    Ok(if exists.is_some() {
+        Taken::OtherBrowser
+    } else {
+        Taken::Unknown
+    })
 }
 
 pub async fn purge_expired(pool: &PgPool, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {

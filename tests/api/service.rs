@@ -119,3 +119,18 @@ async fn unknown_pages_and_idps_get_a_page_with_a_reference() {
     let body: serde_json::Value = api.json().await.unwrap();
     assert!(body["reference"].as_str().unwrap().len() >= 8);
 }
+
+#[tokio::test]
+async fn an_oversized_acs_post_gets_a_page_and_an_audit_row() {
+    let app = spawn_app().await;
+    let huge = "A".repeat(3 * 1024 * 1024);
+    let resp = app.post_acs(&huge, None).await;
+    assert_eq!(resp.status(), 403);
+    let reference = reference_in(&resp.text().await.unwrap());
+    let rows = roleport::db::audit::by_reference(&app.pool, &reference).await.unwrap();
+    assert!(rows[0].reason.as_deref().unwrap().starts_with("too_large"), "{:?}", rows[0].reason);
+    // Not a form at all.
+    let resp = app.client.post(format!("{}/saml/acs", app.address)).body("SAMLResponse=%ZZ&SAMLResponse=x").send().await.unwrap();
+    assert_eq!(resp.status(), 403);
+    reference_in(&resp.text().await.unwrap());
+}

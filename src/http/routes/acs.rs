@@ -16,7 +16,6 @@ use crate::upstream::saml_idp::SamlIdp;
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
 use chrono::Duration;
-use serde::Deserialize;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
@@ -24,12 +23,38 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/saml/acs", web::post().to(acs));
 }
 
-#[derive(Deserialize)]
+#[derive(Default)]
 struct AcsForm {
-    #[serde(rename = "SAMLResponse")]
     saml_response: Option<String>,
-    #[serde(rename = "RelayState")]
     relay_state: Option<String>,
+}
+
+/// Base64 is 4/3 of the XML, plus the other form field and percent-encoding slack.
+fn body_limit(state: &AppState) -> usize {
+    state.settings.saml.max_response_bytes / 3 * 4 * 3 / 2 + 8192
+}
+
+async fn read_form(state: &AppState, payload: web::Payload) -> Result<AcsForm, Failure> {
+    let body = payload
+        .to_bytes_limited(body_limit(state))
+        .await
+        .map_err(|_| Failure::from(SamlError::TooLarge))?
+        .map_err(|e| Failure::Refused(Refusal::BadBody(e.to_string())))?;
+    let mut form = AcsForm::default();
+    for (key, value) in url::form_urlencoded::parse(&body) {
+        let slot = match key.as_ref() {
+            "SAMLResponse" => &mut form.saml_response,
+            "RelayState" => &mut form.relay_state,
+            _ => continue,
+        };
+        if slot.is_some() {
+            return Err(Failure::Refused(Refusal::BadBody(format!(
+                "{key} given twice"
+            ))));
+        }
+        *slot = Some(value.into_owned());
+    }
+    Ok(form)
 }
 
 /// Why a sign-in was refused, before or after SAML verification.
@@ -41,6 +66,7 @@ enum Refusal {
     OtherBrowser,
     RelayStateMismatch,
     Replay,
+    BadBody(String),
 }
 
 impl Refusal {
@@ -52,6 +78,7 @@ impl Refusal {
             Self::OtherBrowser => "in_response_to_other_browser",
             Self::RelayStateMismatch => "relay_state_mismatch",
             Self::Replay => "replay",
+            Self::BadBody(_) => "bad_request_body",
         }
     }
 
@@ -65,6 +92,7 @@ impl Refusal {
             Self::OtherBrowser => "the login was started by another browser".into(),
             Self::RelayStateMismatch => "RelayState does not match the pending login".into(),
             Self::Replay => "assertion id was already used".into(),
+            Self::BadBody(why) => format!("unreadable form body: {why}"),
         }
     }
 }
@@ -72,13 +100,18 @@ impl Refusal {
 async fn acs(
     state: web::Data<AppState>,
     req: HttpRequest,
-    form: web::Form<AcsForm>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let reference = new_reference();
     let meta = RequestMeta::of(&req);
-    let form = form.into_inner();
     let mut idp_label: Option<String> = None;
-    match consume(&state, &req, form, &mut idp_label).await {
+    // The body is read here rather than by an extractor, so an oversized or malformed post is
+    // refused like any other bad response: page, log line, audit row.
+    let outcome = match read_form(&state, payload).await {
+        Ok(form) => consume(&state, &req, form, &mut idp_label).await,
+        Err(failure) => Err(failure),
+    };
+    match outcome {
         Ok(Accepted {
             identity,
             return_to,
@@ -201,18 +234,23 @@ async fn consume(
     let now = state.clock.now();
     let (idp, solicitation, return_to) = match &header.in_response_to {
         Some(request_id) => {
-            let pending = db::logins::take(&state.pool, request_id, now)
-                .await
-                .map_err(db_down)?
-                .ok_or(Failure::Refused(Refusal::UnknownRequest))?;
-            *idp_label = Some(pending.idp.clone());
             let browser = req
                 .cookie(state.cookies.browser_name())
                 .map(|c| db::sha256(c.value().as_bytes()))
                 .unwrap_or_default();
-            if !bool::from(browser.ct_eq(&pending.browser_hash)) {
-                return Err(Failure::Refused(Refusal::OtherBrowser));
-            }
+            let pending = match db::logins::take(&state.pool, request_id, &browser, now)
+                .await
+                .map_err(db_down)?
+            {
+                db::logins::Taken::Login(p) => p,
+                db::logins::Taken::OtherBrowser => {
+                    return Err(Failure::Refused(Refusal::OtherBrowser));
+                }
+                db::logins::Taken::Unknown => {
+                    return Err(Failure::Refused(Refusal::UnknownRequest));
+                }
+            };
+            *idp_label = Some(pending.idp.clone());
             let relay_ok = form
                 .relay_state
                 .as_deref()
