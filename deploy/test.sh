@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 bash deploy/install-deps.sh
+bash deploy/browser-deps.sh
+# rustup puts cargo in ~/.cargo/bin, which non-login shells (CI) may not have on PATH.
+if ! command -v cargo >/dev/null && [[ -f "$HOME/.cargo/env" ]]; then source "$HOME/.cargo/env"; fi
 command -v cargo >/dev/null || { echo "test: cargo is required (rustup)"; exit 1; }
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "test: installing cargo-nextest"
@@ -13,9 +16,12 @@ if ! cargo nextest --version >/dev/null 2>&1; then
 fi
 bash deploy/postgres.sh
 
-STATE="$ROOT/.run/test-peers"
+# Overridable so a second run (another checkout, another engineer's peers) does not collide.
+STATE=${ROLEPORT_TEST_STATE:-$ROOT/.run/test-peers}
 LDAP_PORT=${ROLEPORT_TEST_LDAP_PORT:-38900}
 IDP_PORT=${ROLEPORT_TEST_IDP_PORT:-38901}
+# Roleport reads every ROLEPORT_* variable as a setting: keep these knobs away from the binary.
+unset ROLEPORT_TEST_STATE ROLEPORT_TEST_LDAP_PORT ROLEPORT_TEST_IDP_PORT
 mkdir -p "$STATE"
 cleanup() { bash deploy/peers/stop.sh "$STATE" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
@@ -24,14 +30,19 @@ bash deploy/peers/start.sh "$STATE" "$LDAP_PORT" "$IDP_PORT"
 export ROLEPORT_TEST_PEERS_ENV="$STATE/peers.env"
 export ROLEPORT_TEST_DATABASE_URL="${ROLEPORT_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 
-cargo fmt --check
-cargo clippy --all-targets --quiet -- -D warnings
+# Style and lint failures fail the run, but the tests still run so their summary comes last.
+checks=0
+cargo fmt --check || { checks=1; echo "test: cargo fmt --check failed (run cargo fmt)"; }
+cargo clippy --all-targets --quiet -- -D warnings || { checks=1; echo "test: cargo clippy failed"; }
+LOG="$STATE/nextest.log"
 set +e
-cargo nextest run --no-fail-fast --test-threads 4 2>&1 | tee "$ROOT/.run/nextest.log"
+cargo nextest run --no-fail-fast --test-threads 4 2>&1 | tee "$LOG"
 status=${PIPESTATUS[0]}
 set -e
 cleanup
 trap - EXIT
+((status)) || status=$checks
+((checks)) && echo "test: FAILED: cargo fmt --check or cargo clippy (see above)"
 # The summary line last, whatever the cleanup printed.
-grep -E '^\s+Summary \[' "$ROOT/.run/nextest.log" | tail -1 | sed 's/^ *//'
+grep -E '^\s+Summary \[' "$LOG" | tail -1 | sed 's/^ *//'
 exit "$status"

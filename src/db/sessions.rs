@@ -8,14 +8,18 @@ use sqlx::{PgPool, Row};
 #[derive(Debug, Clone)]
 pub struct Session {
     pub csrf_token: String,
+    /// The reference id of the sign-in audit row.
+    pub sign_in_reference: String,
     pub identity: FederatedIdentity,
     pub expires_at: DateTime<Utc>,
 }
 
+#[allow(clippy::too_many_arguments)]
 pub async fn create(
     pool: &PgPool,
     token_hash: &[u8],
     csrf_token: &str,
+    sign_in_reference: &str,
     identity: &FederatedIdentity,
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
@@ -23,10 +27,11 @@ pub async fn create(
     let identity = serde_json::to_value(identity)
         .map_err(|e| sqlx::Error::Protocol(format!("session identity: {e}")))?;
     sqlx::query(
-        "INSERT INTO sessions (id_hash, csrf_token, identity, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO sessions (id_hash, csrf_token, sign_in_reference, identity, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(token_hash)
     .bind(csrf_token)
+    .bind(sign_in_reference)
     .bind(identity)
     .bind(now)
     .bind(expires_at)
@@ -41,7 +46,7 @@ pub async fn find(
     now: DateTime<Utc>,
 ) -> Result<Option<Session>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT csrf_token, identity, expires_at FROM sessions WHERE id_hash = $1 AND expires_at > $2",
+        "SELECT csrf_token, sign_in_reference, identity, expires_at FROM sessions WHERE id_hash = $1 AND expires_at > $2",
     )
     .bind(token_hash)
     .bind(now)
@@ -51,6 +56,7 @@ pub async fn find(
         let identity: serde_json::Value = r.try_get("identity")?;
         Ok(Session {
             csrf_token: r.try_get("csrf_token")?,
+            sign_in_reference: r.try_get("sign_in_reference")?,
             identity: serde_json::from_value(identity)
                 .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
             expires_at: r.try_get("expires_at")?,

@@ -506,14 +506,29 @@ async fn metadata_refresh_picks_up_a_signing_key_rollover() {
 #[tokio::test]
 async fn a_login_left_pending_too_long_is_refused() {
     let app = spawn_app().await;
-    let start = app.client.get(format!("{}/login/demo-saml", app.address)).send().await.unwrap();
+    let start = app
+        .client
+        .get(format!("{}/login/demo-saml", app.address))
+        .send()
+        .await
+        .unwrap();
     let post = idp_sign_in(&app.client, &location(&start), "alice", "alicepw").await;
     // The pending AuthnRequest lives 10 minutes; the browser comes back after 11.
     app.clock.advance(chrono::Duration::minutes(11));
-    let resp = app.post_acs(&post.saml_response, post.relay_state.as_deref()).await;
+    let resp = app
+        .post_acs(&post.saml_response, post.relay_state.as_deref())
+        .await;
     assert_eq!(resp.status(), 403);
     let reference = reference_in(&resp.text().await.unwrap());
-    let rows = roleport::db::audit::by_reference(&app.pool, &reference).await.unwrap();
-    assert!(rows[0].reason.as_deref().unwrap().starts_with("in_response_to_unknown"));
+    let rows = roleport::db::audit::by_reference(&app.pool, &reference)
+        .await
+        .unwrap();
+    assert!(
+        rows[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .starts_with("in_response_to_unknown")
+    );
     assert_eq!(app.session_count().await, 0);
 }

@@ -7,6 +7,7 @@
 mod helpers;
 
 mod audit;
+mod browser;
 mod cli;
 mod e2e_saml;
 mod service;

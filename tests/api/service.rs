@@ -127,10 +127,22 @@ async fn an_oversized_acs_post_gets_a_page_and_an_audit_row() {
     let resp = app.post_acs(&huge, None).await;
     assert_eq!(resp.status(), 403);
     let reference = reference_in(&resp.text().await.unwrap());
-    let rows = roleport::db::audit::by_reference(&app.pool, &reference).await.unwrap();
-    assert!(rows[0].reason.as_deref().unwrap().starts_with("too_large"), "{:?}", rows[0].reason);
+    let rows = roleport::db::audit::by_reference(&app.pool, &reference)
+        .await
+        .unwrap();
+    assert!(
+        rows[0].reason.as_deref().unwrap().starts_with("too_large"),
+        "{:?}",
+        rows[0].reason
+    );
     // Not a form at all.
-    let resp = app.client.post(format!("{}/saml/acs", app.address)).body("SAMLResponse=%ZZ&SAMLResponse=x").send().await.unwrap();
+    let resp = app
+        .client
+        .post(format!("{}/saml/acs", app.address))
+        .body("SAMLResponse=%ZZ&SAMLResponse=x")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 403);
     reference_in(&resp.text().await.unwrap());
 }

@@ -396,6 +396,7 @@ async fn start_session(
         &state.pool,
         &db::sha256(token.as_bytes()),
         &csrf,
+        reference,
         &identity,
         now,
         now + Duration::seconds(ttl),

@@ -34,7 +34,7 @@ async fn roles_page(
         .unwrap_or_else(|| identity.subject.clone());
     let csrf_token = signed_in.session.csrf_token.clone();
     if decision.grants.is_empty() {
-        let reference = new_reference();
+        let reference = signed_in.session.sign_in_reference.clone();
         tracing::info!(reference, idp = %identity.idp, subject = %identity.subject, groups = ?identity.groups, "no role granted");
         return Ok(NoRolesPage {
             person,
