@@ -15,6 +15,8 @@ APT_PACKAGES=(
   chromium chromium-driver
   curl ca-certificates
 )
+# Node.js drives Chromium in the browser tests; keep a Node the machine already has.
+command -v node >/dev/null && command -v npm >/dev/null || APT_PACKAGES+=(nodejs npm)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

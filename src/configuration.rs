@@ -271,13 +271,19 @@ pub fn load(
     Ok(settings)
 }
 
+/// `ROLEPORT_*` variables that are not settings: the config path, the log format, and knobs of
+/// the test scripts. Every other `ROLEPORT_*` variable must name a setting.
+const NOT_SETTINGS: &[&str] = &["ROLEPORT_CONFIG", "ROLEPORT_LOG_FORMAT", "ROLEPORT_TEST_"];
+
 fn apply_env(
     table: &mut toml::Table,
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<(), ConfigError> {
     let mut vars: Vec<(String, String)> = env
         .into_iter()
-        .filter(|(k, _)| k.starts_with("ROLEPORT_") && k != "ROLEPORT_CONFIG")
+        .filter(|(k, _)| {
+            k.starts_with("ROLEPORT_") && !NOT_SETTINGS.iter().any(|p| k.starts_with(p))
+        })
         .collect();
     vars.sort();
     for (name, raw) in vars {
@@ -416,6 +422,11 @@ impl Settings {
                 "saml.max_response_bytes must be at most 4 MiB".into(),
             ));
         }
+        if self.server.dev_mode && !is_loopback_listen(&self.server.listen) {
+            return Err(ConfigError::Invalid(
+                "server.dev_mode is allowed only when server.listen is a loopback address".into(),
+            ));
+        }
         if self.server.dev_mode && !self.server.public_url.is_empty() {
             if !is_loopback_url(&self.server.public_url) {
                 return Err(ConfigError::Invalid(
@@ -443,6 +454,13 @@ fn valid_idp_id(id: &str) -> bool {
         && id
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+fn is_loopback_listen(listen: &str) -> bool {
+    listen
+        .parse::<std::net::SocketAddr>()
+        .map(|a| a.ip().is_loopback())
+        .unwrap_or_else(|_| listen.starts_with("localhost:"))
 }
 
 fn is_loopback_url(url: &str) -> bool {
@@ -549,6 +567,26 @@ url = "postgres://localhost/x"
         ));
         let err = load(&f.0, []).unwrap_err().to_string();
         assert!(err.contains("no pinned signing certificate"), "{err}");
+    }
+
+    #[test]
+    fn non_setting_variables_are_ignored_but_typos_are_not() {
+        let f = write(BASE);
+        let env = [
+            ("ROLEPORT_LOG_FORMAT".to_string(), "pretty".to_string()),
+            ("ROLEPORT_TEST_PEERS_ENV".to_string(), "/x".to_string()),
+            ("ROLEPORT_CONFIG".to_string(), "/y".to_string()),
+        ];
+        assert!(load(&f.0, env).is_ok());
+        let typo = [("ROLEPORT_SERVR__LISTEN".to_string(), "x".to_string())];
+        assert!(load(&f.0, typo).is_err());
+    }
+
+    #[test]
+    fn dev_mode_needs_a_loopback_listener() {
+        let f = write(&BASE.replace("127.0.0.1:0", "0.0.0.0:8080"));
+        let err = load(&f.0, []).unwrap_err().to_string();
+        assert!(err.contains("loopback"), "{err}");
     }
 
     #[test]
