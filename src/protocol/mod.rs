@@ -1,4 +1,5 @@
 //! Pure protocol logic: no I/O, no web framework, time passed in.
 
+pub mod aws;
 pub mod mapping;
 pub mod saml;

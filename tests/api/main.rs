@@ -6,8 +6,10 @@
 
 mod helpers;
 
+mod attacks;
 mod audit;
 mod browser;
 mod cli;
 mod e2e_saml;
+mod forge;
 mod service;

@@ -78,7 +78,9 @@ fn inner(encrypted: &EncryptedAssertion, key: &PKey<Private>) -> Option<String> 
     let plain = if cipher.is_cbc() {
         let iv_len = cipher.cipher().iv_len()?;
         let (iv, body) = split(&data, iv_len)?;
-        crypt(cipher.cipher(), &content_key, iv, body, None)?
+        let mut plain = crypt(cipher.cipher(), &content_key, iv, body, None)?;
+        strip_xmlenc_padding(&mut plain, cipher.cipher().block_size())?;
+        plain
     } else {
         const TAG: usize = 16;
         let (iv, rest) = split(&data, 12)?;
@@ -87,6 +89,18 @@ fn inner(encrypted: &EncryptedAssertion, key: &PKey<Private>) -> Option<String> 
         crypt(cipher.cipher(), &content_key, iv, body, Some(tag))?
     };
     String::from_utf8(plain).ok()
+}
+
+/// XML Encryption 1.1 §5.2: the padding bytes are arbitrary (Santuario, .NET and libxmlsec1
+/// write random ones) and only the last byte, the pad length, counts; PKCS#7's check would
+/// refuse most real CBC ciphertexts.
+fn strip_xmlenc_padding(plain: &mut Vec<u8>, block: usize) -> Option<()> {
+    let pad = usize::from(*plain.last()?);
+    if pad == 0 || pad > block || pad > plain.len() {
+        return None;
+    }
+    plain.truncate(plain.len() - pad);
+    Some(())
 }
 
 fn split(data: &[u8], at: usize) -> Option<(&[u8], &[u8])> {
@@ -111,10 +125,33 @@ fn crypt(
     let mut c = Crypter::new(cipher, Mode::Decrypt, key, Some(iv)).ok()?;
     if let Some(tag) = tag {
         c.set_tag(tag).ok()?;
+    } else {
+        // CBC: the caller strips XML Encryption padding itself.
+        c.pad(false);
     }
     let mut out = vec![0u8; body.len() + cipher.block_size()];
     let mut n = c.update(body, &mut out).ok()?;
     n += c.finalize(out.get_mut(n..)?).ok()?;
     out.truncate(n);
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip_xmlenc_padding;
+
+    #[test]
+    fn xmlenc_padding_counts_only_the_last_byte() {
+        let mut random_filler = b"<a/>\x9f\x13\x03".to_vec();
+        assert_eq!(strip_xmlenc_padding(&mut random_filler, 16), Some(()));
+        assert_eq!(random_filler, b"<a/>");
+        let mut full_block = vec![7u8; 16];
+        full_block[15] = 16;
+        assert_eq!(strip_xmlenc_padding(&mut full_block, 16), Some(()));
+        assert!(full_block.is_empty());
+        for bad in [vec![], vec![b'x', 0], vec![b'x', 17], vec![3u8, 3]] {
+            let mut bad = bad;
+            assert_eq!(strip_xmlenc_padding(&mut bad, 16), None);
+        }
+    }
 }

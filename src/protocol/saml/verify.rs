@@ -60,14 +60,11 @@ pub fn verify_response(
     now: DateTime<Utc>,
 ) -> Result<VerifiedAssertion, SamlError> {
     let scan = guard::prescan(xml, &sp.limits, RootKind::Response)?;
-    let total = scan.assertions + scan.encrypted_assertions;
-    if total != 1 {
-        return Err(SamlError::AssertionCount(total));
-    }
     if let Solicitation::Unsolicited { allowed: false } = solicitation {
         return Err(SamlError::UnsolicitedRefused);
     }
-    // Refuse on the raw header first: a failed login usually arrives unsigned.
+    // Refuse on the raw header first: a failed login usually arrives unsigned and without an
+    // assertion, and its status is the reason worth logging.
     let expect = Expectations {
         idp_entity_id: &idp.entity_id,
         sp_entity_id: sp.entity_id,
@@ -78,11 +75,18 @@ pub fn verify_response(
         now,
     };
     checks::header(&expect, &scan.header, false)?;
+    let total = scan.assertions + scan.encrypted_assertions;
+    if total != 1 {
+        return Err(SamlError::AssertionCount(total));
+    }
 
-    let coverage = policy::check(&scan)?;
     let assertion = if scan.encrypted_assertions == 1 {
-        encrypted_assertion(&scan, coverage.root, idp, sp, &expect)?
+        // An encrypted assertion's own signature is inside the ciphertext, so the Response may
+        // be unsigned; `encrypted_assertion` then requires the inner signature.
+        let response_signed = !scan.signatures.is_empty() && policy::check(&scan)?.root;
+        encrypted_assertion(&scan, response_signed, idp, sp, &expect)?
     } else {
+        policy::check(&scan)?;
         plain_assertion(&scan, idp, &expect)?
     };
     checks::assertion(&expect, &assertion)
