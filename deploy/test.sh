@@ -15,19 +15,26 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install --locked cargo-nextest >/dev/null
 fi
 bash deploy/postgres.sh
+bash deploy/peers/moto/install.sh
 
 # Overridable so a second run (another checkout, another engineer's peers) does not collide.
 STATE=${ROLEPORT_TEST_STATE:-$ROOT/.run/test-peers}
 LDAP_PORT=${ROLEPORT_TEST_LDAP_PORT:-38900}
 IDP_PORT=${ROLEPORT_TEST_IDP_PORT:-38901}
+MOTO_PORT=${ROLEPORT_TEST_MOTO_PORT:-38902}
 # Roleport reads every ROLEPORT_* variable as a setting: keep these knobs away from the binary.
-unset ROLEPORT_TEST_STATE ROLEPORT_TEST_LDAP_PORT ROLEPORT_TEST_IDP_PORT
+unset ROLEPORT_TEST_STATE ROLEPORT_TEST_LDAP_PORT ROLEPORT_TEST_IDP_PORT ROLEPORT_TEST_MOTO_PORT
 mkdir -p "$STATE"
-cleanup() { bash deploy/peers/stop.sh "$STATE" >/dev/null 2>&1 || true; }
+cleanup() {
+  bash deploy/peers/stop.sh "$STATE" >/dev/null 2>&1 || true
+  bash deploy/peers/moto/stop.sh "$STATE" >/dev/null 2>&1 || true
+}
 trap cleanup EXIT
-bash deploy/peers/stop.sh "$STATE" >/dev/null 2>&1 || true
+cleanup
 bash deploy/peers/start.sh "$STATE" "$LDAP_PORT" "$IDP_PORT"
+bash deploy/peers/moto/start.sh "$STATE" "$MOTO_PORT" >/dev/null
 export ROLEPORT_TEST_PEERS_ENV="$STATE/peers.env"
+export ROLEPORT_TEST_MOTO_ENV="$STATE/moto.env"
 export ROLEPORT_TEST_DATABASE_URL="${ROLEPORT_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 
 # Style and lint failures fail the run, but the tests still run so their summary comes last.

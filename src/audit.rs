@@ -16,6 +16,8 @@ pub enum EventKind {
     SignIn,
     SignOut,
     RolesListed,
+    CredentialsIssued,
+    ConsoleLink,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -18,6 +18,63 @@ pub struct Settings {
     pub idps: Vec<IdpSettings>,
     #[serde(default)]
     pub rules: RulesSettings,
+    #[serde(default)]
+    pub aws: AwsSettings,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct KeyPairFiles {
+    pub key_file: PathBuf,
+    pub cert_file: PathBuf,
+}
+
+/// How Roleport reaches AWS.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct AwsSettings {
+    /// Roleport's entity id as the SAML IdP that AWS trusts; defaults to
+    /// `<public_url>/aws/saml-metadata.xml`. It must equal the entityID registered in IAM.
+    #[serde(default)]
+    pub idp_entity_id: Option<String>,
+    /// Roleport's IdP signing keys: the first signs; every one is published in the metadata, so
+    /// a new key can be registered in IAM before it signs and an old one kept until retired.
+    #[serde(default)]
+    pub signing_keys: Vec<KeyPairFiles>,
+    /// The name of the IAM SAML provider registered for Roleport in each account.
+    #[serde(default = "default_saml_provider_name")]
+    pub saml_provider_name: String,
+    #[serde(default = "default_sts_timeout")]
+    pub sts_timeout_seconds: u64,
+    /// Attempts per STS call; throttling and 5xx are retried with bounded exponential backoff.
+    #[serde(default = "default_sts_attempts")]
+    pub sts_max_attempts: u32,
+    /// Per-partition endpoint overrides (`aws`, `aws-cn`, `aws-us-gov`).
+    #[serde(default)]
+    pub endpoints: std::collections::BTreeMap<String, crate::protocol::aws::EndpointOverrides>,
+}
+
+impl Default for AwsSettings {
+    fn default() -> Self {
+        Self {
+            idp_entity_id: None,
+            signing_keys: Vec::new(),
+            saml_provider_name: default_saml_provider_name(),
+            sts_timeout_seconds: default_sts_timeout(),
+            sts_max_attempts: default_sts_attempts(),
+            endpoints: Default::default(),
+        }
+    }
+}
+
+fn default_saml_provider_name() -> String {
+    "roleport".into()
+}
+fn default_sts_timeout() -> u64 {
+    10
+}
+fn default_sts_attempts() -> u32 {
+    3
 }
 
 #[derive(Debug, Deserialize, Clone)]
@@ -437,6 +494,23 @@ impl Settings {
         } else if !self.server.dev_mode && !self.server.public_url.starts_with("https://") {
             return Err(ConfigError::Invalid(
                 "server.public_url must be https:// outside dev_mode".into(),
+            ));
+        }
+        for partition in self.aws.endpoints.keys() {
+            if partition
+                .parse::<crate::protocol::mapping::Partition>()
+                .is_err()
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "aws.endpoints.{partition}: not a partition (aws, aws-cn, aws-us-gov)"
+                )));
+            }
+        }
+        if !(1..=10).contains(&self.aws.sts_max_attempts)
+            || !(1..=120).contains(&self.aws.sts_timeout_seconds)
+        {
+            return Err(ConfigError::Invalid(
+                "aws.sts_max_attempts must be 1-10 and aws.sts_timeout_seconds 1-120".into(),
             ));
         }
         if self.session.ttl_seconds <= 0 || self.session.login_ttl_seconds <= 0 {

@@ -3,6 +3,7 @@
 //! `protocol` holds the pure cores (no actix, sqlx or AWS SDK); everything with I/O wraps them.
 
 pub mod audit;
+pub mod aws;
 pub mod cli;
 pub mod clock;
 pub mod configuration;

@@ -36,6 +36,8 @@ pub enum StartupError {
     SpKey(String),
     #[error("rules in the database are invalid: {0}")]
     Rules(String),
+    #[error(transparent)]
+    Aws(#[from] crate::aws::broker::AwsSetupError),
     #[error("{0}")]
     Other(String),
 }
@@ -93,6 +95,7 @@ impl Application {
             .await
             .map_err(|e| StartupError::Rules(e.to_string()))?;
 
+        let aws = crate::aws::broker::AwsRuntime::load(&settings.aws, &public_url)?;
         let entity_id = settings
             .saml
             .entity_id
@@ -118,6 +121,7 @@ impl Application {
                 rules: Arc::new(rules),
             }),
             blocking: Arc::new(Semaphore::new(settings.server.blocking_slots.max(1))),
+            aws,
             settings,
         });
 

@@ -39,6 +39,7 @@ pub struct AppState {
     pub rules: RwLock<RulesSnapshot>,
     /// Bounds concurrent blocking C calls (xmlsec) so a flood queues instead of growing threads.
     pub blocking: Arc<Semaphore>,
+    pub aws: crate::aws::broker::AwsRuntime,
 }
 
 impl AppState {

@@ -47,6 +47,35 @@ pub struct NoRolesPage {
     pub reference: String,
 }
 
+#[derive(Template, WebTemplate)]
+#[template(path = "credentials.html")]
+pub struct CredentialsPage {
+    pub role_name: String,
+    pub account_alias: String,
+    pub account_id: String,
+    pub assumed_role_arn: String,
+    /// RFC 3339; the page shows it in the browser's local time.
+    pub expiration: String,
+    pub shell: String,
+    pub credentials_file: String,
+    pub powershell: String,
+    pub credential_process: String,
+    pub reference: String,
+    pub csrf_token: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "console_confirm.html")]
+pub struct ConsoleConfirmPage {
+    pub grant_id: String,
+    pub role_name: String,
+    pub account_alias: String,
+    pub account_id: String,
+    pub destination: String,
+    pub destination_url: String,
+    pub csrf_token: String,
+}
+
 #[derive(Template)]
 #[template(path = "error.html")]
 pub struct ErrorPage<'a> {

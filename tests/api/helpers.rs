@@ -91,6 +91,8 @@ pub struct Options {
     /// Reuse an existing database (a second replica) instead of creating one.
     pub database: Option<String>,
     pub sp_key: Option<(PathBuf, PathBuf)>,
+    /// How Roleport reaches AWS; `None` leaves the defaults (no signing key, AWS's endpoints).
+    pub aws: Option<roleport::configuration::AwsSettings>,
 }
 
 impl Default for Options {
@@ -102,6 +104,7 @@ impl Default for Options {
             include_demo_saml: true,
             database: None,
             sp_key: None,
+            aws: None,
         }
     }
 }
@@ -172,6 +175,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         },
         idps,
         rules: RulesSettings { reload_seconds: 1 },
+        aws: options.aws.clone().unwrap_or_default(),
     };
     settings.validate().expect("test settings are valid");
 
@@ -252,6 +256,8 @@ pub fn html_unescape(s: &str) -> String {
     s.replace("&amp;", "&")
         .replace("&quot;", "\"")
         .replace("&#039;", "'")
+        .replace("&#39;", "'")
+        .replace("&#34;", "\"")
         .replace("&#x27;", "'")
         .replace("&lt;", "<")
         .replace("&gt;", ">")

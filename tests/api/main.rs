@@ -8,6 +8,8 @@ mod helpers;
 
 mod attacks;
 mod audit;
+mod aws_broker;
+mod aws_harness;
 mod browser;
 mod cli;
 mod e2e_saml;

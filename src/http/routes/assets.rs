@@ -3,9 +3,11 @@
 use actix_web::{HttpResponse, web};
 
 const CSS: &str = include_str!("../../../static/roleport.css");
+const JS: &str = include_str!("../../../static/roleport.js");
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/static/roleport.css", web::get().to(css))
+        .route("/static/roleport.js", web::get().to(js))
         .route("/favicon.ico", web::get().to(favicon))
         .route("/", web::get().to(home));
 }
@@ -28,4 +30,11 @@ async fn favicon() -> HttpResponse {
     HttpResponse::NoContent()
         .insert_header(("Cache-Control", "public, max-age=86400"))
         .finish()
+}
+
+async fn js() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(JS)
 }

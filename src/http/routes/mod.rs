@@ -2,6 +2,7 @@
 
 mod acs;
 mod assets;
+mod credentials;
 mod health;
 mod login;
 mod metadata;
@@ -16,6 +17,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(login::configure)
         .configure(acs::configure)
         .configure(roles::configure)
+        .configure(credentials::configure)
         .configure(metadata::configure)
         .configure(health::configure)
         .configure(assets::configure);

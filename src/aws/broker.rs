@@ -1,0 +1,267 @@
+//! Roleport as the SAML IdP that AWS trusts (broker mode): its keys, its metadata, and one
+//! credential issue = sign a fresh Response naming exactly the picked role, then
+//! AssumeRoleWithSAML.
+
+use super::sts::{Issued, Sts, StsError};
+use crate::configuration::{AwsSettings, KeyPairFiles};
+use crate::domain::FederatedIdentity;
+use crate::protocol::aws::{
+    AwsRuleError, BrokerError, BrokerSigningKey, CredentialKind, DurationRequest,
+    PartitionEndpoints, RoleSessionName, SamlBrokerRequest, SessionDuration, SessionTags,
+    SourceIdentity, build_signed_response, session_duration,
+};
+use crate::protocol::mapping::{Grant, Partition};
+use crate::protocol::saml::authn_request::xml_escape;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+pub struct AwsRuntime {
+    pub idp_entity_id: String,
+    /// The first signs; all are published.
+    pub signing_keys: Vec<BrokerSigningKey>,
+    pub provider_name: String,
+    pub endpoints: BTreeMap<Partition, PartitionEndpoints>,
+    pub sts: Sts,
+    /// For the console federation endpoint: no redirects followed.
+    pub http: reqwest::Client,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AwsSetupError {
+    #[error("aws.signing_keys: {path}: {message}")]
+    Key { path: String, message: String },
+    #[error("aws.endpoints: {0}")]
+    Endpoints(String),
+    #[error("HTTP client: {0}")]
+    Http(String),
+}
+
+impl AwsRuntime {
+    pub fn load(settings: &AwsSettings, public_url: &str) -> Result<Self, AwsSetupError> {
+        let signing_keys = settings
+            .signing_keys
+            .iter()
+            .map(load_key)
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut endpoints = BTreeMap::new();
+        for partition in Partition::ALL {
+            let overrides = settings
+                .endpoints
+                .get(partition.as_str())
+                .cloned()
+                .unwrap_or_default();
+            let e = PartitionEndpoints::with_overrides(partition, &overrides)
+                .map_err(|e| AwsSetupError::Endpoints(format!("{partition}: {e}")))?;
+            endpoints.insert(partition, e);
+        }
+        let sts = Sts::new(
+            &endpoints,
+            Duration::from_secs(settings.sts_timeout_seconds),
+            settings.sts_max_attempts,
+        );
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| AwsSetupError::Http(e.to_string()))?;
+        Ok(Self {
+            idp_entity_id: settings
+                .idp_entity_id
+                .clone()
+                .unwrap_or_else(|| format!("{public_url}/aws/saml-metadata.xml")),
+            signing_keys,
+            provider_name: settings.saml_provider_name.clone(),
+            endpoints,
+            sts,
+            http,
+        })
+    }
+
+    pub fn endpoints(&self, partition: Partition) -> Option<&PartitionEndpoints> {
+        self.endpoints.get(&partition)
+    }
+
+    pub fn provider_arn(&self, grant: &Grant) -> String {
+        format!(
+            "arn:{}:iam::{}:saml-provider/{}",
+            grant.partition, grant.account_id, self.provider_name
+        )
+    }
+
+    /// Roleport's IdP metadata for registration in IAM: every signing certificate is listed.
+    pub fn idp_metadata(&self, sso_url: &str) -> String {
+        let keys: String = self
+            .signing_keys
+            .iter()
+            .map(|k| {
+                format!(
+                    r#"<md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"#,
+                    base64::engine::general_purpose::STANDARD.encode(k.certificate_der())
+                )
+            })
+            .collect();
+        format!(
+            concat!(
+                r#"<?xml version="1.0" encoding="UTF-8"?>"#,
+                r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{entity}">"#,
+                r#"<md:IDPSSODescriptor WantAuthnRequestsSigned="false" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{keys}"#,
+                r#"<md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat>"#,
+                r#"<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="{sso}"/>"#,
+                r#"</md:IDPSSODescriptor></md:EntityDescriptor>"#
+            ),
+            entity = xml_escape(&self.idp_entity_id),
+            keys = keys,
+            sso = xml_escape(sso_url),
+        )
+    }
+}
+
+fn load_key(files: &KeyPairFiles) -> Result<BrokerSigningKey, AwsSetupError> {
+    let err = |path: &std::path::Path, message: String| AwsSetupError::Key {
+        path: path.display().to_string(),
+        message,
+    };
+    let key = std::fs::read(&files.key_file).map_err(|e| err(&files.key_file, e.to_string()))?;
+    let cert = std::fs::read(&files.cert_file).map_err(|e| err(&files.cert_file, e.to_string()))?;
+    BrokerSigningKey::from_pem(&key, &cert).map_err(|e| err(&files.key_file, e.to_string()))
+}
+
+/// Everything one issue needs from the caller.
+pub struct IssueRequest<'a> {
+    pub identity: &'a FederatedIdentity,
+    pub grant: &'a Grant,
+    /// The role's MaxSessionDuration and the deciding rule's cap.
+    pub role_maximum: u32,
+    pub rule_cap: Option<u32>,
+    pub requested_seconds: Option<u32>,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug)]
+pub struct IssueOutcome {
+    pub issued: Issued,
+    pub duration: SessionDuration,
+    pub role_session_name: String,
+    pub source_identity: String,
+    pub kind: CredentialKind,
+    pub mode: &'static str,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IssueError {
+    #[error(transparent)]
+    Rule(#[from] AwsRuleError),
+    #[error("Roleport has no AWS signing key configured (aws.signing_keys)")]
+    NoSigningKey,
+    #[error("signing the SAML response failed: {0}")]
+    Signing(String),
+    #[error(transparent)]
+    Sts(#[from] StsError),
+    #[error("no endpoints for partition {0}")]
+    NoEndpoints(Partition),
+}
+
+impl IssueError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Rule(_) => "aws_rule",
+            Self::NoSigningKey => "no_signing_key",
+            Self::Signing(_) => "signing_failed",
+            Self::Sts(e) => e.code(),
+            Self::NoEndpoints(_) => "no_endpoints",
+        }
+    }
+}
+
+impl AwsRuntime {
+    /// Broker mode: sign a Response for exactly this grant, then AssumeRoleWithSAML.
+    pub async fn issue_saml_broker(
+        &self,
+        blocking: &Arc<Semaphore>,
+        req: IssueRequest<'_>,
+    ) -> Result<IssueOutcome, IssueError> {
+        let grant = req.grant;
+        let duration = session_duration(&DurationRequest {
+            requested: req.requested_seconds,
+            rule_cap: req.rule_cap,
+            role_maximum: req.role_maximum,
+            saml_session_duration: None,
+            chained: false,
+        })?;
+        let endpoints = self
+            .endpoints(grant.partition)
+            .ok_or(IssueError::NoEndpoints(grant.partition))?
+            .clone();
+        let key = self
+            .signing_keys
+            .first()
+            .cloned()
+            .ok_or(IssueError::NoSigningKey)?;
+        let person = req
+            .identity
+            .email
+            .as_deref()
+            .unwrap_or(&req.identity.subject);
+        let role_session_name = RoleSessionName::derive(person);
+        let source_identity = SourceIdentity::derive(&req.identity.subject);
+        let request = SamlBrokerRequest {
+            issuer: self.idp_entity_id.clone(),
+            response_id: random_id().map_err(IssueError::Signing)?,
+            assertion_id: random_id().map_err(IssueError::Signing)?,
+            now: req.now,
+            authn_instant: req.now,
+            endpoints,
+            name_id: req.identity.subject.clone(),
+            role_arn: grant.role_arn.clone(),
+            provider_arn: self.provider_arn(grant),
+            role_session_name: role_session_name.clone(),
+            session_duration_seconds: duration.seconds(),
+            source_identity: source_identity.clone(),
+            session_tags: SessionTags::from_map(&grant.session_tags, &grant.transitive_tag_keys)?,
+            valid_for_seconds: 300,
+        };
+        let provider_arn = request.provider_arn.clone();
+        // libxmlsec1 blocks: off the async threads, bounded.
+        let _slot = blocking
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| IssueError::Signing(e.to_string()))?;
+        let signed = actix_web::web::block(move || build_signed_response(&request, &key))
+            .await
+            .map_err(|e| IssueError::Signing(e.to_string()))?
+            .map_err(|e| match e {
+                BrokerError::Rule(rule) => IssueError::Rule(rule),
+                other => IssueError::Signing(other.to_string()),
+            })?;
+        drop(_slot);
+        let issued = self
+            .sts
+            .assume_role_with_saml(
+                grant.partition,
+                &grant.role_arn,
+                &provider_arn,
+                &signed.saml_response,
+                duration.seconds(),
+            )
+            .await?;
+        Ok(IssueOutcome {
+            issued,
+            duration,
+            role_session_name: role_session_name.as_str().to_string(),
+            source_identity: source_identity.as_str().to_string(),
+            kind: CredentialKind::AssumeRoleWithSaml,
+            mode: "saml_broker",
+        })
+    }
+}
+
+/// An XML ID: `_` and 32 hex digits of randomness.
+fn random_id() -> Result<String, String> {
+    let mut buf = [0u8; 16];
+    openssl::rand::rand_bytes(&mut buf).map_err(|e| e.to_string())?;
+    Ok(format!("_{}", hex::encode(buf)))
+}

@@ -1,0 +1,210 @@
+//! STS through aws-sdk-sts, one client per partition so each can point at its own endpoint.
+//! Throttling and 5xx are retried by the SDK's standard strategy with bounded attempts and
+//! backoff; every attempt and the whole call have a timeout.
+
+use crate::protocol::aws::{PartitionEndpoints, TemporaryCredentials};
+use crate::protocol::mapping::Partition;
+use aws_sdk_sts::config::http::HttpResponse;
+use aws_sdk_sts::config::retry::RetryConfig;
+use aws_sdk_sts::config::timeout::TimeoutConfig;
+use aws_sdk_sts::config::{BehaviorVersion, Region};
+use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_sts::operation::RequestId;
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Why STS did not hand out credentials, in words a person can act on.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum StsError {
+    #[error("the sign-in assertion or token has expired; sign in again")]
+    Expired { code: String },
+    #[error(
+        "AWS rejected the identity claims for this role ({code}); the role's trust policy or the identity provider registration does not match"
+    )]
+    RejectedClaim { code: String },
+    #[error("AWS denied access to this role ({code}); its trust policy does not allow Roleport")]
+    AccessDenied { code: String },
+    #[error("AWS is throttling requests; try again in a moment")]
+    Throttled { code: String },
+    #[error("the session policy was refused by AWS ({code})")]
+    MalformedPolicy { code: String },
+    #[error("STS is not enabled in this region for the account ({code})")]
+    RegionDisabled { code: String },
+    #[error("AWS STS failed ({code}); try again")]
+    ServerError { code: String },
+    #[error("AWS STS did not answer in time")]
+    Timeout,
+    #[error("AWS STS could not be reached")]
+    Unreachable,
+    #[error("AWS refused the request ({code}): {message}")]
+    Other { code: String, message: String },
+}
+
+impl StsError {
+    /// A stable code for logs, metrics and audit rows.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Expired { .. } => "sts_expired",
+            Self::RejectedClaim { .. } => "sts_rejected_claim",
+            Self::AccessDenied { .. } => "sts_access_denied",
+            Self::Throttled { .. } => "sts_throttled",
+            Self::MalformedPolicy { .. } => "sts_malformed_policy",
+            Self::RegionDisabled { .. } => "sts_region_disabled",
+            Self::ServerError { .. } => "sts_server_error",
+            Self::Timeout => "sts_timeout",
+            Self::Unreachable => "sts_unreachable",
+            Self::Other { .. } => "sts_other",
+        }
+    }
+}
+
+/// What STS answered.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub credentials: TemporaryCredentials,
+    pub assumed_role_arn: String,
+    pub request_id: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Sts {
+    clients: BTreeMap<Partition, aws_sdk_sts::Client>,
+}
+
+impl Sts {
+    pub fn new(
+        endpoints: &BTreeMap<Partition, PartitionEndpoints>,
+        timeout: Duration,
+        max_attempts: u32,
+    ) -> Self {
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+            ))
+            .build_https();
+        let clients = endpoints
+            .iter()
+            .map(|(partition, e)| {
+                let config = aws_sdk_sts::Config::builder()
+                    .behavior_version(BehaviorVersion::latest())
+                    .region(Region::new(e.sts_signing_region.clone()))
+                    .endpoint_url(e.sts.as_str().trim_end_matches('/'))
+                    .http_client(http.clone())
+                    .retry_config(
+                        RetryConfig::standard()
+                            .with_max_attempts(max_attempts)
+                            .with_initial_backoff(Duration::from_millis(200))
+                            .with_max_backoff(Duration::from_secs(3)),
+                    )
+                    .timeout_config(
+                        TimeoutConfig::builder()
+                            .connect_timeout(Duration::from_secs(3))
+                            .operation_attempt_timeout(timeout)
+                            .operation_timeout(timeout * max_attempts + Duration::from_secs(5))
+                            .build(),
+                    )
+                    .build();
+                (*partition, aws_sdk_sts::Client::from_conf(config))
+            })
+            .collect();
+        Self { clients }
+    }
+
+    fn client(&self, partition: Partition) -> Result<&aws_sdk_sts::Client, StsError> {
+        self.clients.get(&partition).ok_or(StsError::Unreachable)
+    }
+
+    /// AssumeRoleWithSAML: unsigned, so it needs no AWS credentials of Roleport's own.
+    pub async fn assume_role_with_saml(
+        &self,
+        partition: Partition,
+        role_arn: &str,
+        principal_arn: &str,
+        saml_response_b64: &str,
+        duration_seconds: u32,
+    ) -> Result<Issued, StsError> {
+        let out = self
+            .client(partition)?
+            .assume_role_with_saml()
+            .role_arn(role_arn)
+            .principal_arn(principal_arn)
+            .saml_assertion(saml_response_b64)
+            .duration_seconds(i32::try_from(duration_seconds).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(classify)?;
+        let credentials = out
+            .credentials()
+            .map(convert)
+            .ok_or_else(|| StsError::Other {
+                code: "NoCredentials".into(),
+                message: "STS answered without credentials".into(),
+            })?;
+        Ok(Issued {
+            credentials,
+            assumed_role_arn: out
+                .assumed_role_user()
+                .map(|u| u.arn().to_string())
+                .unwrap_or_default(),
+            request_id: out.request_id().map(str::to_string),
+        })
+    }
+}
+
+fn convert(c: &aws_sdk_sts::types::Credentials) -> TemporaryCredentials {
+    let e = c.expiration();
+    let expiration =
+        DateTime::<Utc>::from_timestamp(e.secs(), e.subsec_nanos()).unwrap_or_default();
+    TemporaryCredentials {
+        access_key_id: c.access_key_id().to_string(),
+        secret_access_key: c.secret_access_key().to_string(),
+        session_token: c.session_token().to_string(),
+        expiration,
+    }
+}
+
+fn classify<E>(err: SdkError<E, HttpResponse>) -> StsError
+where
+    E: ProvideErrorMetadata + std::fmt::Debug,
+{
+    let server_error = err
+        .raw_response()
+        .is_some_and(|r| r.status().is_server_error());
+    match &err {
+        SdkError::TimeoutError(_) => return StsError::Timeout,
+        SdkError::DispatchFailure(d) if d.is_timeout() => return StsError::Timeout,
+        SdkError::DispatchFailure(_) => return StsError::Unreachable,
+        // An unparseable answer (moto's HTML 500s, a proxy's error page).
+        SdkError::ResponseError(_) => {
+            return StsError::ServerError {
+                code: "UnreadableResponse".into(),
+            };
+        }
+        _ => {}
+    }
+    let code = err.code().unwrap_or("Unknown").to_string();
+    let message = err.message().unwrap_or_default().to_string();
+    match code.as_str() {
+        "ExpiredTokenException" | "ExpiredToken" => StsError::Expired { code },
+        "IDPRejectedClaim"
+        | "IDPRejectedClaimException"
+        | "InvalidIdentityToken"
+        | "InvalidIdentityTokenException" => StsError::RejectedClaim { code },
+        "AccessDenied" | "AccessDeniedException" => StsError::AccessDenied { code },
+        "Throttling" | "ThrottlingException" | "RequestLimitExceeded" => {
+            StsError::Throttled { code }
+        }
+        "MalformedPolicyDocument"
+        | "MalformedPolicyDocumentException"
+        | "PackedPolicyTooLarge"
+        | "PackedPolicyTooLargeException" => StsError::MalformedPolicy { code },
+        "RegionDisabledException" | "RegionDisabled" => StsError::RegionDisabled { code },
+        "InternalFailure"
+        | "ServiceUnavailable"
+        | "IDPCommunicationError"
+        | "IDPCommunicationErrorException" => StsError::ServerError { code },
+        _ if server_error => StsError::ServerError { code },
+        _ => StsError::Other { code, message },
+    }
+}

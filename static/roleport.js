@@ -1,0 +1,26 @@
+// Copy buttons and local-time expiry on the credentials page. No inline script: the CSP allows
+// only scripts served by Roleport itself.
+(function () {
+  for (const button of document.querySelectorAll("button.copy")) {
+    button.addEventListener("click", async () => {
+      const source = document.getElementById(button.dataset.copy);
+      if (!source) return;
+      try {
+        await navigator.clipboard.writeText(source.textContent);
+        button.textContent = "Copied";
+      } catch (e) {
+        const range = document.createRange();
+        range.selectNodeContents(source);
+        const selection = window.getSelection();
+        selection.removeAllRanges();
+        selection.addRange(range);
+        button.textContent = "Press Ctrl+C";
+      }
+      setTimeout(() => { button.textContent = "Copy"; }, 2000);
+    });
+  }
+  for (const t of document.querySelectorAll("time[datetime]")) {
+    const when = new Date(t.getAttribute("datetime"));
+    if (!isNaN(when)) t.textContent = when.toLocaleString();
+  }
+})();
