@@ -69,7 +69,7 @@ pub struct Issued {
 
 #[derive(Clone)]
 pub struct Sts {
-    clients: BTreeMap<Partition, aws_sdk_sts::Client>,
+    pub(crate) clients: BTreeMap<Partition, aws_sdk_sts::Client>,
 }
 
 impl Sts {
@@ -111,7 +111,7 @@ impl Sts {
         Self { clients }
     }
 
-    fn client(&self, partition: Partition) -> Result<&aws_sdk_sts::Client, StsError> {
+    pub(crate) fn client(&self, partition: Partition) -> Result<&aws_sdk_sts::Client, StsError> {
         self.clients.get(&partition).ok_or(StsError::Unreachable)
     }
 
@@ -152,7 +152,7 @@ impl Sts {
     }
 }
 
-fn convert(c: &aws_sdk_sts::types::Credentials) -> TemporaryCredentials {
+pub(crate) fn convert(c: &aws_sdk_sts::types::Credentials) -> TemporaryCredentials {
     let e = c.expiration();
     let expiration =
         DateTime::<Utc>::from_timestamp(e.secs(), e.subsec_nanos()).unwrap_or_default();
@@ -164,7 +164,7 @@ fn convert(c: &aws_sdk_sts::types::Credentials) -> TemporaryCredentials {
     }
 }
 
-fn classify<E>(err: SdkError<E, HttpResponse>) -> StsError
+pub(crate) fn classify<E>(err: SdkError<E, HttpResponse>) -> StsError
 where
     E: ProvideErrorMetadata + std::fmt::Debug,
 {
