@@ -3,16 +3,22 @@
 #
 #   bash deploy/demo.sh
 #
-# Installs what is missing (deploy/install-deps.sh), makes sure Postgres answers, creates the demo
-# database, builds Roleport (debug build: a few minutes the first time), starts a private OpenLDAP +
-# SimpleSAMLphp pair (deploy/peers), registers Roleport with the IdP, applies migrations, imports
-# deploy/demo/rules.yaml and runs Roleport on http://127.0.0.1:8080 in the foreground.
-# Ctrl-C stops Roleport and the peers. Safe to run again. Everything listens on 127.0.0.1 only.
+# Installs what is missing (deploy/install-deps.sh, and moto's venv at .run/venv), makes sure
+# Postgres answers, creates the demo database, builds Roleport (debug build: a few minutes the first
+# time), generates Roleport's AWS IdP signing key once (.run/demo/aws-idp-*.pem), starts a private
+# OpenLDAP + SimpleSAMLphp pair (deploy/peers), registers Roleport with the IdP, applies migrations,
+# imports deploy/demo/rules.yaml and runs Roleport on http://127.0.0.1:8080 in the foreground. Then
+# it starts the local "AWS": moto's STS emulator (deploy/peers/moto) with Roleport's
+# /aws/saml-metadata.xml registered as the SAML provider `roleport`, and deploy/demo/federation.py,
+# a stand-in for AWS's console sign-in endpoint.
+# Ctrl-C stops all of it. Safe to run again. Everything listens on 127.0.0.1 only.
 #
 # Environment (all optional):
 #   DATABASE_URL   Postgres URL for the demo database (default postgres://postgres@127.0.0.1:5432/roleport_demo;
 #                  when unset, deploy/postgres.sh provides a local Postgres). The database is created if missing.
 #   DEMO_LDAP_PORT, DEMO_IDP_PORT   ports of the demo peers (default 38910, 38911).
+#   DEMO_MOTO_PORT, DEMO_FEDERATION_PORT   the STS emulator and the sign-in stand-in (default 38912, 38913).
+#   ROLEPORT_VENV  moto's venv (default .run/venv; deploy/peers/moto/install.sh creates it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -34,6 +40,13 @@ LISTEN_PORT=8080
 PUBLIC_URL="http://127.0.0.1:$LISTEN_PORT"
 LDAP_PORT=${DEMO_LDAP_PORT:-38910}
 IDP_PORT=${DEMO_IDP_PORT:-38911}
+MOTO_PORT=${DEMO_MOTO_PORT:-38912}
+FED_PORT=${DEMO_FEDERATION_PORT:-38913}
+MOTO_URL="http://127.0.0.1:$MOTO_PORT"
+FED_URL="http://127.0.0.1:$FED_PORT"
+VENV=${ROLEPORT_VENV:-$ROOT/.run/venv}
+# Roleport reads every other ROLEPORT_* variable as a setting: only moto's scripts get this one.
+unset ROLEPORT_VENV
 RUN="$ROOT/.run/demo"
 PEERS="$ROOT/.run/demo-peers"
 CONF="$RUN/roleport.toml"
@@ -46,20 +59,31 @@ exec 9>"$RUN/.lock"
 flock -n 9 || die "another deploy/demo.sh is running; press Ctrl-C there first"
 
 ROLEPORT_PID=
+FED_PID=
 stopped=0
+# Stops one child we started: TERM, up to 10 s, then KILL.
+stop_child() { # PID
+  kill -TERM "$1" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
 cleanup() {
   ((stopped)) && return 0
   stopped=1
   if [[ -n "$ROLEPORT_PID" ]] && kill -0 "$ROLEPORT_PID" 2>/dev/null; then
     say "stopping Roleport"
-    kill -TERM "$ROLEPORT_PID" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$ROLEPORT_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$ROLEPORT_PID" 2>/dev/null || true
-    wait "$ROLEPORT_PID" 2>/dev/null || true
+    stop_child "$ROLEPORT_PID"
   fi
   rm -f "$RUN/roleport.pid"
+  if [[ -n "$FED_PID" ]] && kill -0 "$FED_PID" 2>/dev/null; then
+    say "stopping the sign-in stand-in (federation.py)"
+    stop_child "$FED_PID"
+  fi
+  rm -f "$RUN/federation.pid"
   if [[ -d "$PEERS" ]]; then
-    say "stopping OpenLDAP and SimpleSAMLphp"
+    say "stopping moto, OpenLDAP and SimpleSAMLphp"
+    ROLEPORT_VENV=$VENV bash deploy/peers/moto/stop.sh "$PEERS" 9>&- || true
     bash deploy/peers/stop.sh "$PEERS" 9>&- || true
   fi
 }
@@ -77,9 +101,26 @@ if [[ -s "$RUN/roleport.pid" ]]; then
   fi
   rm -f "$RUN/roleport.pid"
 fi
+# The same for the sign-in stand-in (a python running deploy/demo/federation.py).
+if [[ -s "$RUN/federation.pid" ]]; then
+  old=$(<"$RUN/federation.pid")
+  if [[ "$old" =~ ^[0-9]+$ ]] && tr '\0' ' ' <"/proc/$old/cmdline" 2>/dev/null | grep -qF "deploy/demo/federation.py"; then
+    say "stopping a federation.py left over from an earlier demo (pid $old)"
+    kill -TERM "$old" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$old" 2>/dev/null || break; sleep 0.1; done
+  fi
+  rm -f "$RUN/federation.pid"
+fi
 
 say "checking system packages (deploy/install-deps.sh)"
 bash deploy/install-deps.sh
+# moto's venv needs the venv module (Debian ships it apart from python3).
+if ! "${PYTHON:-python3}" -c 'import ensurepip, venv' 2>/dev/null; then
+  say "installing python3-venv"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+fi
+say "checking the STS emulator's venv (deploy/peers/moto/install.sh; about a minute the first time)"
+ROLEPORT_VENV=$VENV bash deploy/peers/moto/install.sh 9>&-
 
 # --- Postgres and the demo database -------------------------------------------------------------
 if [[ -n "${DATABASE_URL:-}" ]]; then
@@ -119,10 +160,25 @@ export ROLEPORT_DATABASE__URL="$DB_URL"
 say "building Roleport (cargo build; the first build takes several minutes)"
 cargo build --bin roleport 9>&-
 
-# --- Peers: OpenLDAP + SimpleSAMLphp ------------------------------------------------------------
-if (exec 3<>"/dev/tcp/127.0.0.1/$LISTEN_PORT") 2>/dev/null; then
-  die "127.0.0.1:$LISTEN_PORT is already in use; stop what listens there (ss -ltnp 'sport = :$LISTEN_PORT') and run again"
+# --- Roleport's AWS IdP signing key (generated once) ---------------------------------------------
+AWS_KEY="$RUN/aws-idp-key.pem"
+AWS_CERT="$RUN/aws-idp-cert.pem"
+if [[ ! -s "$AWS_KEY" || ! -s "$AWS_CERT" ]]; then
+  say "generating Roleport's AWS IdP signing key ($AWS_KEY)"
+  (umask 077 && openssl req -x509 -newkey rsa:2048 -sha256 -nodes -days 3650 \
+     -subj "/CN=Roleport demo AWS IdP" -keyout "$AWS_KEY.tmp" -out "$AWS_CERT.tmp" 2>/dev/null) ||
+    die "openssl could not generate the signing key"
+  chmod 644 "$AWS_CERT.tmp"
+  mv "$AWS_CERT.tmp" "$AWS_CERT"
+  mv "$AWS_KEY.tmp" "$AWS_KEY"
 fi
+
+# --- Peers: OpenLDAP + SimpleSAMLphp ------------------------------------------------------------
+for port in "$LISTEN_PORT" "$FED_PORT"; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    die "127.0.0.1:$port is already in use; stop what listens there (ss -ltnp 'sport = :$port') and run again"
+  fi
+done
 say "starting OpenLDAP (127.0.0.1:$LDAP_PORT) and SimpleSAMLphp (127.0.0.1:$IDP_PORT)"
 bash deploy/peers/start.sh "$PEERS" "$LDAP_PORT" "$IDP_PORT" 9>&-
 peer() { sed -n "s/^$1=//p" "$PEERS/peers.env"; }
@@ -142,9 +198,26 @@ cat >"$SP_REMOTE_DIR/.roleport-demo.tmp" <<JSON
 JSON
 mv "$SP_REMOTE_DIR/.roleport-demo.tmp" "$SP_REMOTE_DIR/roleport-demo.json"
 
-# ROLEPORT_* overrides cannot reach into the [[idp]] array: render the settings with the peers' URL.
-sed -E "s|^metadata_url = \".*\"$|metadata_url = \"$IDP_METADATA_URL\"|" deploy/demo/roleport.toml >"$CONF.tmp"
-grep -qF "metadata_url = \"$IDP_METADATA_URL\"" "$CONF.tmp" || die "could not set metadata_url in $CONF"
+# ROLEPORT_* overrides cannot reach into the [[idp]] array: render the settings with the peers' URL,
+# the local AWS endpoints and the signing key's absolute paths (one line each, or stop).
+python3 - deploy/demo/roleport.toml "$CONF.tmp" "$IDP_METADATA_URL" "$MOTO_URL" "$FED_URL" "$AWS_KEY" "$AWS_CERT" <<'RENDER' ||
+import json, re, sys
+src, dst, idp, sts, fed, key, cert = sys.argv[1:]
+text = open(src).read()
+q = json.dumps  # a TOML basic string is a JSON string for these values
+for pattern, line in [
+    (r'^metadata_url = ".*"$', f"metadata_url = {q(idp)}"),
+    (r"^signing_keys = .*$", f"signing_keys = [{{ key_file = {q(key)}, cert_file = {q(cert)} }}]"),
+    (r'^sts = ".*"$', f"sts = {q(sts)}"),
+    (r'^federation = ".*"$', f"federation = {q(fed + '/federation')}"),
+    (r'^console = ".*"$', f"console = {q(fed + '/console/')}"),
+]:
+    text, n = re.subn(pattern, lambda _m: line, text, flags=re.M)
+    if n != 1:
+        sys.exit(f"demo: expected one line matching {pattern} in {src}, found {n}")
+open(dst, "w").write(text)
+RENDER
+  die "could not render $CONF from deploy/demo/roleport.toml"
 mv "$CONF.tmp" "$CONF"
 
 # --- Roleport -----------------------------------------------------------------------------------
@@ -162,6 +235,27 @@ for _ in $(seq 1 300); do
 done
 curl -fsS -o /dev/null "$PUBLIC_URL/healthz" || die "Roleport does not answer on $PUBLIC_URL/healthz"
 
+# --- The local "AWS": moto (STS/IAM) and the sign-in stand-in ------------------------------------
+# moto registers Roleport's own IdP metadata as the SAML provider `roleport` (what an AWS admin does
+# once per account). moto runs in its own process group; the trap stops it with moto/stop.sh.
+curl -fsS -o "$RUN/aws-idp-metadata.xml" "$PUBLIC_URL/aws/saml-metadata.xml" ||
+  die "could not fetch $PUBLIC_URL/aws/saml-metadata.xml"
+say "starting the STS emulator moto ($MOTO_URL) with Roleport's metadata as SAML provider roleport"
+ROLEPORT_VENV=$VENV bash deploy/peers/moto/start.sh "$PEERS" "$MOTO_PORT" "$RUN/aws-idp-metadata.xml" 9>&- ||
+  die "moto did not start (log: $PEERS/moto/moto.log)"
+
+say "starting the sign-in stand-in deploy/demo/federation.py ($FED_URL; log $RUN/federation.log)"
+"$VENV/bin/python" "$ROOT/deploy/demo/federation.py" --port "$FED_PORT" --sts "$MOTO_URL" \
+  </dev/null >"$RUN/federation.log" 2>&1 9>&- &
+FED_PID=$!
+echo "$FED_PID" >"$RUN/federation.pid"
+for _ in $(seq 1 100); do
+  curl -fsS -o /dev/null "$FED_URL/healthz" 2>/dev/null && break
+  kill -0 "$FED_PID" 2>/dev/null || { tail -20 "$RUN/federation.log" >&2; die "federation.py exited during start-up"; }
+  sleep 0.1
+done
+curl -fsS -o /dev/null "$FED_URL/healthz" || die "federation.py does not answer on $FED_URL/healthz"
+
 cat <<BANNER
 
   ==================================================================
@@ -171,7 +265,20 @@ cat <<BANNER
      bob   / bobpw     group  aws-readonly             -> ReadOnly
      carol / carolpw   no group                         -> no roles
    Rules: deploy/demo/rules.yaml    Settings: .run/demo/roleport.toml
-   Press Ctrl-C to stop Roleport, OpenLDAP and SimpleSAMLphp.
+
+   Then pick a role:
+     Console      a console sign-in link; here a local stand-in
+                  page ($FED_URL) names your AWS session
+     Credentials  shell export lines, ~/.aws/credentials, PowerShell,
+                  credential_process JSON
+   Check the credentials with the STS emulator (moto, $MOTO_URL):
+   paste the export lines into a shell, then run
+     $VENV/bin/python -c 'import boto3;print(boto3.client("sts",endpoint_url="$MOTO_URL",region_name="us-east-1").get_caller_identity()["Arn"])'
+   For alice on Administrator it prints
+     arn:aws:sts::123456789012:assumed-role/Admin/alice@example.org
+   Logs: $PEERS/moto/moto.log, $RUN/federation.log
+   Press Ctrl-C to stop Roleport, moto, the sign-in stand-in,
+   OpenLDAP and SimpleSAMLphp.
   ==================================================================
 
 BANNER

@@ -10,7 +10,7 @@ APT_PACKAGES=(
   # peers: OpenLDAP, SimpleSAMLphp (PHP built-in server), xmlsec1 for the strict checker
   slapd ldap-utils simplesamlphp php-cli php-ldap php-xml php-mbstring xmlsec1
   # deploy/peers: key generation (openssl), smoke-test helper (python3)
-  openssl python3
+  openssl python3 python3-venv
   # browser tests
   chromium chromium-driver
   curl ca-certificates

@@ -18,6 +18,12 @@ pub enum EventKind {
     RolesListed,
     CredentialsIssued,
     ConsoleLink,
+    /// Credentials issued only to be checked with GetCallerIdentity (never handed out).
+    CredentialsCheck,
+    /// The result of that GetCallerIdentity.
+    CallerIdentityChecked,
+    /// A support tool: DecodeAuthorizationMessage (also its refusals).
+    AuthorizationMessageDecoded,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,4 +1,4 @@
-//! The `roleport` command line: `serve`, `migrate`, `check-config`, `rules …`, `audit …`.
+//! The `roleport` command line: `serve`, `migrate`, `check-config`, `rules …`, `audit …`, `aws …`.
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -33,6 +33,9 @@ pub enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// AWS support tools.
+    #[command(subcommand)]
+    Aws(AwsCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -63,4 +66,19 @@ pub enum RulesCommand {
 pub enum AuditCommand {
     /// Check the hash chain of the audit log.
     Verify,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AwsCommand {
+    /// Decode an AWS "encoded authorization failure message" (STS DecodeAuthorizationMessage)
+    /// and print it as pretty JSON. Runs with Roleport's own AWS credentials from
+    /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN; the STS endpoint is the
+    /// partition's, or `aws.endpoints.<partition>.sts` from the settings.
+    DecodeMessage {
+        /// The encoded message; `-` reads it from standard input.
+        encoded: String,
+        /// The partition the message comes from: aws, aws-cn or aws-us-gov.
+        #[arg(long, default_value = "aws")]
+        partition: String,
+    },
 }

@@ -52,6 +52,12 @@ pub struct AwsSettings {
     /// Per-partition endpoint overrides (`aws`, `aws-cn`, `aws-us-gov`).
     #[serde(default)]
     pub endpoints: std::collections::BTreeMap<String, crate::protocol::aws::EndpointOverrides>,
+    /// Roleport's own AWS credentials, for the `assume_role` mode: the standard AWS chain.
+    #[serde(default)]
+    pub own_credentials: OwnCredentialsSettings,
+    /// The IAM user whose long-term keys call GetFederationToken (`federation_token` mode).
+    #[serde(default)]
+    pub federation_user: Option<FederationUserSettings>,
 }
 
 impl Default for AwsSettings {
@@ -63,8 +69,61 @@ impl Default for AwsSettings {
             sts_timeout_seconds: default_sts_timeout(),
             sts_max_attempts: default_sts_attempts(),
             endpoints: Default::default(),
+            own_credentials: OwnCredentialsSettings::default(),
+            federation_user: None,
         }
     }
+}
+
+/// Where Roleport's own AWS credentials come from: the standard chain, in its order —
+/// environment (`AWS_ACCESS_KEY_ID`, …), the shared profile files, a web identity token file,
+/// the ECS container endpoint, EC2 instance metadata. Nothing here holds a secret.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct OwnCredentialsSettings {
+    /// The profile to read; `AWS_PROFILE` or `default` when unset.
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// Profile files to read instead of `~/.aws/credentials` and `~/.aws/config` (or
+    /// `AWS_SHARED_CREDENTIALS_FILE` / `AWS_CONFIG_FILE`).
+    #[serde(default)]
+    pub credentials_file: Option<PathBuf>,
+    #[serde(default)]
+    pub config_file: Option<PathBuf>,
+    /// Ask EC2 instance metadata last (off the cloud it only costs a timeout).
+    #[serde(default = "default_true")]
+    pub instance_metadata: bool,
+}
+
+impl Default for OwnCredentialsSettings {
+    fn default() -> Self {
+        Self {
+            profile: None,
+            credentials_file: None,
+            config_file: None,
+            instance_metadata: true,
+        }
+    }
+}
+
+/// An IAM user's long-term keys for GetFederationToken. The secret comes from
+/// `secret_access_key_file`, or from the environment (`ROLEPORT_AWS__FEDERATION_USER__SECRET_ACCESS_KEY`
+/// or its `_FILE` variant) — never from the configuration file itself.
+#[derive(Debug, Deserialize, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FederationUserSettings {
+    #[serde(default)]
+    pub access_key_id: Option<String>,
+    #[serde(default)]
+    pub access_key_id_file: Option<PathBuf>,
+    #[serde(default)]
+    pub secret_access_key: Option<SecretString>,
+    #[serde(default)]
+    pub secret_access_key_file: Option<PathBuf>,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_saml_provider_name() -> String {
@@ -320,6 +379,7 @@ pub fn load(
         path: path.to_owned(),
         message: e.to_string(),
     })?;
+    refuse_secrets_in_file(&value)?;
     apply_env(&mut value, env)?;
     let settings: Settings = toml::Value::Table(value)
         .try_into()
@@ -328,9 +388,31 @@ pub fn load(
     Ok(settings)
 }
 
+/// Secrets that must come from the environment or a `*_file`, never from the (committed)
+/// configuration file itself.
+fn refuse_secrets_in_file(table: &toml::Table) -> Result<(), ConfigError> {
+    let secret = table
+        .get("aws")
+        .and_then(|aws| aws.get("federation_user"))
+        .and_then(|user| user.get("secret_access_key"));
+    if secret.is_some() {
+        return Err(ConfigError::Invalid(
+            "aws.federation_user.secret_access_key must not be written in the configuration file: \
+             use secret_access_key_file, or ROLEPORT_AWS__FEDERATION_USER__SECRET_ACCESS_KEY(_FILE)"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 /// `ROLEPORT_*` variables that are not settings: the config path, the log format, and knobs of
 /// the test scripts. Every other `ROLEPORT_*` variable must name a setting.
-const NOT_SETTINGS: &[&str] = &["ROLEPORT_CONFIG", "ROLEPORT_LOG_FORMAT", "ROLEPORT_TEST_"];
+const NOT_SETTINGS: &[&str] = &[
+    "ROLEPORT_CONFIG",
+    "ROLEPORT_LOG_FORMAT",
+    "ROLEPORT_TEST_",
+    "ROLEPORT_VENV",
+];
 
 fn apply_env(
     table: &mut toml::Table,
@@ -506,6 +588,21 @@ impl Settings {
                 )));
             }
         }
+        if let Some(user) = &self.aws.federation_user {
+            if user.access_key_id.is_some() == user.access_key_id_file.is_some() {
+                return Err(ConfigError::Invalid(
+                    "aws.federation_user needs exactly one of access_key_id and access_key_id_file"
+                        .into(),
+                ));
+            }
+            if user.secret_access_key.is_some() == user.secret_access_key_file.is_some() {
+                return Err(ConfigError::Invalid(
+                    "aws.federation_user needs exactly one of secret_access_key (from the \
+                     environment) and secret_access_key_file"
+                        .into(),
+                ));
+            }
+        }
         if !(1..=10).contains(&self.aws.sts_max_attempts)
             || !(1..=120).contains(&self.aws.sts_timeout_seconds)
         {
@@ -654,6 +751,80 @@ url = "postgres://localhost/x"
         assert!(load(&f.0, env).is_ok());
         let typo = [("ROLEPORT_SERVR__LISTEN".to_string(), "x".to_string())];
         assert!(load(&f.0, typo).is_err());
+    }
+
+    #[test]
+    fn federation_user_secret_only_from_env_or_file() {
+        use secrecy::ExposeSecret;
+        let in_file = write(&format!(
+            "{BASE}\n[aws.federation_user]\naccess_key_id = \"AKIAEXAMPLE\"\nsecret_access_key = \"s3cr3t\"\n"
+        ));
+        let err = load(&in_file.0, []).unwrap_err().to_string();
+        assert!(
+            err.contains("must not be written in the configuration file"),
+            "{err}"
+        );
+
+        let secret = write("s3cr3t\n");
+        let f = write(&format!(
+            "{BASE}\n[aws.federation_user]\naccess_key_id = \"AKIAEXAMPLE\"\n"
+        ));
+        let s = load(
+            &f.0,
+            [(
+                "ROLEPORT_AWS__FEDERATION_USER__SECRET_ACCESS_KEY_FILE".to_string(),
+                secret.0.display().to_string(),
+            )],
+        )
+        .unwrap();
+        let user = s.aws.federation_user.unwrap();
+        assert_eq!(user.access_key_id.as_deref(), Some("AKIAEXAMPLE"));
+        assert_eq!(user.secret_access_key.unwrap().expose_secret(), "s3cr3t");
+        assert!(
+            !format!(
+                "{:?}",
+                load(
+                    &f.0,
+                    [(
+                        "ROLEPORT_AWS__FEDERATION_USER__SECRET_ACCESS_KEY_FILE".to_string(),
+                        secret.0.display().to_string(),
+                    )]
+                )
+                .unwrap()
+            )
+            .contains("s3cr3t")
+        );
+
+        let paths = write(&format!(
+            "{BASE}\n[aws.federation_user]\naccess_key_id_file = \"/run/secrets/id\"\nsecret_access_key_file = \"/run/secrets/key\"\n"
+        ));
+        assert!(load(&paths.0, []).is_ok());
+
+        let half = write(&format!(
+            "{BASE}\n[aws.federation_user]\naccess_key_id = \"AKIAEXAMPLE\"\n"
+        ));
+        let err = load(&half.0, []).unwrap_err().to_string();
+        assert!(err.contains("secret_access_key"), "{err}");
+
+        let typo = write(&format!(
+            "{BASE}\n[aws.federation_user]\naccess_key = \"AKIAEXAMPLE\"\n"
+        ));
+        assert!(load(&typo.0, []).is_err(), "unknown keys stay an error");
+    }
+
+    #[test]
+    fn own_credentials_settings_name_no_secret() {
+        let f = write(&format!(
+            "{BASE}\n[aws.own_credentials]\nprofile = \"roleport\"\ncredentials_file = \"/etc/roleport/aws\"\ninstance_metadata = false\n"
+        ));
+        let s = load(&f.0, []).unwrap();
+        assert_eq!(s.aws.own_credentials.profile.as_deref(), Some("roleport"));
+        assert!(!s.aws.own_credentials.instance_metadata);
+        assert!(AwsSettings::default().own_credentials.instance_metadata);
+        let typo = write(&format!(
+            "{BASE}\n[aws.own_credentials]\naccess_key_id = \"AKIA\"\n"
+        ));
+        assert!(load(&typo.0, []).is_err());
     }
 
     #[test]

@@ -1,5 +1,5 @@
 use clap::Parser;
-use roleport::cli::{AuditCommand, Cli, Command, RulesCommand};
+use roleport::cli::{AuditCommand, AwsCommand, Cli, Command, RulesCommand};
 use roleport::clock::Clock;
 use roleport::configuration::{self, Settings};
 use roleport::protocol::mapping::{self, Claims};
@@ -59,6 +59,9 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Rules(command) => rules(&settings, command).await,
+        Command::Aws(AwsCommand::DecodeMessage { encoded, partition }) => {
+            decode_message(&settings, &encoded, &partition).await
+        }
         Command::Audit(AuditCommand::Verify) => {
             let pool = pool(&settings).await?;
             match db::audit::verify(&pool).await.map_err(|e| e.to_string())? {
@@ -73,6 +76,36 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             }
         }
     }
+}
+
+/// `roleport aws decode-message`: pretty JSON on stdout; failures on stderr, exit non-zero.
+async fn decode_message(
+    settings: &Settings,
+    encoded: &str,
+    partition: &str,
+) -> Result<ExitCode, String> {
+    use roleport::aws::sts::Sts;
+    use roleport::aws::sts_support::{EnvCredentials, normalize_encoded_message};
+    let partition: mapping::Partition = partition
+        .parse()
+        .map_err(|_| format!("--partition {partition}: expected aws, aws-cn or aws-us-gov"))?;
+    let encoded = if encoded == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .map_err(|e| format!("reading the message from standard input: {e}"))?;
+        text
+    } else {
+        encoded.to_string()
+    };
+    let message = normalize_encoded_message(&encoded).map_err(|e| e.to_string())?;
+    let own = EnvCredentials::from_env().map_err(|e| e.to_string())?;
+    let sts = Sts::from_settings(&settings.aws)?;
+    let decoded = sts
+        .decode_authorization_message(partition, &own, &message)
+        .await
+        .map_err(|e| format!("{e} [{}]", e.code()))?;
+    println!("{}", decoded.pretty);
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn pool(settings: &Settings) -> Result<sqlx::PgPool, String> {

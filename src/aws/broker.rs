@@ -2,15 +2,16 @@
 //! credential issue = sign a fresh Response naming exactly the picked role, then
 //! AssumeRoleWithSAML.
 
-use super::sts::{Issued, Sts, StsError};
+use super::own_credentials::{FederationUserError, OwnCredentials, load_federation_user};
+use super::sts::{Issued, Sts, StsError, https_client};
 use crate::configuration::{AwsSettings, KeyPairFiles};
-use crate::domain::FederatedIdentity;
+use crate::domain::{FederatedIdentity, UpstreamSaml};
 use crate::protocol::aws::{
     AwsRuleError, BrokerError, BrokerSigningKey, CredentialKind, DurationRequest,
     PartitionEndpoints, RoleSessionName, SamlBrokerRequest, SessionDuration, SessionTags,
     SourceIdentity, build_signed_response, session_duration,
 };
-use crate::protocol::mapping::{Grant, Partition};
+use crate::protocol::mapping::{AccessMode, Grant, Partition};
 use crate::protocol::saml::authn_request::xml_escape;
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -28,6 +29,11 @@ pub struct AwsRuntime {
     pub sts: Sts,
     /// For the console federation endpoint: no redirects followed.
     pub http: reqwest::Client,
+    /// Roleport's own AWS credentials (`assume_role`), resolved from the standard chain when
+    /// first needed.
+    pub own_credentials: OwnCredentials,
+    /// The IAM user's long-term keys (`federation_token`), when configured.
+    pub federation_user: Option<aws_credential_types::Credentials>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +44,8 @@ pub enum AwsSetupError {
     Endpoints(String),
     #[error("HTTP client: {0}")]
     Http(String),
+    #[error(transparent)]
+    FederationUser(#[from] FederationUserError),
 }
 
 impl AwsRuntime {
@@ -67,6 +75,26 @@ impl AwsRuntime {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| AwsSetupError::Http(e.to_string()))?;
+        let chain_region = endpoints
+            .get(&Partition::Aws)
+            .map(|e| e.sts_signing_region.clone())
+            .unwrap_or_else(|| "us-east-1".into());
+        let own_credentials = OwnCredentials::new(
+            &settings.own_credentials,
+            https_client(),
+            aws_sdk_sts::config::Region::new(chain_region),
+        );
+        let federation_user = settings
+            .federation_user
+            .as_ref()
+            .map(load_federation_user)
+            .transpose()?;
+        tracing::info!(
+            federation_user = federation_user.is_some(),
+            "AWS access modes: saml_broker and saml_passthrough need no AWS keys; assume_role \
+             resolves Roleport's own credentials from the standard chain when first used; \
+             federation_token needs aws.federation_user"
+        );
         Ok(Self {
             idp_entity_id: settings
                 .idp_entity_id
@@ -77,6 +105,8 @@ impl AwsRuntime {
             endpoints,
             sts,
             http,
+            own_credentials,
+            federation_user,
         })
     }
 
@@ -84,10 +114,17 @@ impl AwsRuntime {
         self.endpoints.get(&partition)
     }
 
+    /// The IAM SAML provider for this grant: the one its access names, else Roleport's
+    /// configured default.
     pub fn provider_arn(&self, grant: &Grant) -> String {
+        let name = grant
+            .access
+            .saml_provider
+            .as_deref()
+            .unwrap_or(&self.provider_name);
         format!(
-            "arn:{}:iam::{}:saml-provider/{}",
-            grant.partition, grant.account_id, self.provider_name
+            "arn:{}:iam::{}:saml-provider/{name}",
+            grant.partition, grant.account_id
         )
     }
 
@@ -138,14 +175,18 @@ pub struct IssueRequest<'a> {
     pub rule_cap: Option<u32>,
     pub requested_seconds: Option<u32>,
     pub now: DateTime<Utc>,
+    /// The session's upstream SAML Response, for `saml_passthrough`.
+    pub upstream_saml: Option<&'a UpstreamSaml>,
 }
 
 #[derive(Debug)]
 pub struct IssueOutcome {
     pub issued: Issued,
     pub duration: SessionDuration,
+    /// The session name AWS shows (for GetFederationToken: its `Name`).
     pub role_session_name: String,
-    pub source_identity: String,
+    /// `None` where the call carries none (GetFederationToken; pass-through without it).
+    pub source_identity: Option<String>,
     pub kind: CredentialKind,
     pub mode: &'static str,
 }
@@ -162,6 +203,50 @@ pub enum IssueError {
     Sts(#[from] StsError),
     #[error("no endpoints for partition {0}")]
     NoEndpoints(Partition),
+    #[error(
+        "This role is reached with your identity provider's own sign-in assertion, and your \
+         sign-in did not carry one that names AWS roles. Sign in again; if this keeps \
+         happening, your identity provider does not send the AWS Role attribute."
+    )]
+    NoUpstreamAssertion,
+    #[error(
+        "Your sign-in assertion was issued at {issued}, and AWS accepts it only within 5 \
+         minutes of that. Sign in again to use this role."
+    )]
+    UpstreamAssertionTooOld { issued: DateTime<Utc> },
+    #[error(
+        "Your identity provider's assertion does not name this role ({role_arn} with \
+         {provider_arn}); Roleport passes it on to AWS only for a role it names."
+    )]
+    RoleNotInUpstreamAssertion {
+        role_arn: String,
+        provider_arn: String,
+    },
+    #[error("Your identity provider's assertion cannot be passed on to AWS: {0}")]
+    UnusableUpstreamAssertion(String),
+    #[error(
+        "Roleport has no AWS credentials of its own for AssumeRole (environment, profile, web \
+         identity, container and instance metadata were tried): {0}"
+    )]
+    NoOwnCredentials(String),
+    #[error(
+        "Roleport has no IAM user keys for GetFederationToken: aws.federation_user is not \
+         configured"
+    )]
+    NoFederationUser,
+}
+
+/// Who can act on an [`IssueError`], for the HTTP layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IssueErrorClass {
+    /// The request or the rules broke an AWS rule: nothing was sent.
+    Refused,
+    /// The person must sign in again (pass-through).
+    SignInAgain,
+    /// Roleport is not configured for the grant's mode.
+    Configuration,
+    /// AWS or the network failed.
+    Unavailable,
 }
 
 impl IssueError {
@@ -172,12 +257,35 @@ impl IssueError {
             Self::Signing(_) => "signing_failed",
             Self::Sts(e) => e.code(),
             Self::NoEndpoints(_) => "no_endpoints",
+            Self::NoUpstreamAssertion => "passthrough_no_assertion",
+            Self::UpstreamAssertionTooOld { .. } => "passthrough_assertion_too_old",
+            Self::RoleNotInUpstreamAssertion { .. } => "passthrough_role_not_asserted",
+            Self::UnusableUpstreamAssertion(_) => "passthrough_assertion_unusable",
+            Self::NoOwnCredentials(_) => "assume_role_no_credentials",
+            Self::NoFederationUser => "federation_user_not_configured",
+        }
+    }
+
+    pub fn class(&self) -> IssueErrorClass {
+        match self {
+            Self::Rule(_)
+            | Self::RoleNotInUpstreamAssertion { .. }
+            | Self::UnusableUpstreamAssertion(_) => IssueErrorClass::Refused,
+            Self::NoUpstreamAssertion | Self::UpstreamAssertionTooOld { .. } => {
+                IssueErrorClass::SignInAgain
+            }
+            Self::NoSigningKey
+            | Self::NoEndpoints(_)
+            | Self::NoOwnCredentials(_)
+            | Self::NoFederationUser => IssueErrorClass::Configuration,
+            Self::Signing(_) | Self::Sts(_) => IssueErrorClass::Unavailable,
         }
     }
 }
 
 impl AwsRuntime {
-    /// Broker mode: sign a Response for exactly this grant, then AssumeRoleWithSAML.
+    /// Broker mode: sign a Response for exactly this grant, then AssumeRoleWithSAML. Callers
+    /// use [`AwsRuntime::issue`], which picks the grant's mode.
     pub async fn issue_saml_broker(
         &self,
         blocking: &Arc<Semaphore>,
@@ -252,9 +360,9 @@ impl AwsRuntime {
             issued,
             duration,
             role_session_name: role_session_name.as_str().to_string(),
-            source_identity: source_identity.as_str().to_string(),
+            source_identity: Some(source_identity.as_str().to_string()),
             kind: CredentialKind::AssumeRoleWithSaml,
-            mode: "saml_broker",
+            mode: AccessMode::SamlBroker.as_str(),
         })
     }
 }

@@ -3,4 +3,7 @@
 
 pub mod broker;
 pub mod federation;
+pub mod modes;
+pub mod own_credentials;
 pub mod sts;
+pub mod sts_support;

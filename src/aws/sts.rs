@@ -2,14 +2,16 @@
 //! Throttling and 5xx are retried by the SDK's standard strategy with bounded attempts and
 //! backoff; every attempt and the whole call have a timeout.
 
-use crate::protocol::aws::{PartitionEndpoints, TemporaryCredentials};
+use crate::protocol::aws::{PartitionEndpoints, SessionTags, TemporaryCredentials};
 use crate::protocol::mapping::Partition;
+use aws_credential_types::Credentials;
 use aws_sdk_sts::config::http::HttpResponse;
 use aws_sdk_sts::config::retry::RetryConfig;
 use aws_sdk_sts::config::timeout::TimeoutConfig;
 use aws_sdk_sts::config::{BehaviorVersion, Region};
 use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sts::operation::RequestId;
+use aws_sdk_sts::types::{PolicyDescriptorType, Tag};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -78,11 +80,7 @@ impl Sts {
         timeout: Duration,
         max_attempts: u32,
     ) -> Self {
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-            ))
-            .build_https();
+        let http = https_client();
         let clients = endpoints
             .iter()
             .map(|(partition, e)| {
@@ -152,6 +150,140 @@ impl Sts {
     }
 }
 
+/// The one HTTPS client for STS and for the credential chain: rustls with ring, not the SDK's
+/// default stack.
+pub(crate) fn https_client() -> aws_sdk_sts::config::SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
+}
+
+/// What AssumeRole sends besides the caller's credentials; every value already checked by the
+/// pure rules.
+pub struct AssumeRoleCall<'a> {
+    pub role_arn: &'a str,
+    pub role_session_name: &'a str,
+    pub source_identity: &'a str,
+    pub tags: &'a SessionTags,
+    pub external_id: Option<&'a str>,
+    pub duration_seconds: u32,
+}
+
+/// What GetFederationToken sends besides the IAM user's keys.
+pub struct FederationTokenCall<'a> {
+    pub name: &'a str,
+    pub duration_seconds: u32,
+    /// Packed inline session policy.
+    pub policy: Option<&'a str>,
+    pub policy_arns: &'a [String],
+    pub tags: &'a SessionTags,
+}
+
+impl Sts {
+    /// AssumeRole, SigV4-signed with exactly `credentials` (Roleport's own).
+    pub async fn assume_role(
+        &self,
+        partition: Partition,
+        credentials: Credentials,
+        call: AssumeRoleCall<'_>,
+    ) -> Result<Issued, StsError> {
+        let out = self
+            .client(partition)?
+            .assume_role()
+            .role_arn(call.role_arn)
+            .role_session_name(call.role_session_name)
+            .source_identity(call.source_identity)
+            .set_tags(sts_tags(call.tags)?)
+            .set_transitive_tag_keys(
+                (!call.tags.transitive_keys().is_empty())
+                    .then(|| call.tags.transitive_keys().to_vec()),
+            )
+            .set_external_id(call.external_id.map(str::to_string))
+            .duration_seconds(i32::try_from(call.duration_seconds).unwrap_or(i32::MAX))
+            .customize()
+            .config_override(aws_sdk_sts::Config::builder().credentials_provider(credentials))
+            .send()
+            .await
+            .map_err(classify)?;
+        let credentials = out.credentials().map(convert).ok_or_else(no_credentials)?;
+        Ok(Issued {
+            credentials,
+            assumed_role_arn: out
+                .assumed_role_user()
+                .map(|u| u.arn().to_string())
+                .unwrap_or_default(),
+            request_id: out.request_id().map(str::to_string),
+        })
+    }
+
+    /// GetFederationToken, SigV4-signed with the IAM user's long-term keys. The federated
+    /// user's ARN stands where the other calls put the assumed role's.
+    pub async fn get_federation_token(
+        &self,
+        partition: Partition,
+        credentials: Credentials,
+        call: FederationTokenCall<'_>,
+    ) -> Result<Issued, StsError> {
+        let policy_arns = call
+            .policy_arns
+            .iter()
+            .map(|arn| PolicyDescriptorType::builder().arn(arn).build())
+            .collect::<Vec<_>>();
+        let out = self
+            .client(partition)?
+            .get_federation_token()
+            .name(call.name)
+            .duration_seconds(i32::try_from(call.duration_seconds).unwrap_or(i32::MAX))
+            .set_policy(call.policy.map(str::to_string))
+            .set_policy_arns((!policy_arns.is_empty()).then_some(policy_arns))
+            .set_tags(sts_tags(call.tags)?)
+            .customize()
+            .config_override(aws_sdk_sts::Config::builder().credentials_provider(credentials))
+            .send()
+            .await
+            .map_err(classify)?;
+        let credentials = out.credentials().map(convert).ok_or_else(no_credentials)?;
+        Ok(Issued {
+            credentials,
+            assumed_role_arn: out
+                .federated_user()
+                .map(|u| u.arn().to_string())
+                .unwrap_or_default(),
+            request_id: out.request_id().map(str::to_string),
+        })
+    }
+}
+
+fn no_credentials() -> StsError {
+    StsError::Other {
+        code: "NoCredentials".into(),
+        message: "STS answered without credentials".into(),
+    }
+}
+
+/// Session tags as STS takes them; `None` for no tags, so no empty list is sent.
+fn sts_tags(tags: &SessionTags) -> Result<Option<Vec<Tag>>, StsError> {
+    if tags.is_empty() {
+        return Ok(None);
+    }
+    tags.tags()
+        .iter()
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .map_err(|e| StsError::Other {
+                    code: "BadTag".into(),
+                    message: e.to_string(),
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
 pub(crate) fn convert(c: &aws_sdk_sts::types::Credentials) -> TemporaryCredentials {
     let e = c.expiration();
     let expiration =
@@ -183,8 +315,23 @@ where
         }
         _ => {}
     }
-    let code = err.code().unwrap_or("Unknown").to_string();
-    let message = err.message().unwrap_or_default().to_string();
+    // An error body that is not an AWS error document (moto's HTML 500s, a proxy's error page)
+    // arrives as a service error without a code, not as a `ResponseError`: name it by status.
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    let (code, message) = match (err.code(), status) {
+        (Some(code), _) => (
+            code.to_string(),
+            err.message().unwrap_or_default().to_string(),
+        ),
+        (None, Some(status)) => (
+            format!("HTTP {status}, not an AWS error"),
+            "the answer was not an AWS error document".to_string(),
+        ),
+        (None, None) => (
+            "Unknown".to_string(),
+            err.message().unwrap_or_default().to_string(),
+        ),
+    };
     match code.as_str() {
         "ExpiredTokenException" | "ExpiredToken" => StsError::Expired { code },
         "IDPRejectedClaim"

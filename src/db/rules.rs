@@ -1,7 +1,9 @@
 //! Accounts, roles and mapping rules in Postgres. An import replaces everything in one
 //! transaction and bumps the generation, which every replica polls to reload.
 
-use crate::protocol::mapping::{Account, CompiledRules, Role, Rule, RuleSet};
+use crate::protocol::mapping::{
+    Access, AccessMode, Account, CompiledRules, Role, Rule, RuleSet, SessionPolicy,
+};
 use sqlx::{PgPool, Row};
 
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +22,41 @@ fn json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value, RulesDbError> {
     serde_json::to_value(v).map_err(invalid)
 }
 
+/// The `access` columns of an account or role row; all NULL is no `access` block.
+fn access_from_row(
+    row: &sqlx::postgres::PgRow,
+    with_policy: bool,
+) -> Result<Option<Access>, RulesDbError> {
+    let mode = row
+        .try_get::<Option<String>, _>("access_mode")?
+        .map(|m| m.parse::<AccessMode>())
+        .transpose()
+        .map_err(invalid)?;
+    let session_policy = if with_policy {
+        let inline: Option<String> = row.try_get("session_policy_inline")?;
+        let arns: Option<serde_json::Value> = row.try_get("session_policy_arns")?;
+        let managed_arns: Vec<String> = arns
+            .clone()
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(invalid)?
+            .unwrap_or_default();
+        (inline.is_some() || arns.is_some()).then_some(SessionPolicy {
+            inline,
+            managed_arns,
+        })
+    } else {
+        None
+    };
+    let access = Access {
+        mode,
+        saml_provider: row.try_get("saml_provider")?,
+        external_id: row.try_get("external_id")?,
+        session_policy,
+    };
+    Ok((!access.is_empty()).then_some(access))
+}
+
 /// Replaces the whole rule set; returns the new generation. `set` must already be validated.
 pub async fn replace_all(pool: &PgPool, set: &RuleSet) -> Result<i64, RulesDbError> {
     let mut tx = pool.begin().await?;
@@ -33,25 +70,41 @@ pub async fn replace_all(pool: &PgPool, set: &RuleSet) -> Result<i64, RulesDbErr
         .execute(&mut *tx)
         .await?;
     for a in &set.accounts {
-        sqlx::query("INSERT INTO aws_accounts (id, alias, partition) VALUES ($1, $2, $3)")
-            .bind(&a.id)
-            .bind(&a.alias)
-            .bind(String::from(a.partition))
-            .execute(&mut *tx)
-            .await?;
+        let access = a.access.clone().unwrap_or_default();
+        sqlx::query(
+            "INSERT INTO aws_accounts (id, alias, partition, access_mode, saml_provider, external_id)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&a.id)
+        .bind(&a.alias)
+        .bind(String::from(a.partition))
+        .bind(access.mode.map(String::from))
+        .bind(&access.saml_provider)
+        .bind(&access.external_id)
+        .execute(&mut *tx)
+        .await?;
     }
     for r in &set.roles {
         let account = crate::protocol::mapping::RoleArn::parse(&r.arn)
             .map(|a| a.account_id.to_string())
             .ok_or_else(|| invalid(format!("role ARN {} is malformed", r.arn)))?;
+        let access = r.access.clone().unwrap_or_default();
+        let policy = access.session_policy.as_ref();
         sqlx::query(
-            "INSERT INTO aws_roles (arn, account_id, display_name, description, max_session_seconds) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO aws_roles (arn, account_id, display_name, description, max_session_seconds,
+                 access_mode, saml_provider, external_id, session_policy_inline, session_policy_arns)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&r.arn)
         .bind(account)
         .bind(&r.display_name)
         .bind(&r.description)
         .bind(i32::try_from(r.max_session_seconds).map_err(invalid)?)
+        .bind(access.mode.map(String::from))
+        .bind(&access.saml_provider)
+        .bind(&access.external_id)
+        .bind(policy.and_then(|p| p.inline.clone()))
+        .bind(policy.map(|p| json(&p.managed_arns)).transpose()?)
         .execute(&mut *tx)
         .await?;
     }
@@ -109,9 +162,12 @@ async fn load_with_generation(pool: &PgPool) -> Result<(i64, RuleSet), RulesDbEr
         .await?
         .try_get("generation")?;
     let mut accounts = Vec::new();
-    for row in sqlx::query("SELECT id, alias, partition FROM aws_accounts ORDER BY id")
-        .fetch_all(&mut *tx)
-        .await?
+    for row in sqlx::query(
+        "SELECT id, alias, partition, access_mode, saml_provider, external_id
+         FROM aws_accounts ORDER BY id",
+    )
+    .fetch_all(&mut *tx)
+    .await?
     {
         accounts.push(Account {
             id: row.try_get("id")?,
@@ -120,11 +176,14 @@ async fn load_with_generation(pool: &PgPool) -> Result<(i64, RuleSet), RulesDbEr
                 .try_get::<String, _>("partition")?
                 .try_into()
                 .map_err(invalid)?,
+            access: access_from_row(&row, false)?,
         });
     }
     let mut roles = Vec::new();
     for row in sqlx::query(
-        "SELECT arn, display_name, description, max_session_seconds FROM aws_roles ORDER BY arn",
+        "SELECT arn, display_name, description, max_session_seconds, access_mode, saml_provider,
+                external_id, session_policy_inline, session_policy_arns
+         FROM aws_roles ORDER BY arn",
     )
     .fetch_all(&mut *tx)
     .await?
@@ -135,6 +194,7 @@ async fn load_with_generation(pool: &PgPool) -> Result<(i64, RuleSet), RulesDbEr
             description: row.try_get("description")?,
             max_session_seconds: u32::try_from(row.try_get::<i32, _>("max_session_seconds")?)
                 .map_err(invalid)?,
+            access: access_from_row(&row, true)?,
         });
     }
     let mut rules = Vec::new();

@@ -1,7 +1,7 @@
 //! Server-side sessions. The browser holds a random token; only its hash is stored, so a read of
 //! the table does not yield usable cookies.
 
-use crate::domain::FederatedIdentity;
+use crate::domain::{FederatedIdentity, UpstreamSaml};
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Row};
 
@@ -12,6 +12,9 @@ pub struct Session {
     pub sign_in_reference: String,
     pub identity: FederatedIdentity,
     pub expires_at: DateTime<Utc>,
+    /// The upstream SAML Response, for pass-through; only for sign-ins whose assertion
+    /// carried the AWS Role attribute.
+    pub upstream_saml: Option<UpstreamSaml>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -24,10 +27,37 @@ pub async fn create(
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
+    create_with_upstream(
+        pool,
+        token_hash,
+        csrf_token,
+        sign_in_reference,
+        identity,
+        None,
+        now,
+        expires_at,
+    )
+    .await
+}
+
+/// [`create`], keeping the upstream SAML Response for pass-through.
+#[allow(clippy::too_many_arguments)]
+pub async fn create_with_upstream(
+    pool: &PgPool,
+    token_hash: &[u8],
+    csrf_token: &str,
+    sign_in_reference: &str,
+    identity: &FederatedIdentity,
+    upstream_saml: Option<&UpstreamSaml>,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
     let identity = serde_json::to_value(identity)
         .map_err(|e| sqlx::Error::Protocol(format!("session identity: {e}")))?;
     sqlx::query(
-        "INSERT INTO sessions (id_hash, csrf_token, sign_in_reference, identity, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO sessions (id_hash, csrf_token, sign_in_reference, identity, created_at, expires_at,
+             upstream_saml_response, upstream_saml_issued_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(token_hash)
     .bind(csrf_token)
@@ -35,6 +65,8 @@ pub async fn create(
     .bind(identity)
     .bind(now)
     .bind(expires_at)
+    .bind(upstream_saml.map(UpstreamSaml::response_b64))
+    .bind(upstream_saml.map(|u| u.issue_instant))
     .execute(pool)
     .await?;
     Ok(())
@@ -46,7 +78,9 @@ pub async fn find(
     now: DateTime<Utc>,
 ) -> Result<Option<Session>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT csrf_token, sign_in_reference, identity, expires_at FROM sessions WHERE id_hash = $1 AND expires_at > $2",
+        "SELECT csrf_token, sign_in_reference, identity, expires_at, upstream_saml_response,
+                upstream_saml_issued_at
+         FROM sessions WHERE id_hash = $1 AND expires_at > $2",
     )
     .bind(token_hash)
     .bind(now)
@@ -60,6 +94,13 @@ pub async fn find(
             identity: serde_json::from_value(identity)
                 .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
             expires_at: r.try_get("expires_at")?,
+            upstream_saml: match (
+                r.try_get::<Option<String>, _>("upstream_saml_response")?,
+                r.try_get::<Option<DateTime<Utc>>, _>("upstream_saml_issued_at")?,
+            ) {
+                (Some(response), Some(issued)) => Some(UpstreamSaml::new(response, issued)),
+                _ => None,
+            },
         })
     })
     .transpose()

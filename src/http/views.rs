@@ -36,6 +36,8 @@ pub struct RolesPage {
     pub idp: String,
     pub csrf_token: String,
     pub accounts: Vec<AccountView>,
+    /// The rules grant the `decode-authorization-message` capability: link the support page.
+    pub can_decode: bool,
 }
 
 #[derive(Template, WebTemplate)]
@@ -73,6 +75,64 @@ pub struct ConsoleConfirmPage {
     pub account_id: String,
     pub destination: String,
     pub destination_url: String,
+    pub csrf_token: String,
+}
+
+/// One partition in the support page's choice.
+pub struct PartitionOption {
+    pub value: String,
+    pub selected: bool,
+}
+
+pub struct ConditionView {
+    pub key: String,
+    pub values: String,
+}
+
+/// A decoded authorization message: the key facts, then the whole JSON.
+pub struct DecodedView {
+    /// "Allowed", "Denied" or "Not stated".
+    pub verdict: String,
+    /// "Yes", "No" or "Not stated".
+    pub explicit_deny: String,
+    pub action: Option<String>,
+    pub resource: Option<String>,
+    pub principal: Option<String>,
+    pub conditions: Vec<ConditionView>,
+    pub pretty_json: String,
+    pub sts_request_id: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "support_decode.html")]
+pub struct SupportDecodePage {
+    pub person: String,
+    pub csrf_token: String,
+    pub partitions: Vec<PartitionOption>,
+    /// What was submitted, shown again in the form.
+    pub encoded: String,
+    /// Why the submission could not be decoded (safe to show).
+    pub problem: Option<String>,
+    pub decoded: Option<DecodedView>,
+    /// The audit reference of the submission, if there was one.
+    pub reference: Option<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "support_check.html")]
+pub struct CredentialsCheckPage {
+    pub role_name: String,
+    pub account_alias: String,
+    pub account_id: String,
+    /// What GetCallerIdentity said.
+    pub arn: String,
+    pub account: String,
+    pub user_id: String,
+    /// What AssumeRole* said when issuing; the check passes when both name one principal.
+    pub assumed_role_arn: String,
+    pub matches: bool,
+    pub access_key_id: String,
+    pub reference: String,
     pub csrf_token: String,
 }
 

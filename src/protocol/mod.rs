@@ -2,4 +2,5 @@
 
 pub mod aws;
 pub mod mapping;
+pub mod oidc;
 pub mod saml;

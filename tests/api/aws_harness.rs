@@ -43,10 +43,11 @@ pub static BROKER_KEY: LazyLock<(PathBuf, PathBuf)> = LazyLock::new(|| {
     (key, cert)
 });
 
-/// A recorded HTTP request: query or form parameters.
+/// A recorded HTTP request: query or form parameters, and the headers (names in lower case).
 #[derive(Debug, Clone)]
 pub struct Recorded {
     pub params: BTreeMap<String, String>,
+    pub headers: BTreeMap<String, String>,
 }
 
 /// A local HTTP server; `answer` decides each response and sees every request.
@@ -74,7 +75,14 @@ pub async fn fake_server(answer: Answer) -> FakeServer {
                         .into_owned()
                         .collect();
                 params.extend(url::form_urlencoded::parse(&body).into_owned());
-                let recorded = Recorded { params };
+                let headers = req
+                    .headers()
+                    .iter()
+                    .filter_map(|(k, v)| {
+                        Some((k.as_str().to_string(), v.to_str().ok()?.to_string()))
+                    })
+                    .collect();
+                let recorded = Recorded { params, headers };
                 let response = answer(&recorded);
                 seen.lock().unwrap().push(recorded);
                 response
@@ -96,7 +104,13 @@ pub async fn recording_sts() -> FakeServer {
         // Forward synchronously on a helper thread: the answer closure is not async.
         let moto = moto.clone();
         let params = r.params.clone();
-        let (status, body) = std::thread::spawn(move || post_form(&moto, &params))
+        // SigV4 headers too: moto routes a signed call (GetCallerIdentity…) by them.
+        let headers: Vec<(String, String)> =
+            ["authorization", "x-amz-date", "x-amz-security-token"]
+                .iter()
+                .filter_map(|h| Some((h.to_string(), r.headers.get(*h)?.clone())))
+                .collect();
+        let (status, body) = std::thread::spawn(move || post_form(&moto, &params, &headers))
             .join()
             .unwrap();
         HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
@@ -107,16 +121,24 @@ pub async fn recording_sts() -> FakeServer {
 }
 
 /// A blocking form POST to moto over a plain socket (moto answers `Connection: close`).
-fn post_form(url: &str, params: &BTreeMap<String, String>) -> (u16, String) {
+fn post_form(
+    url: &str,
+    params: &BTreeMap<String, String>,
+    headers: &[(String, String)],
+) -> (u16, String) {
     use std::io::{Read, Write};
     let body: String = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(params.iter())
         .finish();
     let host = url.trim_start_matches("http://").trim_end_matches('/');
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     let mut sock = std::net::TcpStream::connect(host).unwrap();
     write!(
         sock,
-        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{body}",
         body.len()
     )
     .unwrap();
@@ -409,4 +431,210 @@ impl SamlCheck<'_> {
                 < 60
         );
     }
+}
+
+// ----- A fake STS that answers like AWS (Query protocol), for what moto cannot do -----
+
+/// The namespace of every STS Query-protocol answer.
+pub const STS_NS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
+
+pub fn new_request_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// An STS error as AWS sends it: `<ErrorResponse><Error><Type/><Code/><Message/></Error><RequestId/>`.
+pub fn sts_error(status: u16, code: &str, message: &str) -> HttpResponse {
+    let kind = if status >= 500 { "Receiver" } else { "Sender" };
+    let id = new_request_id();
+    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
+        .content_type("text/xml")
+        .insert_header(("x-amzn-RequestId", id.clone()))
+        .body(format!(
+            r#"<ErrorResponse xmlns="{STS_NS}"><Error><Type>{kind}</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>{id}</RequestId></ErrorResponse>"#
+        ))
+}
+
+/// A successful Query-protocol answer for `action` holding `result` (inner XML).
+pub fn sts_ok(action: &str, result: &str) -> HttpResponse {
+    let id = new_request_id();
+    HttpResponse::Ok()
+        .content_type("text/xml")
+        .insert_header(("x-amzn-RequestId", id.clone()))
+        .body(format!(
+            r#"<{action}Response xmlns="{STS_NS}"><{action}Result>{result}</{action}Result><ResponseMetadata><RequestId>{id}</RequestId></ResponseMetadata></{action}Response>"#
+        ))
+}
+
+/// The SAML Response inside an AssumeRoleWithSAML call, as text.
+pub fn saml_of(call: &Recorded) -> String {
+    String::from_utf8(
+        base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            &call.params["SAMLAssertion"],
+        )
+        .unwrap(),
+    )
+    .unwrap()
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// What AWS answers to a good AssumeRoleWithSAML (moto's shape): credentials, and the
+/// assumed-role ARN in the role's partition and account, named after RoleSessionName.
+pub fn assume_role_with_saml_ok(call: &Recorded) -> HttpResponse {
+    assert_eq!(call.params["Action"], "AssumeRoleWithSAML");
+    let role_arn = &call.params["RoleArn"];
+    // arn:<partition>:iam::<account>:role/<name>
+    let parts: Vec<&str> = role_arn.splitn(6, ':').collect();
+    let (partition, account, role) = (parts[1], parts[4], parts[5].trim_start_matches("role/"));
+    let xml = saml_of(call);
+    let session = regex::Regex::new(
+        r#"Name="https://aws.amazon.com/SAML/Attributes/RoleSessionName"[^>]*>\s*<saml:AttributeValue[^>]*>([^<]+)<"#,
+    )
+    .unwrap()
+    .captures(&xml)
+    .map(|c| c[1].to_string())
+    .unwrap_or_else(|| "no-session".into());
+    let recipient = regex::Regex::new(r#"Recipient="([^"]+)""#)
+        .unwrap()
+        .captures(&xml)
+        .map(|c| c[1].to_string())
+        .unwrap_or_default();
+    let duration: i64 = call.params["DurationSeconds"].parse().unwrap_or(3600);
+    let expiration = (roleport::clock::Clock::system().now() + chrono::Duration::seconds(duration))
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ");
+    let key = format!(
+        "ASIA{}",
+        &uuid::Uuid::new_v4().simple().to_string().to_uppercase()[..16]
+    );
+    sts_ok(
+        "AssumeRoleWithSAML",
+        &format!(
+            concat!(
+                "<Credentials><AccessKeyId>{key}</AccessKeyId>",
+                "<SecretAccessKey>{secret}</SecretAccessKey>",
+                "<SessionToken>FQoGZXIvYXdzEBYaD{token}</SessionToken>",
+                "<Expiration>{expiration}</Expiration></Credentials>",
+                "<AssumedRoleUser><AssumedRoleId>AROAFAKE0000000000000:{session}</AssumedRoleId>",
+                "<Arn>arn:{partition}:sts::{account}:assumed-role/{role}/{session}</Arn></AssumedRoleUser>",
+                "<PackedPolicySize>6</PackedPolicySize><Subject>alice</Subject><SubjectType>persistent</SubjectType>",
+                "<Issuer>{issuer}</Issuer><Audience>{recipient}</Audience>",
+                "<NameQualifier>B64EncodedStringOfHashOfIssuerAccountIdAndUserId=</NameQualifier>"
+            ),
+            key = key,
+            secret = uuid::Uuid::new_v4().simple(),
+            token = uuid::Uuid::new_v4().simple(),
+            expiration = expiration,
+            session = xml_escape(&session),
+            partition = partition,
+            account = account,
+            role = xml_escape(role),
+            issuer = "https://roleport.invalid/aws/saml-metadata.xml",
+            recipient = xml_escape(&recipient),
+        ),
+    )
+}
+
+/// What AWS answers to DecodeAuthorizationMessage: the decoded JSON as text.
+pub fn decode_authorization_message_ok(decoded_json: &str) -> HttpResponse {
+    sts_ok(
+        "DecodeAuthorizationMessage",
+        &format!(
+            "<DecodedMessage>{}</DecodedMessage>",
+            xml_escape(decoded_json)
+        ),
+    )
+}
+
+/// A fake STS: `answer` decides every response; each request is recorded.
+pub async fn fake_sts(
+    answer: impl Fn(&Recorded) -> HttpResponse + Send + Sync + 'static,
+) -> FakeServer {
+    fake_server(Arc::new(answer)).await
+}
+
+/// A server that accepts connections and never answers (a hung STS). `accepted` counts the
+/// connections, so a test can see how often the client tried.
+pub struct HungServer {
+    pub url: String,
+    pub accepted: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+pub async fn hung_server() -> HungServer {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let accepted: Arc<std::sync::atomic::AtomicUsize> = Arc::default();
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(socket); // read nothing, answer nothing, never close
+        }
+    });
+    HungServer { url, accepted }
+}
+
+/// Endpoint overrides pointing a partition's STS (and optionally its federation endpoint and
+/// console) at local servers.
+pub fn partition_overrides(sts: &str, federation: Option<&str>) -> EndpointOverrides {
+    EndpointOverrides {
+        sts: Some(url::Url::parse(sts).unwrap()),
+        federation: federation.map(|f| url::Url::parse(&format!("{f}/federation")).unwrap()),
+        console: federation.map(|f| url::Url::parse(&format!("{f}/console/")).unwrap()),
+        ..EndpointOverrides::default()
+    }
+}
+
+/// The SigV4 credential scope of a signed call: (access key id, region, service).
+pub fn sigv4_scope(call: &Recorded) -> Option<(String, String, String)> {
+    let auth = call.headers.get("authorization")?;
+    let cred = auth.split("Credential=").nth(1)?.split(',').next()?;
+    let parts: Vec<&str> = cred.split('/').collect();
+    (parts.len() == 5).then(|| {
+        (
+            parts[0].to_string(),
+            parts[2].to_string(),
+            parts[3].to_string(),
+        )
+    })
+}
+
+/// Runs `test` (its path in this binary, e.g. `aws_support::name`) again in a child process
+/// with `set` added to and `unset` removed from its environment: a test cannot change its own
+/// process's environment (`unsafe` is forbidden), and Roleport reads its own AWS credentials
+/// from there. Returns `true` in the child, which then runs the test body; in the parent it
+/// waits for the child, fails if the child failed, and returns `false`.
+pub fn in_child_with_env(test: &str, set: &[(&str, &str)], unset: &[&str]) -> bool {
+    const CHILD: &str = "ROLEPORT_TEST_ENV_CHILD";
+    if std::env::var(CHILD).as_deref() == Ok(test) {
+        return true;
+    }
+    let mut command = std::process::Command::new(std::env::current_exe().unwrap());
+    command
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD, test);
+    for (k, v) in set {
+        command.env(k, v);
+    }
+    for k in unset {
+        command.env_remove(k);
+    }
+    let out = command.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "child run of {test} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("1 passed"),
+        "the child ran no test:\n{stdout}"
+    );
+    false
 }

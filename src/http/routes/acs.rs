@@ -4,7 +4,7 @@
 
 use crate::audit::{AuditEvent, EventKind, Outcome, new_reference};
 use crate::db;
-use crate::domain::{FederatedIdentity, ReturnTo};
+use crate::domain::{AWS_ROLE_ATTRIBUTE, FederatedIdentity, ReturnTo, UpstreamSaml};
 use crate::http::AppState;
 use crate::http::cookies::random_token;
 use crate::http::errors::{AppError, Format, Kind};
@@ -116,6 +116,7 @@ async fn acs(
             identity,
             return_to,
             grants,
+            upstream_saml,
         }) => {
             let outcome = if grants == 0 {
                 Outcome::NoRoles
@@ -129,7 +130,15 @@ async fn acs(
             event.source_ip = meta.source_ip.clone();
             event.user_agent = meta.user_agent.clone();
             event.details = serde_json::json!({ "grants": grants });
-            start_session(&state, &reference, identity, event, &return_to).await
+            start_session(
+                &state,
+                &reference,
+                identity,
+                upstream_saml.as_ref(),
+                event,
+                &return_to,
+            )
+            .await
         }
         Err(Failure::Refused(refusal)) => {
             let idp = idp_label.unwrap_or_else(|| "unknown".into());
@@ -185,6 +194,8 @@ struct Accepted {
     identity: FederatedIdentity,
     return_to: ReturnTo,
     grants: usize,
+    /// Kept for SAML pass-through when the assertion carries the AWS Role attribute.
+    upstream_saml: Option<UpstreamSaml>,
 }
 
 enum Failure {
@@ -226,7 +237,7 @@ async fn consume(
         .filter(|c| !c.is_ascii_whitespace())
         .collect();
     let bytes = base64::engine::general_purpose::STANDARD
-        .decode(compact)
+        .decode(&compact)
         .map_err(|_| SamlError::BadEncoding)?;
     let xml = String::from_utf8(bytes).map_err(|_| SamlError::BadEncoding)?;
     let header = saml::peek(&xml, &limits)?;
@@ -306,10 +317,17 @@ async fn consume(
     let identity = extract_identity(&idp.id, &verified, &idp.attributes)?;
     let claims = claims_of(&identity);
     let grants = state.rules().evaluate(&claims).grants.len();
+    // Only an assertion that already names AWS roles can be passed on to AWS; no other
+    // upstream Response is kept. `compact` decodes to exactly the bytes that were verified.
+    let upstream_saml = verified
+        .attributes
+        .contains_key(AWS_ROLE_ATTRIBUTE)
+        .then(|| UpstreamSaml::new(compact, verified.issue_instant));
     Ok(Accepted {
         identity,
         return_to,
         grants,
+        upstream_saml,
     })
 }
 
@@ -371,6 +389,7 @@ async fn start_session(
     state: &AppState,
     reference: &str,
     identity: FederatedIdentity,
+    upstream_saml: Option<&UpstreamSaml>,
     event: AuditEvent,
     return_to: &ReturnTo,
 ) -> Result<HttpResponse, AppError> {
@@ -392,12 +411,13 @@ async fn start_session(
     db::audit::append(&state.pool, reference, now, event)
         .await
         .map_err(|e| unavailable(e.to_string()))?;
-    db::sessions::create(
+    db::sessions::create_with_upstream(
         &state.pool,
         &db::sha256(token.as_bytes()),
         &csrf,
         reference,
         &identity,
+        upstream_saml,
         now,
         now + Duration::seconds(ttl),
     )

@@ -7,7 +7,7 @@
 use super::acs::claims_of;
 use super::session::{self, SignedIn};
 use crate::audit::{AuditEvent, EventKind, Outcome, new_reference};
-use crate::aws::broker::{IssueOutcome, IssueRequest};
+use crate::aws::broker::{IssueErrorClass, IssueOutcome, IssueRequest};
 use crate::aws::federation;
 use crate::db;
 use crate::http::AppState;
@@ -45,8 +45,8 @@ async fn idp_metadata(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// The grant as the rules decide it now, with the role maximum and the deciding rule's cap.
-struct Picked {
-    grant: Grant,
+pub(crate) struct Picked {
+    pub(crate) grant: Grant,
     role_maximum: u32,
     rule_cap: Option<u32>,
 }
@@ -83,15 +83,15 @@ fn csrf_ok(signed_in: &SignedIn, sent: Option<&str>) -> bool {
 }
 
 /// What one issue produced, after its audit row is committed.
-struct Delivered {
-    outcome: IssueOutcome,
-    picked: Picked,
-    reference: String,
+pub(crate) struct Delivered {
+    pub(crate) outcome: IssueOutcome,
+    pub(crate) picked: Picked,
+    pub(crate) reference: String,
 }
 
 /// Issues credentials for `grant_id` and commits the audit row. Every refusal and failure is
 /// audited too.
-async fn issue(
+pub(crate) async fn issue(
     state: &AppState,
     req: &HttpRequest,
     signed_in: &SignedIn,
@@ -121,9 +121,10 @@ async fn issue(
             "You have no such role. It may have been removed; reload your roles.",
         ));
     };
+    // The grant's access mode decides how AWS is reached.
     let outcome = state
         .aws
-        .issue_saml_broker(
+        .issue(
             &state.blocking,
             IssueRequest {
                 identity,
@@ -132,6 +133,7 @@ async fn issue(
                 rule_cap: picked.rule_cap,
                 requested_seconds,
                 now: state.clock.now(),
+                upstream_saml: signed_in.session.upstream_saml.as_ref(),
             },
         )
         .await;
@@ -140,6 +142,7 @@ async fn issue(
         "role_arn": picked.grant.role_arn,
         "rule": picked.grant.rule_id,
         "requested_seconds": requested_seconds,
+        "mode": picked.grant.access.mode.as_str(),
     });
     let outcome = match outcome {
         Ok(o) => o,
@@ -148,9 +151,11 @@ async fn issue(
             event.details = details;
             audit_or_log(state, &reference, event).await;
             tracing::warn!(reference, subject = %identity.subject, role = %picked.grant.role_arn, reason = e.code(), error = %e, "credentials not issued");
-            let kind = match &e {
-                crate::aws::broker::IssueError::Rule(_) => Kind::BadRequest,
-                _ => Kind::Unavailable,
+            let kind = match e.class() {
+                IssueErrorClass::Refused => Kind::BadRequest,
+                IssueErrorClass::SignInAgain => Kind::NotSignedIn,
+                IssueErrorClass::Configuration => Kind::Internal,
+                IssueErrorClass::Unavailable => Kind::Unavailable,
             };
             return Err(AppError::new(kind, format, reference, e.to_string()));
         }
@@ -405,12 +410,7 @@ async fn console(
         ));
     };
     // Validate the destination before anything is issued.
-    let destination = destination_url(
-        &state,
-        &picked.grant,
-        &form.destination,
-        &new_reference(),
-    )?;
+    let destination = destination_url(&state, &picked.grant, &form.destination, &new_reference())?;
     let d = issue(
         &state,
         &req,

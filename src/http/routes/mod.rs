@@ -8,6 +8,7 @@ mod login;
 mod metadata;
 mod roles;
 mod session;
+mod support;
 
 use actix_web::web;
 
@@ -18,6 +19,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(acs::configure)
         .configure(roles::configure)
         .configure(credentials::configure)
+        .configure(support::configure)
         .configure(metadata::configure)
         .configure(health::configure)
         .configure(assets::configure);

@@ -68,6 +68,9 @@ async fn roles_page(
         idp: identity.idp.clone(),
         csrf_token,
         accounts,
+        can_decode: decision
+            .capabilities
+            .contains(super::support::DECODE_CAPABILITY),
     }
     .respond_to(&req)
     .map_into_boxed_body())

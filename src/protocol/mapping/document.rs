@@ -1,4 +1,24 @@
 //! The rules document (YAML, config-as-code): reading with line-precise errors, and writing.
+//!
+//! How AWS is reached is optional, per account and overridable per role, field by field:
+//!
+//! ```yaml
+//! accounts:
+//!   - id: "123456789012"
+//!     alias: prod
+//!     partition: aws
+//!     access:                       # optional; default mode saml_broker
+//!       mode: assume_role           # saml_broker | saml_passthrough | assume_role | federation_token
+//!       saml_provider: roleport     # IAM SAML provider name (saml_* modes); default aws.saml_provider_name
+//!       external_id: prod-ext-1     # AssumeRole's ExternalId (assume_role only)
+//! roles:
+//!   - arn: arn:aws:iam::123456789012:role/Auditor
+//!     access:                       # the account's fields, plus the session policy
+//!       mode: federation_token
+//!       session_policy:             # GetFederationToken's (federation_token only)
+//!         inline: '{"Version": "2012-10-17", "Statement": [...]}'
+//!         managed_arns: [arn:aws:iam::aws:policy/ReadOnlyAccess]
+//! ```
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -11,8 +31,8 @@ use serde::{Deserialize, Serialize};
 use super::engine::CompiledRules;
 use super::error::{ErrorKind, Part, RuleError, Section, Site};
 use super::model::{
-    Account, ClaimSelector, DEFAULT_ROLE_SESSION_SECONDS, Effect, MatchKind, Partition, Role,
-    RoleArn, Rule, RuleSet,
+    Access, AccessMode, Account, ClaimSelector, DEFAULT_ROLE_SESSION_SECONDS, Effect, MatchKind,
+    Partition, Role, RoleArn, Rule, RuleSet, SessionPolicy,
 };
 use super::spans::{self, NodeId, Spanned};
 
@@ -79,6 +99,8 @@ struct DocAccount {
     id: Spanned<String>,
     alias: Spanned<String>,
     partition: Spanned<String>,
+    #[serde(default)]
+    access: Option<Spanned<DocAccess>>,
 }
 
 #[derive(Deserialize)]
@@ -91,6 +113,44 @@ struct DocRole {
     description: Option<Spanned<String>>,
     #[serde(default)]
     max_session_seconds: Option<Spanned<u32>>,
+    #[serde(default)]
+    access: Option<Spanned<DocRoleAccess>>,
+}
+
+/// An account's `access` block.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DocAccess {
+    #[serde(default)]
+    mode: Option<Spanned<String>>,
+    #[serde(default)]
+    saml_provider: Option<Spanned<String>>,
+    #[serde(default)]
+    external_id: Option<Spanned<String>>,
+}
+
+/// A role's `access` block: the account's fields, plus the session policy.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DocRoleAccess {
+    #[serde(default)]
+    mode: Option<Spanned<String>>,
+    #[serde(default)]
+    saml_provider: Option<Spanned<String>>,
+    #[serde(default)]
+    external_id: Option<Spanned<String>>,
+    #[serde(default)]
+    session_policy: Option<Spanned<DocSessionPolicy>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DocSessionPolicy {
+    /// The policy as JSON text.
+    #[serde(default)]
+    inline: Option<Spanned<String>>,
+    #[serde(default)]
+    managed_arns: Option<SpannedList>,
 }
 
 type SpannedList = Spanned<Vec<Spanned<String>>>;
@@ -163,11 +223,26 @@ pub fn parse_document(text: &str) -> Result<RuleSet, Vec<DocumentError>> {
 struct Suspects {
     partitions: BTreeSet<String>,
     effects: BTreeSet<usize>,
+    /// `(section, index)` of accounts and roles whose access mode was not understood.
+    modes: BTreeSet<(Section, usize)>,
 }
 
 impl Suspects {
     fn explains(&self, error: &RuleError, set: &RuleSet) -> bool {
         let index = error.site.index;
+        if error.kind == ErrorKind::AccessFieldNotForMode {
+            // A role inherits its account's mode, so a bad account mode explains its roles too.
+            let account_suspect = |role: &Role| {
+                RoleArn::parse(&role.arn).is_some_and(|arn| {
+                    set.accounts.iter().enumerate().any(|(i, a)| {
+                        a.id == arn.account_id && self.modes.contains(&(Section::Accounts, i))
+                    })
+                })
+            };
+            return self.modes.contains(&(error.site.section, index))
+                || (error.site.section == Section::Roles
+                    && set.roles.get(index).is_some_and(account_suspect));
+        }
         match (error.site.section, error.kind) {
             (Section::Rules, ErrorKind::MisusedWildcard | ErrorKind::GrantFieldOnDenyRule) => {
                 self.effects.contains(&index)
@@ -237,10 +312,22 @@ fn convert(doc: &DocFile) -> (RuleSet, Vec<RuleError>, Suspects) {
         if errors.len() > before {
             suspects.partitions.insert(a.id.value.clone());
         }
+        let access = a.access.as_ref().and_then(|access| {
+            let d = &access.value;
+            let site = Site::new(Section::Accounts, i, Part::Field("access.mode"));
+            convert_access(
+                (&d.mode, &d.saml_provider, &d.external_id),
+                None,
+                site,
+                &mut errors,
+                &mut suspects,
+            )
+        });
         Account {
             id: a.id.value.clone(),
             alias: a.alias.value.clone(),
             partition,
+            access,
         }
     });
     let accounts = accounts.collect();
@@ -248,8 +335,24 @@ fn convert(doc: &DocFile) -> (RuleSet, Vec<RuleError>, Suspects) {
         .roles
         .iter()
         .flatten()
-        .map(|item| {
+        .enumerate()
+        .map(|(i, item)| {
             let r = &item.value;
+            let access = r.access.as_ref().and_then(|access| {
+                let d = &access.value;
+                let policy = d.session_policy.as_ref().map(|p| SessionPolicy {
+                    inline: p.value.inline.as_ref().map(|s| s.value.clone()),
+                    managed_arns: list(&p.value.managed_arns),
+                });
+                let site = Site::new(Section::Roles, i, Part::Field("access.mode"));
+                convert_access(
+                    (&d.mode, &d.saml_provider, &d.external_id),
+                    policy,
+                    site,
+                    &mut errors,
+                    &mut suspects,
+                )
+            });
             let arn = r.arn.value.clone();
             // An unnamed role is shown by its IAM name.
             let display_name = r.display_name.as_ref().map_or_else(
@@ -264,6 +367,7 @@ fn convert(doc: &DocFile) -> (RuleSet, Vec<RuleError>, Suspects) {
                     .as_ref()
                     .map_or(DEFAULT_ROLE_SESSION_SECONDS, |s| s.value),
                 arn,
+                access,
             }
         })
         .collect();
@@ -280,6 +384,42 @@ fn convert(doc: &DocFile) -> (RuleSet, Vec<RuleError>, Suspects) {
         rules,
     };
     (set, errors, suspects)
+}
+
+type AccessFields<'a> = (
+    &'a Option<Spanned<String>>,
+    &'a Option<Spanned<String>>,
+    &'a Option<Spanned<String>>,
+);
+
+/// An `access` block; an empty one is no block at all (as the database stores it).
+fn convert_access(
+    (mode, saml_provider, external_id): AccessFields<'_>,
+    session_policy: Option<SessionPolicy>,
+    mode_site: Site,
+    errors: &mut Vec<RuleError>,
+    suspects: &mut Suspects,
+) -> Option<Access> {
+    let mode = mode.as_ref().and_then(|m| {
+        m.value
+            .parse::<AccessMode>()
+            .map_err(|e| {
+                suspects.modes.insert((mode_site.section, mode_site.index));
+                errors.push(RuleError::new(
+                    mode_site.clone(),
+                    ErrorKind::InvalidAccessMode,
+                    e.to_string(),
+                ));
+            })
+            .ok()
+    });
+    let access = Access {
+        mode,
+        saml_provider: saml_provider.as_ref().map(|s| s.value.clone()),
+        external_id: external_id.as_ref().map(|s| s.value.clone()),
+        session_policy,
+    };
+    (!access.is_empty()).then_some(access)
 }
 
 fn convert_rule(
@@ -363,12 +503,22 @@ fn node_for(doc: &DocFile, site: &Site) -> Option<NodeId> {
         Section::Accounts => {
             let item = doc.accounts.as_ref()?.get(site.index)?;
             let a = &item.value;
-            Some(match field {
-                Some("id") => a.id.node,
-                Some("alias") => a.alias.node,
-                Some("partition") => a.partition.node,
-                _ => item.node,
-            })
+            let access = a.access.as_ref();
+            let in_access =
+                |f: fn(&DocAccess) -> Option<NodeId>| access.map(|x| f(&x.value).unwrap_or(x.node));
+            let node = match field {
+                Some("id") => Some(a.id.node),
+                Some("alias") => Some(a.alias.node),
+                Some("partition") => Some(a.partition.node),
+                Some("access") => access.map(|x| x.node),
+                Some("access.mode") => in_access(|x| x.mode.as_ref().map(|s| s.node)),
+                Some("access.saml_provider") => {
+                    in_access(|x| x.saml_provider.as_ref().map(|s| s.node))
+                }
+                Some("access.external_id") => in_access(|x| x.external_id.as_ref().map(|s| s.node)),
+                _ => None,
+            };
+            Some(node.unwrap_or(item.node))
         }
         Section::Roles => {
             let item = doc.roles.as_ref()?.get(site.index)?;
@@ -378,6 +528,9 @@ fn node_for(doc: &DocFile, site: &Site) -> Option<NodeId> {
                 Some("display_name") => r.display_name.as_ref().map(|s| s.node),
                 Some("description") => r.description.as_ref().map(|s| s.node),
                 Some("max_session_seconds") => r.max_session_seconds.as_ref().map(|s| s.node),
+                Some(name) if name.starts_with("access") => {
+                    r.access.as_ref().map(|a| role_access_node(a, &site.part))
+                }
                 _ => None,
             };
             Some(node.unwrap_or(item.node))
@@ -386,6 +539,32 @@ fn node_for(doc: &DocFile, site: &Site) -> Option<NodeId> {
             let item = doc.rules.as_ref()?.get(site.index)?;
             Some(rule_node(&item.value, &site.part).unwrap_or(item.node))
         }
+    }
+}
+
+/// The node of a role's `access` field; the closest enclosing node when it is absent.
+fn role_access_node(access: &Spanned<DocRoleAccess>, part: &Part) -> NodeId {
+    let a = &access.value;
+    let policy = a.session_policy.as_ref();
+    let in_policy = |f: &dyn Fn(&DocSessionPolicy) -> Option<NodeId>| {
+        policy.map_or(access.node, |p| f(&p.value).unwrap_or(p.node))
+    };
+    let node = |s: &Option<Spanned<String>>| s.as_ref().map(|s| s.node);
+    match part {
+        Part::Field("access.mode") => node(&a.mode).unwrap_or(access.node),
+        Part::Field("access.saml_provider") => node(&a.saml_provider).unwrap_or(access.node),
+        Part::Field("access.external_id") => node(&a.external_id).unwrap_or(access.node),
+        Part::Field("access.session_policy") => policy.map_or(access.node, |p| p.node),
+        Part::Field("access.session_policy.inline") => in_policy(&|p| node(&p.inline)),
+        Part::Field("access.session_policy.managed_arns") => {
+            in_policy(&|p| p.managed_arns.as_ref().map(|l| l.node))
+        }
+        Part::Element("access.session_policy.managed_arns", j) => in_policy(&|p| {
+            p.managed_arns
+                .as_ref()
+                .map(|l| l.value.get(*j).map_or(l.node, |e| e.node))
+        }),
+        _ => access.node,
     }
 }
 

@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::error::{ErrorKind, Part, RuleError, Section, Site};
 use super::matcher::{DnCache, Matcher, Selected, folds_case, select};
-use super::model::{Account, Claims, Decision, Effect, Grant, Role, RoleArn, Rule, RuleSet};
+use super::model::{
+    Account, Claims, Decision, Effect, Grant, GrantAccess, Role, RoleArn, Rule, RuleSet,
+};
 use super::validate::validate;
 
 /// A validated rule set with every pattern compiled.
@@ -196,5 +198,6 @@ fn grant(target: &RoleTarget, rule: &Rule) -> Grant {
         transitive_tag_keys: rule.transitive_tag_keys.clone(),
         rule_id: rule.id.clone(),
         capabilities: rule.capabilities.clone(),
+        access: GrantAccess::resolve(target.account.access.as_ref(), target.role.access.as_ref()),
     }
 }

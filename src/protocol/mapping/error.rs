@@ -102,6 +102,17 @@ pub enum ErrorKind {
     TooManySessionTags,
     InvalidTransitiveTagKey,
     InvalidCapability,
+    /// `access.mode` outside saml_broker, saml_passthrough, assume_role, federation_token.
+    InvalidAccessMode,
+    /// `access.saml_provider` is not an IAM SAML provider name.
+    InvalidSamlProvider,
+    /// `access.external_id` breaks STS's ExternalId rules.
+    InvalidExternalId,
+    /// A session policy that GetFederationToken would refuse, or one set on an account.
+    InvalidSessionPolicy,
+    /// An `access` field that the mode in force does not use (e.g. `external_id` without
+    /// `assume_role`).
+    AccessFieldNotForMode,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]

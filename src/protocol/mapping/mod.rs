@@ -14,6 +14,8 @@
 //!   id); it alone supplies the duration cap, session tags and transitive keys.
 //! - Capabilities are the union over applying allow rules.
 //! - Rule order in the input never matters.
+//! - How AWS is reached (`access`) is configured per account and overridden per role, field by
+//!   field; a grant carries the result ([`GrantAccess`]). The default is `saml_broker`.
 
 mod document;
 mod engine;
@@ -35,8 +37,8 @@ pub use error::{ErrorKind, Part, RuleError, Section, Site};
 pub use explain::{Explanation, RuleTrace, TraceReason, explain};
 pub use ldap_dn::{Dn, DnError};
 pub use model::{
-    ALL_ROLES, Account, ClaimSelector, Claims, DEFAULT_ROLE_SESSION_SECONDS, Decision, Effect,
-    Grant, MAX_SESSION_SECONDS, MIN_RULE_SESSION_SECONDS, MatchKind, Partition, Role, RoleArn,
-    Rule, RuleSet, UnknownName, is_account_id,
+    ALL_ROLES, Access, AccessMode, Account, ClaimSelector, Claims, DEFAULT_ROLE_SESSION_SECONDS,
+    Decision, Effect, Grant, GrantAccess, MAX_SESSION_SECONDS, MIN_RULE_SESSION_SECONDS, MatchKind,
+    Partition, Role, RoleArn, Rule, RuleSet, SessionPolicy, UnknownName, is_account_id,
 };
 pub use render::render_document;

@@ -42,6 +42,10 @@ pub struct Account {
     pub id: String,
     pub alias: String,
     pub partition: Partition,
+    /// How this account's roles are reached; `None` is [`AccessMode::SamlBroker`] with the
+    /// defaults. Never carries a `session_policy` (that is per role).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<Access>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -50,6 +54,103 @@ pub struct Role {
     pub display_name: String,
     pub description: String,
     pub max_session_seconds: u32,
+    /// Overrides the account's `access`, field by field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<Access>,
+}
+
+/// How Roleport reaches AWS for a role (design.md §1, issue 3).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(try_from = "String", into = "String")]
+pub enum AccessMode {
+    /// Roleport signs a SAML Response naming exactly the picked role (AssumeRoleWithSAML).
+    #[default]
+    SamlBroker,
+    /// The upstream IdP's own signed assertion goes to AssumeRoleWithSAML.
+    SamlPassthrough,
+    /// Roleport's own AWS credentials call AssumeRole.
+    AssumeRole,
+    /// An IAM user's keys call GetFederationToken with the role's session policy.
+    FederationToken,
+}
+
+impl AccessMode {
+    pub const ALL: [AccessMode; 4] = [
+        AccessMode::SamlBroker,
+        AccessMode::SamlPassthrough,
+        AccessMode::AssumeRole,
+        AccessMode::FederationToken,
+    ];
+
+    /// Whether the mode goes through an IAM SAML provider (and so uses `saml_provider`).
+    pub fn uses_saml_provider(self) -> bool {
+        matches!(self, AccessMode::SamlBroker | AccessMode::SamlPassthrough)
+    }
+}
+
+/// The `access` block of an account or a role. Every field is optional: a role's field
+/// overrides its account's, an absent one is inherited (and in the end defaulted).
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Access {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<AccessMode>,
+    /// The IAM SAML provider's name in the account (`saml_broker`: Roleport's registration;
+    /// `saml_passthrough`: the upstream IdP's). `None`: Roleport's configured default
+    /// (`aws.saml_provider_name`, itself `roleport` unless set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saml_provider: Option<String>,
+    /// Sent as AssumeRole's `ExternalId` (`assume_role` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// GetFederationToken's session policy (`federation_token` only; roles only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_policy: Option<SessionPolicy>,
+}
+
+impl Access {
+    pub fn is_empty(&self) -> bool {
+        *self == Access::default()
+    }
+}
+
+/// A GetFederationToken session policy: inline JSON and/or managed policy ARNs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct SessionPolicy {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inline: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub managed_arns: Vec<String>,
+}
+
+/// The access configuration in force for one grant: the role's `access` over its account's,
+/// over the defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantAccess {
+    pub mode: AccessMode,
+    /// `None`: Roleport's configured default provider name (`aws.saml_provider_name`).
+    pub saml_provider: Option<String>,
+    pub external_id: Option<String>,
+    pub session_policy: Option<SessionPolicy>,
+}
+
+impl GrantAccess {
+    /// Role fields over account fields over the defaults.
+    pub fn resolve(account: Option<&Access>, role: Option<&Access>) -> GrantAccess {
+        let pick = |f: fn(&Access) -> Option<&String>| {
+            role.and_then(f).or_else(|| account.and_then(f)).cloned()
+        };
+        GrantAccess {
+            mode: role
+                .and_then(|a| a.mode)
+                .or_else(|| account.and_then(|a| a.mode))
+                .unwrap_or_default(),
+            saml_provider: pick(|a| a.saml_provider.as_ref()),
+            external_id: pick(|a| a.external_id.as_ref()),
+            session_policy: role.and_then(|a| a.session_policy.clone()),
+        }
+    }
 }
 
 impl Role {
@@ -217,6 +318,8 @@ pub struct Grant {
     /// The deciding rule's capabilities; the union over all applying rules is in
     /// [`Decision::capabilities`].
     pub capabilities: Vec<String>,
+    /// How AWS is reached for this grant.
+    pub access: GrantAccess,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -245,7 +348,7 @@ macro_rules! via_text {
         }
     )+};
 }
-via_text!(Partition, MatchKind, Effect, ClaimSelector);
+via_text!(Partition, MatchKind, Effect, ClaimSelector, AccessMode);
 
 macro_rules! closed_vocabulary {
     ($ty:ident, $what:literal, $expected:literal, { $($variant:ident => $text:literal),+ $(,)? }) => {
@@ -278,6 +381,17 @@ closed_vocabulary!(MatchKind, "match kind", "exact, glob, regex or ldap_dn", {
     Exact => "exact", Glob => "glob", Regex => "regex", LdapDn => "ldap_dn",
 });
 closed_vocabulary!(Effect, "effect", "allow or deny", { Allow => "allow", Deny => "deny" });
+closed_vocabulary!(
+    AccessMode,
+    "access mode",
+    "saml_broker, saml_passthrough, assume_role or federation_token",
+    {
+        SamlBroker => "saml_broker",
+        SamlPassthrough => "saml_passthrough",
+        AssumeRole => "assume_role",
+        FederationToken => "federation_token",
+    }
+);
 
 const ATTRIBUTE_PREFIX: &str = "attribute:";
 

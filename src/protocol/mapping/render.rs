@@ -5,14 +5,23 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::document::DOCUMENT_VERSION;
-use super::model::{Account, Role, Rule, RuleSet};
+use super::model::{Access, Account, Role, Rule, RuleSet};
 
 #[derive(Serialize)]
 struct OutFile<'a> {
     version: u32,
-    accounts: Vec<&'a Account>,
+    accounts: Vec<OutAccount<'a>>,
     roles: Vec<OutRole<'a>>,
     rules: Vec<OutRule<'a>>,
+}
+
+#[derive(Serialize)]
+struct OutAccount<'a> {
+    id: &'a str,
+    alias: &'a str,
+    partition: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access: Option<&'a Access>,
 }
 
 #[derive(Serialize)]
@@ -22,6 +31,13 @@ struct OutRole<'a> {
     #[serde(skip_serializing_if = "str::is_empty")]
     description: &'a str,
     max_session_seconds: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access: Option<&'a Access>,
+}
+
+/// An empty `access` block says nothing, and reads back as none.
+fn access(a: &Option<Access>) -> Option<&Access> {
+    a.as_ref().filter(|a| !a.is_empty())
 }
 
 #[derive(Serialize)]
@@ -59,7 +75,15 @@ pub fn render_document(set: &RuleSet) -> String {
     rules.sort_by(|a, b| a.id.cmp(&b.id));
     let out = OutFile {
         version: DOCUMENT_VERSION,
-        accounts,
+        accounts: accounts
+            .into_iter()
+            .map(|a| OutAccount {
+                id: &a.id,
+                alias: &a.alias,
+                partition: a.partition.as_str(),
+                access: access(&a.access),
+            })
+            .collect(),
         roles: roles
             .into_iter()
             .map(|r| OutRole {
@@ -67,6 +91,7 @@ pub fn render_document(set: &RuleSet) -> String {
                 display_name: &r.display_name,
                 description: &r.description,
                 max_session_seconds: r.max_session_seconds,
+                access: access(&r.access),
             })
             .collect(),
         rules: rules

@@ -8,8 +8,12 @@ use regex::Regex;
 
 use super::error::{ErrorKind, Part, RuleError, Section, Site};
 use super::model::{
-    ALL_ROLES, Account, ClaimSelector, DEFAULT_ROLE_SESSION_SECONDS, Effect, MAX_SESSION_SECONDS,
-    MIN_RULE_SESSION_SECONDS, MatchKind, Role, RoleArn, Rule, RuleSet, is_account_id,
+    ALL_ROLES, Access, AccessMode, Account, ClaimSelector, DEFAULT_ROLE_SESSION_SECONDS, Effect,
+    GrantAccess, MAX_SESSION_SECONDS, MIN_RULE_SESSION_SECONDS, MatchKind, Partition, Role,
+    RoleArn, Rule, RuleSet, SessionPolicy, is_account_id,
+};
+use crate::protocol::aws::{
+    MAX_MANAGED_POLICY_ARNS, check_federation_policies, check_policy_arns, pack_inline_policy,
 };
 
 /// STS limits on session tags.
@@ -19,6 +23,11 @@ const MAX_TAG_VALUE_CHARS: usize = 256;
 const MAX_RULE_ID_CHARS: usize = 64;
 const MAX_LABEL_CHARS: usize = 128;
 const MAX_TOKEN_CHARS: usize = 64;
+/// IAM's limit on a SAML provider name (`[\w._-]+`).
+const MAX_SAML_PROVIDER_CHARS: usize = 128;
+/// STS's limits on AssumeRole's ExternalId (`[\w+=,.@:/-]`).
+const MIN_EXTERNAL_ID_CHARS: usize = 2;
+const MAX_EXTERNAL_ID_CHARS: usize = 1224;
 
 /// The character set STS accepts in tag keys and values.
 static TAG_CHARS: LazyLock<Result<Regex, regex::Error>> =
@@ -98,8 +107,190 @@ fn check_accounts<'a>(
                 ),
             ));
         }
+        if let Some(access) = &account.access {
+            check_account_access(access, &|field| at(field), errors);
+        }
     }
     by_id
+}
+
+/// An account's `access`: field syntax, and fields that its own mode uses. A role may still
+/// override the mode; what the role then inherits but does not use is harmless.
+fn check_account_access(
+    access: &Access,
+    at: &dyn Fn(&'static str) -> Site,
+    errors: &mut Vec<RuleError>,
+) {
+    check_access_syntax(access, at, errors);
+    check_fields_for_mode(access, access.mode.unwrap_or_default(), at, errors);
+    if access.session_policy.is_some() {
+        errors.push(RuleError::new(
+            at("access.session_policy"),
+            ErrorKind::InvalidSessionPolicy,
+            "session_policy is set per role (roles[].access.session_policy), not per account",
+        ));
+    }
+}
+
+/// A role's `access`, checked against the mode in force for it (its own or its account's).
+fn check_role_access(
+    access: &Access,
+    account: Option<&Account>,
+    partition: Option<Partition>,
+    at: &dyn Fn(Part) -> Site,
+    errors: &mut Vec<RuleError>,
+) {
+    let field = |name: &'static str| at(Part::Field(name));
+    check_access_syntax(access, &field, errors);
+    let mode = GrantAccess::resolve(account.and_then(|a| a.access.as_ref()), Some(access)).mode;
+    check_fields_for_mode(access, mode, &field, errors);
+    if let Some(policy) = &access.session_policy {
+        if mode != AccessMode::FederationToken {
+            errors.push(RuleError::new(
+                field("access.session_policy"),
+                ErrorKind::AccessFieldNotForMode,
+                format!(
+                    "session_policy applies to federation_token only (GetFederationToken's \
+                     session policy); the mode here is {mode}"
+                ),
+            ));
+        }
+        check_session_policy(policy, partition, at, errors);
+    }
+}
+
+fn check_access_syntax(
+    access: &Access,
+    at: &dyn Fn(&'static str) -> Site,
+    errors: &mut Vec<RuleError>,
+) {
+    if let Some(name) = &access.saml_provider {
+        let ok = (1..=MAX_SAML_PROVIDER_CHARS).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+        if !ok {
+            errors.push(RuleError::new(
+                at("access.saml_provider"),
+                ErrorKind::InvalidSamlProvider,
+                format!(
+                    "saml_provider is an IAM SAML provider name: 1-{MAX_SAML_PROVIDER_CHARS} of \
+                     A-Z a-z 0-9 _ . -, got {name:?}"
+                ),
+            ));
+        }
+    }
+    if let Some(id) = &access.external_id {
+        let ok = (MIN_EXTERNAL_ID_CHARS..=MAX_EXTERNAL_ID_CHARS).contains(&id.len())
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@:/-".contains(&b));
+        if !ok {
+            errors.push(RuleError::new(
+                at("access.external_id"),
+                ErrorKind::InvalidExternalId,
+                format!(
+                    "external_id must be {MIN_EXTERNAL_ID_CHARS}-{MAX_EXTERNAL_ID_CHARS} of \
+                     A-Z a-z 0-9 _ + = , . @ : / - (STS's ExternalId), got {} characters",
+                    id.chars().count()
+                ),
+            ));
+        }
+    }
+}
+
+fn check_fields_for_mode(
+    access: &Access,
+    mode: AccessMode,
+    at: &dyn Fn(&'static str) -> Site,
+    errors: &mut Vec<RuleError>,
+) {
+    if access.saml_provider.is_some() && !mode.uses_saml_provider() {
+        errors.push(RuleError::new(
+            at("access.saml_provider"),
+            ErrorKind::AccessFieldNotForMode,
+            format!(
+                "saml_provider applies to saml_broker and saml_passthrough only; the mode here \
+                 is {mode}"
+            ),
+        ));
+    }
+    if access.external_id.is_some() && mode != AccessMode::AssumeRole {
+        errors.push(RuleError::new(
+            at("access.external_id"),
+            ErrorKind::AccessFieldNotForMode,
+            format!(
+                "external_id applies to assume_role only (AssumeRole's ExternalId); the mode \
+                 here is {mode}"
+            ),
+        ));
+    }
+}
+
+/// What GetFederationToken would refuse, reported where it is written.
+fn check_session_policy(
+    policy: &SessionPolicy,
+    partition: Option<Partition>,
+    at: &dyn Fn(Part) -> Site,
+    errors: &mut Vec<RuleError>,
+) {
+    let before = errors.len();
+    let push = |errors: &mut Vec<RuleError>, part: Part, message: String| {
+        errors.push(RuleError::new(
+            at(part),
+            ErrorKind::InvalidSessionPolicy,
+            message,
+        ));
+    };
+    if policy.inline.is_none() && policy.managed_arns.is_empty() {
+        push(
+            errors,
+            Part::Field("access.session_policy"),
+            "session_policy must name an inline policy, managed_arns, or both".into(),
+        );
+        return;
+    }
+    if let Some(inline) = &policy.inline
+        && let Err(e) = pack_inline_policy(inline)
+    {
+        push(
+            errors,
+            Part::Field("access.session_policy.inline"),
+            e.to_string(),
+        );
+    }
+    if policy.managed_arns.len() > MAX_MANAGED_POLICY_ARNS {
+        push(
+            errors,
+            Part::Field("access.session_policy.managed_arns"),
+            format!(
+                "at most {MAX_MANAGED_POLICY_ARNS} managed session policy ARNs are allowed; got {}",
+                policy.managed_arns.len()
+            ),
+        );
+    }
+    let mut seen = BTreeMap::new();
+    for (j, arn) in policy.managed_arns.iter().enumerate() {
+        let here = Part::Element("access.session_policy.managed_arns", j);
+        if let Some(first) = first_seen(&mut seen, arn, j) {
+            push(
+                errors,
+                here,
+                format!("a managed policy ARN is listed once: {arn} is also managed_arns[{first}]"),
+            );
+        } else if let Some(partition) = partition
+            && let Err(e) = check_policy_arns(partition, std::slice::from_ref(arn))
+        {
+            push(errors, here, e.to_string());
+        }
+    }
+    if errors.len() == before
+        && let Some(partition) = partition
+        && let Err(e) =
+            check_federation_policies(partition, policy.inline.as_deref(), &policy.managed_arns)
+    {
+        push(errors, Part::Field("access.session_policy"), e.to_string());
+    }
 }
 
 fn check_roles<'a>(
@@ -170,6 +361,12 @@ fn check_roles<'a>(
                     declared.insert(role.arn.as_str());
                 }
             }
+        }
+        if let Some(access) = &role.access {
+            let arn = RoleArn::parse(&role.arn);
+            let account = arn.and_then(|a| accounts.get(a.account_id).copied());
+            let at = |part| Site::new(Section::Roles, i, part);
+            check_role_access(access, account, arn.map(|a| a.partition), &at, errors);
         }
         if !is_label(&role.display_name, MAX_LABEL_CHARS) {
             errors.push(RuleError::new(

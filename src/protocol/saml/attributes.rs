@@ -68,6 +68,7 @@ mod tests {
             name_id_format: None,
             session_index: None,
             replay_until: Utc.timestamp_opt(0, 0).unwrap(),
+            issue_instant: Utc.timestamp_opt(0, 0).unwrap(),
             attributes: attrs
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.iter().map(|s| s.to_string()).collect()))

@@ -181,6 +181,7 @@ pub fn assertion(
         name_id_format: subject.name_id.as_ref().and_then(|n| n.format.clone()),
         session_index,
         replay_until,
+        issue_instant: assertion.issue_instant,
         attributes,
     })
 }

@@ -498,4 +498,28 @@ mod tests {
         assert!(scan(other).is_err());
         assert!(scan("").is_err());
     }
+
+    mod never_panics {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Attacker-controlled input: any bytes, and any splice into a real document, give a
+            /// verdict, never a panic.
+            #[test]
+            fn on_arbitrary_text(raw in "\\PC{0,400}") {
+                let _ = scan(&raw);
+            }
+
+            #[test]
+            fn on_spliced_documents(at in 0usize..1200, insert in "[<>&;!\\[\\]\"'=/a-zA-Z:#-]{0,24}") {
+                let mut doc = MIN.to_string();
+                let at = at.min(doc.len());
+                if doc.is_char_boundary(at) {
+                    doc.insert_str(at, &insert);
+                    let _ = scan(&doc);
+                }
+            }
+        }
+    }
 }

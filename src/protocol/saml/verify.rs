@@ -43,6 +43,8 @@ pub struct VerifiedAssertion {
     pub session_index: Option<String>,
     /// Until when the assertion id must stay in the replay cache.
     pub replay_until: DateTime<Utc>,
+    /// The Assertion's IssueInstant (AWS redeems an assertion within 5 minutes of it).
+    pub issue_instant: DateTime<Utc>,
     pub attributes: BTreeMap<String, Vec<String>>,
 }
 

@@ -215,6 +215,7 @@ fn role_with_a_path_uses_its_name() {
         display_name: "Operator".into(),
         description: String::new(),
         max_session_seconds: 3600,
+        access: None,
     });
     set.rules
         .push(group("ops", "ops", &[set.roles[3].arn.clone()]));
@@ -241,6 +242,7 @@ fn compile_collects_every_error() {
         id: "12345".into(),
         alias: "prod".into(),
         partition: Partition::Aws,
+        access: None,
     });
     set.roles.push(Role {
         arn: "arn:aws:iam::999999999999:role/X".into(),

@@ -5,6 +5,7 @@
     clippy::indexing_slicing
 )]
 
+mod access;
 mod document;
 mod engine;
 mod matching;
@@ -27,6 +28,7 @@ pub(super) fn role(account: &str, name: &str, max: u32) -> Role {
         display_name: name.to_owned(),
         description: String::new(),
         max_session_seconds: max,
+        access: None,
     }
 }
 
@@ -75,11 +77,13 @@ pub(super) fn base(rules: Vec<Rule>) -> RuleSet {
                 id: PROD.into(),
                 alias: "prod".into(),
                 partition: Partition::Aws,
+                access: None,
             },
             Account {
                 id: DEV.into(),
                 alias: "dev".into(),
                 partition: Partition::Aws,
+                access: None,
             },
         ],
         roles: vec![

@@ -1,0 +1,372 @@
+//! The ways to reach AWS (issue 3), behind one entry point: [`AwsRuntime::issue`] looks at the
+//! grant's access mode and
+//! - `saml_broker`: signs a fresh SAML Response for exactly the picked role
+//!   (`broker.rs`), then AssumeRoleWithSAML;
+//! - `saml_passthrough`: sends the upstream IdP's own signed Response, kept with the session,
+//!   to AssumeRoleWithSAML — only when that assertion names the picked role with the grant's
+//!   provider, and only within AWS's 5 minutes of its IssueInstant;
+//! - `assume_role`: Roleport's own credentials (the standard chain) call AssumeRole with the
+//!   session name, SourceIdentity, session tags and the external id; role chaining (own
+//!   credentials that are themselves temporary) caps the session at one hour;
+//! - `federation_token`: the IAM user's keys call GetFederationToken with the grant's session
+//!   policy, which is required.
+//!
+//! Every value is checked by the pure rules in `protocol::aws` before anything is sent. A mode
+//! whose prerequisites are missing (no own credentials, no IAM user keys) is refused here, at
+//! issue time: the rules naming the mode live in Postgres and change while Roleport runs.
+
+use super::broker::{AwsRuntime, IssueError, IssueOutcome, IssueRequest};
+use super::sts::{AssumeRoleCall, FederationTokenCall};
+use crate::domain::{AWS_ROLE_ATTRIBUTE, FederatedIdentity};
+use crate::protocol::aws::{
+    AWS_SAML_ATTRIBUTE_PREFIX, CredentialKind, DurationRequest, FederationTokenName,
+    RoleSessionName, SessionTags, SourceIdentity, check_federation_policies,
+    federation_token_duration, session_duration,
+};
+use crate::protocol::mapping::AccessMode;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+
+impl AwsRuntime {
+    /// Issues credentials for the grant in `req`, by the grant's access mode.
+    pub async fn issue(
+        &self,
+        blocking: &Arc<Semaphore>,
+        req: IssueRequest<'_>,
+    ) -> Result<IssueOutcome, IssueError> {
+        match req.grant.access.mode {
+            AccessMode::SamlBroker => self.issue_saml_broker(blocking, req).await,
+            AccessMode::SamlPassthrough => self.issue_saml_passthrough(req).await,
+            AccessMode::AssumeRole => self.issue_assume_role(req).await,
+            AccessMode::FederationToken => self.issue_federation_token(req).await,
+        }
+    }
+
+    /// The upstream IdP's own assertion to AssumeRoleWithSAML, byte for byte.
+    async fn issue_saml_passthrough(
+        &self,
+        req: IssueRequest<'_>,
+    ) -> Result<IssueOutcome, IssueError> {
+        let grant = req.grant;
+        let upstream = req.upstream_saml.ok_or(IssueError::NoUpstreamAssertion)?;
+        if req.now >= upstream.redeemable_until() {
+            return Err(IssueError::UpstreamAssertionTooOld {
+                issued: upstream.issue_instant,
+            });
+        }
+        let provider_arn = self.provider_arn(grant);
+        // The identity's attributes are the verified assertion's, as kept with the session.
+        let attributes = &req.identity.attributes;
+        let roles = attributes
+            .get(AWS_ROLE_ATTRIBUTE)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        if !names_role(roles, &grant.role_arn, &provider_arn) {
+            return Err(IssueError::RoleNotInUpstreamAssertion {
+                role_arn: grant.role_arn.clone(),
+                provider_arn,
+            });
+        }
+        let session_name = single_attribute(attributes, "RoleSessionName")?
+            .ok_or_else(|| {
+                IssueError::UnusableUpstreamAssertion(
+                    "it has no RoleSessionName attribute, which AWS requires".into(),
+                )
+            })
+            .and_then(|name| RoleSessionName::parse(name).map_err(IssueError::Rule))?;
+        let source_identity = single_attribute(attributes, "SourceIdentity")?
+            .map(SourceIdentity::parse)
+            .transpose()?;
+        let saml_session_duration = single_attribute(attributes, "SessionDuration")?
+            .map(|d| {
+                d.trim().parse::<u32>().map_err(|_| {
+                    IssueError::UnusableUpstreamAssertion(format!(
+                        "its SessionDuration attribute {d:?} is not a number of seconds"
+                    ))
+                })
+            })
+            .transpose()?;
+        let duration = session_duration(&DurationRequest {
+            requested: req.requested_seconds,
+            rule_cap: req.rule_cap,
+            role_maximum: req.role_maximum,
+            saml_session_duration,
+            chained: false,
+        })?;
+        let issued = self
+            .sts
+            .assume_role_with_saml(
+                grant.partition,
+                &grant.role_arn,
+                &provider_arn,
+                upstream.response_b64(),
+                duration.seconds(),
+            )
+            .await?;
+        Ok(IssueOutcome {
+            issued,
+            duration,
+            role_session_name: session_name.as_str().to_string(),
+            source_identity: source_identity.map(|s| s.as_str().to_string()),
+            kind: CredentialKind::AssumeRoleWithSaml,
+            mode: AccessMode::SamlPassthrough.as_str(),
+        })
+    }
+
+    /// AssumeRole with Roleport's own credentials.
+    async fn issue_assume_role(&self, req: IssueRequest<'_>) -> Result<IssueOutcome, IssueError> {
+        let grant = req.grant;
+        let credentials = self
+            .own_credentials
+            .get(req.now)
+            .await
+            .map_err(IssueError::NoOwnCredentials)?;
+        // Temporary credentials calling AssumeRole is role chaining: one hour at most, and no
+        // SessionDuration for the console.
+        let chained = credentials.session_token().is_some();
+        let duration = session_duration(&DurationRequest {
+            requested: req.requested_seconds,
+            rule_cap: req.rule_cap,
+            role_maximum: req.role_maximum,
+            saml_session_duration: None,
+            chained,
+        })?;
+        let role_session_name = RoleSessionName::derive(person(req.identity));
+        let source_identity = SourceIdentity::derive(&req.identity.subject);
+        let tags = SessionTags::from_map(&grant.session_tags, &grant.transitive_tag_keys)?;
+        let issued = self
+            .sts
+            .assume_role(
+                grant.partition,
+                credentials,
+                AssumeRoleCall {
+                    role_arn: &grant.role_arn,
+                    role_session_name: role_session_name.as_str(),
+                    source_identity: source_identity.as_str(),
+                    tags: &tags,
+                    external_id: grant.access.external_id.as_deref(),
+                    duration_seconds: duration.seconds(),
+                },
+            )
+            .await?;
+        Ok(IssueOutcome {
+            issued,
+            duration,
+            role_session_name: role_session_name.as_str().to_string(),
+            source_identity: Some(source_identity.as_str().to_string()),
+            kind: CredentialKind::AssumeRole { chained },
+            mode: AccessMode::AssumeRole.as_str(),
+        })
+    }
+
+    /// GetFederationToken with the IAM user's keys and the grant's session policy.
+    async fn issue_federation_token(
+        &self,
+        req: IssueRequest<'_>,
+    ) -> Result<IssueOutcome, IssueError> {
+        let grant = req.grant;
+        let policy = grant.access.session_policy.as_ref();
+        // Refused without a policy: the credentials would have no permissions at all.
+        let packed = check_federation_policies(
+            grant.partition,
+            policy.and_then(|p| p.inline.as_deref()),
+            policy
+                .map(|p| p.managed_arns.as_slice())
+                .unwrap_or_default(),
+        )?;
+        let duration = federation_token_duration(req.requested_seconds, req.rule_cap)?;
+        let user = self
+            .federation_user
+            .clone()
+            .ok_or(IssueError::NoFederationUser)?;
+        let name = FederationTokenName::derive(person(req.identity));
+        // GetFederationToken takes session tags but has no transitive keys (a federated user
+        // cannot chain roles).
+        let tags = SessionTags::from_map(&grant.session_tags, &[])?;
+        let issued = self
+            .sts
+            .get_federation_token(
+                grant.partition,
+                user,
+                FederationTokenCall {
+                    name: name.as_str(),
+                    duration_seconds: duration.seconds(),
+                    policy: packed.as_deref(),
+                    policy_arns: policy
+                        .map(|p| p.managed_arns.as_slice())
+                        .unwrap_or_default(),
+                    tags: &tags,
+                },
+            )
+            .await?;
+        Ok(IssueOutcome {
+            issued,
+            duration,
+            role_session_name: name.as_str().to_string(),
+            source_identity: None,
+            kind: CredentialKind::FederationToken,
+            mode: AccessMode::FederationToken.as_str(),
+        })
+    }
+}
+
+/// Whom AWS names in the session: the e-mail address when there is one, else the subject.
+fn person(identity: &FederatedIdentity) -> &str {
+    identity.email.as_deref().unwrap_or(&identity.subject)
+}
+
+/// Whether one of the upstream Role values is exactly `role-arn,provider-arn` (AWS accepts
+/// either order; each part is compared exactly, surrounding spaces aside).
+fn names_role(values: &[String], role_arn: &str, provider_arn: &str) -> bool {
+    values.iter().any(|value| {
+        let mut parts = value.split(',').map(str::trim);
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(a), Some(b), None) => {
+                (a == role_arn && b == provider_arn) || (a == provider_arn && b == role_arn)
+            }
+            _ => false,
+        }
+    })
+}
+
+/// An AWS SAML attribute (`https://aws.amazon.com/SAML/Attributes/<name>`) that AWS reads as
+/// a single value; two values would be ambiguous, so they are refused.
+fn single_attribute<'a>(
+    attributes: &'a BTreeMap<String, Vec<String>>,
+    name: &str,
+) -> Result<Option<&'a str>, IssueError> {
+    let values = attributes
+        .get(&format!("{AWS_SAML_ATTRIBUTE_PREFIX}{name}"))
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    match values {
+        [] => Ok(None),
+        [one] => Ok(Some(one.as_str())),
+        _ => Err(IssueError::UnusableUpstreamAssertion(format!(
+            "its {name} attribute has {} values; AWS takes one",
+            values.len()
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::protocol::aws::AwsRuleError;
+
+    const ROLE: &str = "arn:aws:iam::123456789012:role/Admin";
+    const PROVIDER: &str = "arn:aws:iam::123456789012:saml-provider/corp";
+
+    #[test]
+    fn the_upstream_role_pair_must_match_exactly() {
+        let v = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let yes = [
+            v(&[&format!("{ROLE},{PROVIDER}")]),
+            v(&[&format!("{PROVIDER},{ROLE}")]),
+            v(&[&format!(" {ROLE} , {PROVIDER} ")]),
+            v(&[
+                "arn:aws:iam::123456789012:role/ReadOnly,arn:aws:iam::123456789012:saml-provider/corp",
+                &format!("{ROLE},{PROVIDER}"),
+            ]),
+        ];
+        for values in yes {
+            assert!(names_role(&values, ROLE, PROVIDER), "{values:?}");
+        }
+        let no = [
+            v(&[]),
+            v(&[ROLE]),
+            v(&[&format!(
+                "{ROLE},arn:aws:iam::123456789012:saml-provider/other"
+            )]),
+            v(&[&format!("{ROLE}x,{PROVIDER}")]),
+            v(&[&format!("arn:aws:iam::123456789012:role/admin,{PROVIDER}")]),
+            v(&[&format!("{ROLE},{PROVIDER},{ROLE}")]),
+            v(&[&format!("{ROLE},{ROLE}")]),
+            v(&[
+                "arn:aws:iam::123456789012:role/ReadOnly,arn:aws:iam::123456789012:saml-provider/corp",
+            ]),
+        ];
+        for values in no {
+            assert!(!names_role(&values, ROLE, PROVIDER), "{values:?}");
+        }
+    }
+
+    #[test]
+    fn aws_attributes_are_single_valued() {
+        let mut attrs = BTreeMap::new();
+        assert_eq!(single_attribute(&attrs, "RoleSessionName").unwrap(), None);
+        attrs.insert(
+            format!("{AWS_SAML_ATTRIBUTE_PREFIX}RoleSessionName"),
+            vec!["alice".to_string()],
+        );
+        assert_eq!(
+            single_attribute(&attrs, "RoleSessionName").unwrap(),
+            Some("alice")
+        );
+        attrs.insert(
+            format!("{AWS_SAML_ATTRIBUTE_PREFIX}SessionDuration"),
+            vec!["900".to_string(), "3600".to_string()],
+        );
+        let err = single_attribute(&attrs, "SessionDuration").unwrap_err();
+        assert_eq!(err.code(), "passthrough_assertion_unusable");
+        assert!(err.to_string().contains("2 values"), "{err}");
+    }
+
+    #[test]
+    fn person_prefers_the_email() {
+        let mut id = FederatedIdentity {
+            idp: "corp".into(),
+            subject: "uid-1".into(),
+            email: Some("alice@example.org".into()),
+            display_name: None,
+            groups: vec![],
+            attributes: BTreeMap::new(),
+        };
+        assert_eq!(person(&id), "alice@example.org");
+        id.email = None;
+        assert_eq!(person(&id), "uid-1");
+    }
+
+    #[test]
+    fn error_classes_tell_who_can_act() {
+        use super::super::broker::IssueErrorClass as C;
+        let table = [
+            (IssueError::NoUpstreamAssertion, C::SignInAgain),
+            (
+                IssueError::UpstreamAssertionTooOld {
+                    issued: chrono::DateTime::UNIX_EPOCH,
+                },
+                C::SignInAgain,
+            ),
+            (
+                IssueError::RoleNotInUpstreamAssertion {
+                    role_arn: ROLE.into(),
+                    provider_arn: PROVIDER.into(),
+                },
+                C::Refused,
+            ),
+            (
+                IssueError::Rule(AwsRuleError::FederationPolicyMissing),
+                C::Refused,
+            ),
+            (IssueError::NoFederationUser, C::Configuration),
+            (
+                IssueError::NoOwnCredentials("none".into()),
+                C::Configuration,
+            ),
+        ];
+        for (e, class) in table {
+            assert_eq!(e.class(), class, "{e}");
+            assert!(!e.code().is_empty());
+        }
+        let missing = IssueError::Rule(AwsRuleError::FederationPolicyMissing).to_string();
+        assert!(missing.contains("needs a session policy"), "{missing}");
+        let old = IssueError::UpstreamAssertionTooOld {
+            issued: chrono::DateTime::UNIX_EPOCH,
+        }
+        .to_string();
+        assert!(old.contains("Sign in again"), "{old}");
+    }
+}
