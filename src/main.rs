@@ -55,6 +55,19 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 .await
                 .map_err(|e| e.to_string())?;
             println!("rules: generation {generation} compiles");
+            // The same loading `serve` does: keys readable and matching, endpoints well formed.
+            let aws =
+                roleport::aws::broker::AwsRuntime::load(&settings.aws, &settings.server.public_url)
+                    .map_err(|e| e.to_string())?;
+            println!(
+                "aws: {} IdP signing key(s){}",
+                aws.signing_keys.len(),
+                if aws.signing_keys.is_empty() {
+                    " (broker mode cannot issue credentials until one is configured)"
+                } else {
+                    ""
+                }
+            );
             println!("configuration is valid");
             Ok(ExitCode::SUCCESS)
         }

@@ -12,7 +12,7 @@ use crate::protocol::aws::{
     SourceIdentity, build_signed_response, session_duration,
 };
 use crate::protocol::mapping::{AccessMode, Grant, Partition};
-use crate::protocol::saml::authn_request::xml_escape;
+use crate::protocol::xml::escape as xml_escape;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;

@@ -203,7 +203,7 @@ impl Sts {
             .set_external_id(call.external_id.map(str::to_string))
             .duration_seconds(i32::try_from(call.duration_seconds).unwrap_or(i32::MAX))
             .customize()
-            .config_override(aws_sdk_sts::Config::builder().credentials_provider(credentials))
+            .config_override(super::sts_support::signed_with(credentials))
             .send()
             .await
             .map_err(classify)?;
@@ -240,7 +240,7 @@ impl Sts {
             .set_policy_arns((!policy_arns.is_empty()).then_some(policy_arns))
             .set_tags(sts_tags(call.tags)?)
             .customize()
-            .config_override(aws_sdk_sts::Config::builder().credentials_provider(credentials))
+            .config_override(super::sts_support::signed_with(credentials))
             .send()
             .await
             .map_err(classify)?;

@@ -233,7 +233,7 @@ pub struct CallerIdentity {
 }
 
 /// A per-call override carrying exactly these credentials and no identity cache.
-fn signed_with(credentials: Credentials) -> aws_sdk_sts::config::Builder {
+pub(crate) fn signed_with(credentials: Credentials) -> aws_sdk_sts::config::Builder {
     aws_sdk_sts::config::Builder::default()
         .credentials_provider(credentials)
         .identity_cache(IdentityCache::no_cache())

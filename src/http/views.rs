@@ -71,9 +71,12 @@ pub struct CredentialsPage {
 pub struct ConsoleConfirmPage {
     pub grant_id: String,
     pub role_name: String,
+    pub display_name: String,
     pub account_alias: String,
     pub account_id: String,
     pub destination: String,
+    pub service: String,
+    pub region: String,
     pub destination_url: String,
     pub csrf_token: String,
 }

@@ -1,6 +1,8 @@
 //! Pure protocol logic: no I/O, no web framework, time passed in.
 
+pub mod arn;
 pub mod aws;
 pub mod mapping;
 pub mod oidc;
 pub mod saml;
+pub mod xml;

@@ -361,3 +361,51 @@ async fn idp_metadata_for_iam_lists_the_signing_certificate() {
     assert!(xml.contains(r#"<md:KeyDescriptor use="signing">"#));
     assert!(xml.contains("IDPSSODescriptor"));
 }
+
+#[tokio::test]
+async fn a_shortcut_naming_service_and_region_lands_there() {
+    let federation = fake_federation().await;
+    let (app, _sts) = app_with_aws(Some(&federation)).await;
+    app.sign_in("alice").await;
+    let confirm = app
+        .get(&format!(
+            "/roles/{ADMIN}/console?service=ec2&region=eu-west-1"
+        ))
+        .await;
+    assert_eq!(confirm.status(), 200);
+    let html = html_unescape(&confirm.text().await.unwrap());
+    assert!(
+        html.contains("Administrator"),
+        "the role's display name is shown"
+    );
+    assert!(html.contains(&format!(
+        "{}/console/ec2/home?region=eu-west-1",
+        federation.url
+    )));
+    let field = |name: &str| {
+        regex::Regex::new(&format!(r#"name="{name}" value="([^"]*)""#))
+            .unwrap()
+            .captures(&html)
+            .unwrap()[1]
+            .to_string()
+    };
+    let resp = app
+        .client
+        .post(format!("{}/roles/{ADMIN}/console", app.address))
+        .form(&[
+            ("csrf_token", field("csrf_token")),
+            ("destination", field("destination")),
+            ("service", field("service")),
+            ("region", field("region")),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    let login = url::Url::parse(&location(&resp)).unwrap();
+    let q: std::collections::BTreeMap<_, _> = login.query_pairs().into_owned().collect();
+    assert_eq!(
+        q["Destination"],
+        format!("{}/console/ec2/home?region=eu-west-1", federation.url)
+    );
+}

@@ -239,3 +239,16 @@ async fn unknown_configuration_keys_are_refused() {
         text(&out.stderr)
     );
 }
+
+#[tokio::test]
+async fn check_config_loads_the_aws_side_too() {
+    let env = cli_env("[aws]\nsigning_keys = [{ key_file = \"/nonexistent/key.pem\", cert_file = \"/nonexistent/cert.pem\" }]\n").await;
+    let out = roleport(&env, &["check-config"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("/nonexistent/key.pem"), "{err}");
+    let env = cli_env("").await;
+    let out = roleport(&env, &["check-config"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("0 IdP signing key(s)"));
+}

@@ -258,6 +258,8 @@ pub fn html_unescape(s: &str) -> String {
         .replace("&#039;", "'")
         .replace("&#39;", "'")
         .replace("&#34;", "\"")
+        .replace("&#60;", "<")
+        .replace("&#62;", ">")
         .replace("&#x27;", "'")
         .replace("&lt;", "<")
         .replace("&gt;", ">")

@@ -501,9 +501,12 @@ async fn console_shortcut(
     Ok(ConsoleConfirmPage {
         grant_id: picked.grant.id.clone(),
         role_name: picked.grant.role_name.clone(),
+        display_name: picked.grant.display_name.clone(),
         account_alias: picked.grant.account_alias.clone(),
         account_id: picked.grant.account_id.clone(),
         destination,
+        service: query.service.clone().unwrap_or_default(),
+        region: query.region.clone().unwrap_or_default(),
         destination_url: shown,
         csrf_token: signed_in.session.csrf_token.clone(),
     }

@@ -10,9 +10,9 @@ use super::names::is_name_char;
 use super::session_name::RoleSessionName;
 use super::source_identity::SourceIdentity;
 use super::tags::SessionTags;
-use super::xml::is_xml_text;
 use super::{MAX_SESSION_SECONDS, MIN_SESSION_SECONDS};
 use crate::protocol::mapping::{Partition, RoleArn, is_account_id};
+use crate::protocol::xml::is_xml_text;
 
 /// AWS refuses an assertion more than five minutes after it was issued.
 pub const MAX_ASSERTION_VALIDITY_SECONDS: u32 = 300;
@@ -152,17 +152,11 @@ fn check_text(what: &'static str, value: &str, max: usize) -> Result<(), AwsRule
 
 /// `arn:<partition>:iam::<account>:saml-provider/<name>` with a name of 1–128 `[\w.-]`.
 fn parse_provider_arn(arn: &str) -> Option<(Partition, &str)> {
-    let mut parts = arn.splitn(6, ':');
-    let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return None;
-    };
+    let crate::protocol::arn::IamArn {
+        partition,
+        account,
+        resource,
+    } = crate::protocol::arn::IamArn::split(arn)?;
     let partition: Partition = partition.parse().ok()?;
     let name = resource.strip_prefix("saml-provider/")?;
     let name_ok = (1..=MAX_PROVIDER_NAME_CHARS).contains(&name.len())

@@ -21,7 +21,6 @@ mod session_name;
 mod source_identity;
 mod sts_rules;
 mod tags;
-mod xml;
 
 pub use broker_request::{
     MAX_ASSERTION_VALIDITY_SECONDS, NOT_BEFORE_SKEW_SECONDS, SamlBrokerRequest,

@@ -14,7 +14,7 @@ use samael::crypto::{Crypto, CryptoProvider};
 
 use super::broker_request::{NOT_BEFORE_SKEW_SECONDS, SamlBrokerRequest};
 use super::error::AwsRuleError;
-use super::xml::escape;
+use crate::protocol::xml::escape;
 
 /// Every AWS SAML attribute name starts with this.
 pub const AWS_SAML_ATTRIBUTE_PREFIX: &str = "https://aws.amazon.com/SAML/Attributes/";

@@ -160,15 +160,12 @@ pub fn check_policy_arns(partition: Partition, arns: &[String]) -> Result<(), Aw
 }
 
 fn is_policy_arn(partition: Partition, arn: &str) -> bool {
-    let mut parts = arn.splitn(6, ':');
-    let (Some("arn"), Some(p), Some("iam"), Some(""), Some(account), Some(resource)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
+    let Some(crate::protocol::arn::IamArn {
+        partition: p,
+        account,
+        resource,
+    }) = crate::protocol::arn::IamArn::split(arn)
+    else {
         return false;
     };
     if p != partition.as_str() || !(account == "aws" || is_account_id(account)) {

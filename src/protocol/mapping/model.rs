@@ -176,17 +176,11 @@ const MAX_ROLE_NAME_CHARS: usize = 64;
 
 impl<'a> RoleArn<'a> {
     pub fn parse(arn: &'a str) -> Option<Self> {
-        let mut parts = arn.splitn(6, ':');
-        let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account_id), Some(rest)) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
-            return None;
-        };
+        let crate::protocol::arn::IamArn {
+            partition,
+            account: account_id,
+            resource: rest,
+        } = crate::protocol::arn::IamArn::split(arn)?;
         let partition = partition.parse().ok()?;
         if !is_account_id(account_id) {
             return None;

@@ -1,6 +1,7 @@
 //! SP-initiated AuthnRequest over the HTTP-Redirect binding (SAML bindings §3.4), optionally
 //! signed with the query-string signature that binding defines.
 
+use crate::protocol::xml::escape as xml_escape;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -92,21 +93,6 @@ impl AuthnRequest<'_> {
         url.set_query(Some(&merged));
         Ok(url.to_string())
     }
-}
-
-pub fn xml_escape(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    for c in raw.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

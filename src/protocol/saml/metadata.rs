@@ -1,8 +1,8 @@
 //! SAML metadata: Roleport's own SP metadata, and reading an IdP's.
 
 use super::SamlError;
-use super::authn_request::xml_escape;
 use super::guard::{self, Limits, RootKind};
+use crate::protocol::xml::escape as xml_escape;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use samael::crypto::CertificateDer;

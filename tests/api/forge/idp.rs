@@ -16,7 +16,7 @@ use openssl::pkey::{PKey, Private};
 use openssl::rsa::{Padding, Rsa};
 use openssl::symm::{Cipher, Crypter, Mode};
 use openssl::x509::{X509, X509NameBuilder};
-use roleport::protocol::saml::authn_request::xml_escape;
+use roleport::protocol::xml::escape as xml_escape;
 use samael::crypto::{Crypto, CryptoProvider};
 use std::path::PathBuf;
 

@@ -1,7 +1,7 @@
-//! Escaping for the XML Roleport writes itself.
+//! Escaping for the XML Roleport writes itself (AuthnRequests, metadata, broker Responses).
 
 /// Whether every character of `s` may appear in an XML 1.0 document.
-pub(crate) fn is_xml_text(s: &str) -> bool {
+pub fn is_xml_text(s: &str) -> bool {
     s.chars().all(|c| {
         matches!(c, '\u{9}' | '\u{A}' | '\u{D}')
             || ('\u{20}'..='\u{D7FF}').contains(&c)
@@ -12,7 +12,7 @@ pub(crate) fn is_xml_text(s: &str) -> bool {
 
 /// Escapes `s` for element content or a double-quoted attribute value. Tab, newline and
 /// carriage return become character references so attribute normalisation cannot alter them.
-pub(crate) fn escape(s: &str) -> String {
+pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
