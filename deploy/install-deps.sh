@@ -46,3 +46,30 @@ if ((${#missing[@]})); then
   pkill -x apache2 2>/dev/null || true
 fi
 echo "install-deps: system packages present"
+
+# The OIDC peer (npm oidc-provider 9) needs Node >= 20.12 (`crypto.hash`); Debian 12's apt
+# nodejs is 18. This machine reaches only apt, PyPI, npm and crates.io, so no NodeSource repo:
+# the npm registry publishes the official Node binaries as `node-linux-<arch>` packages (what
+# the `node` wrapper package installs), so Debian's npm fetches a pinned Node 20 from there into
+# /opt/roleport-node and links it into /usr/local/bin, ahead of /usr/bin on PATH.
+NODE_PIN=20.20.2
+node_ok() {
+  command -v node >/dev/null 2>&1 &&
+    node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>20||(a==20&&b>=12)?0:1)'
+}
+if ! node_ok; then
+  case "$(uname -m)" in
+    x86_64) node_arch=x64 ;;
+    aarch64) node_arch=arm64 ;;
+    *) echo "install-deps: no Node binary package for $(uname -m)"; exit 1 ;;
+  esac
+  echo "install-deps: installing Node $NODE_PIN from the npm registry (node-linux-$node_arch)"
+  mkdir -p /opt/roleport-node
+  npm install --prefix /opt/roleport-node --no-audit --no-fund --ignore-scripts \
+    "node-linux-$node_arch@$NODE_PIN" >/tmp/roleport-node.log 2>&1 || {
+    tail -20 /tmp/roleport-node.log; exit 1; }
+  ln -sf "/opt/roleport-node/node_modules/node-linux-$node_arch/bin/node" /usr/local/bin/node
+  hash -r
+  node_ok || { echo "install-deps: Node $NODE_PIN did not install"; exit 1; }
+fi
+echo "install-deps: node $(node --version)"

@@ -18,6 +18,7 @@ pub enum EventKind {
     RolesListed,
     CredentialsIssued,
     ConsoleLink,
+    ConsoleSamlPost,
     /// Credentials issued only to be checked with GetCallerIdentity (never handed out).
     CredentialsCheck,
     /// The result of that GetCallerIdentity.

@@ -219,14 +219,27 @@ impl Default for SamlSettings {
     }
 }
 
-#[derive(Debug, Deserialize, Clone, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
+/// What kind of upstream an `[[idp]]` is. `kind = "saml"` keeps its settings in [`IdpSettings`]
+/// itself (the shape every existing configuration has); `kind = "oidc"` carries its own.
+#[derive(Debug, Clone)]
 pub enum IdpKind {
     Saml,
+    Oidc(Box<OidcIdpSettings>),
 }
 
+impl IdpKind {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Saml => "saml",
+            Self::Oidc(_) => "oidc",
+        }
+    }
+}
+
+/// One upstream identity provider. Read from TOML through [`RawIdp`]: the `kind` member picks
+/// which fields are allowed, and unknown fields stay an error for both kinds.
 #[derive(Debug, Deserialize, Clone)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "RawIdp")]
 pub struct IdpSettings {
     /// Short URL-safe id: `/login/{id}`, and the `idp` of mapping rules.
     pub id: String,
@@ -251,6 +264,313 @@ pub struct IdpSettings {
     pub sign_authn_requests: bool,
     #[serde(default)]
     pub attributes: AttributeSettings,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+enum RawIdp {
+    Saml(Box<SamlIdpToml>),
+    /// Read member by member so that unknown keys stay an error (`flatten` would hide them).
+    Oidc(toml::Table),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SamlIdpToml {
+    id: String,
+    display_name: String,
+    #[serde(default)]
+    metadata_file: Option<PathBuf>,
+    #[serde(default)]
+    metadata_url: Option<String>,
+    #[serde(default = "default_metadata_refresh")]
+    metadata_refresh_seconds: u64,
+    #[serde(default)]
+    entity_id: Option<String>,
+    #[serde(default)]
+    sso_url: Option<String>,
+    #[serde(default)]
+    signing_cert_files: Vec<PathBuf>,
+    #[serde(default)]
+    allow_idp_initiated: bool,
+    #[serde(default)]
+    sign_authn_requests: bool,
+    #[serde(default)]
+    attributes: AttributeSettings,
+}
+
+impl TryFrom<RawIdp> for IdpSettings {
+    type Error = String;
+
+    fn try_from(raw: RawIdp) -> Result<Self, Self::Error> {
+        Ok(match raw {
+            RawIdp::Saml(s) => IdpSettings {
+                id: s.id,
+                kind: IdpKind::Saml,
+                display_name: s.display_name,
+                metadata_file: s.metadata_file,
+                metadata_url: s.metadata_url,
+                metadata_refresh_seconds: s.metadata_refresh_seconds,
+                entity_id: s.entity_id,
+                sso_url: s.sso_url,
+                signing_cert_files: s.signing_cert_files,
+                allow_idp_initiated: s.allow_idp_initiated,
+                sign_authn_requests: s.sign_authn_requests,
+                attributes: s.attributes,
+            },
+            RawIdp::Oidc(mut table) => {
+                let mut take = |name: &str| match table.remove(name) {
+                    Some(toml::Value::String(v)) => Ok(v),
+                    Some(_) => Err(format!("idp `{name}` must be a string")),
+                    None => Err(format!("missing field `{name}`")),
+                };
+                let id = take("id")?;
+                let display_name = take("display_name")?;
+                let oidc: OidcIdpSettings = toml::Value::Table(table)
+                    .try_into()
+                    .map_err(|e: toml::de::Error| format!("idp `{id}`: {}", e.message()))?;
+                IdpSettings {
+                    id,
+                    kind: IdpKind::Oidc(Box::new(oidc)),
+                    display_name,
+                    metadata_file: None,
+                    metadata_url: None,
+                    metadata_refresh_seconds: default_metadata_refresh(),
+                    entity_id: None,
+                    sso_url: None,
+                    signing_cert_files: Vec::new(),
+                    allow_idp_initiated: false,
+                    sign_authn_requests: false,
+                    attributes: AttributeSettings::default(),
+                }
+            }
+        })
+    }
+}
+
+impl IdpSettings {
+    pub fn oidc(&self) -> Option<&OidcIdpSettings> {
+        match &self.kind {
+            IdpKind::Oidc(o) => Some(o),
+            IdpKind::Saml => None,
+        }
+    }
+
+    /// `ROLEPORT_IDP_<ID>_CLIENT_SECRET`: `-` becomes `_`, letters upper case.
+    pub fn client_secret_variable(&self) -> String {
+        format!(
+            "ROLEPORT_IDP_{}_CLIENT_SECRET",
+            self.id.to_ascii_uppercase().replace('-', "_")
+        )
+    }
+}
+
+/// An OpenID Connect provider (`kind = "oidc"`). Every ID token is verified by
+/// `protocol::oidc::verify_id_token` with the policy built from these settings.
+///
+/// The client secret is never read from the configuration file: it comes from
+/// `ROLEPORT_IDP_<ID>_CLIENT_SECRET` or `ROLEPORT_IDP_<ID>_CLIENT_SECRET_FILE` (id upper-cased,
+/// `-` → `_`), or from `client_secret_file`. A public client (`public_client = true`) has none.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct OidcIdpSettings {
+    /// Issuer identifier; discovery is `<issuer>/.well-known/openid-configuration`.
+    pub issuer: String,
+    pub client_id: String,
+    /// Filled from the environment or `client_secret_file` by [`load`]; tests set it directly.
+    #[serde(skip)]
+    pub client_secret: Option<SecretString>,
+    #[serde(default)]
+    pub client_secret_file: Option<PathBuf>,
+    /// No client secret (PKCE only); the token request sends `client_id` in the body.
+    #[serde(default)]
+    pub public_client: bool,
+    #[serde(default = "default_oidc_scopes")]
+    pub scopes: Vec<String>,
+    #[serde(default)]
+    pub claims: OidcClaimSettings,
+    /// Pinned signature algorithms. Default `["RS256"]`; `none` and `HS*` are refused.
+    #[serde(default = "default_oidc_algs")]
+    pub algorithms: Vec<String>,
+    /// Oldest acceptable `iat`. Default 600 s, at most 24 h.
+    #[serde(default = "default_oidc_max_age")]
+    pub max_token_age_seconds: i64,
+    /// Clock leeway on `exp`/`iat`/`nbf`. Default 60 s, at most 300 s.
+    #[serde(default = "default_oidc_leeway")]
+    pub leeway_seconds: i64,
+    /// Audiences besides `client_id` that may appear in `aud`. Default none.
+    #[serde(default)]
+    pub trusted_audiences: Vec<String>,
+    /// `required` (default): an ID token next to an access token must carry `at_hash`;
+    /// `if_present`: checked when present (what OIDC Core asks of the code flow).
+    #[serde(default)]
+    pub at_hash: AtHashSetting,
+    /// Ask the userinfo endpoint for groups when the ID token carries none.
+    #[serde(default)]
+    pub userinfo: bool,
+    #[serde(default = "default_jwks_refresh")]
+    pub jwks_refresh_seconds: u64,
+    /// Non-empty: the `hd` claim (Google Workspace domain) must be one of these.
+    #[serde(default)]
+    pub allowed_hosted_domains: Vec<String>,
+    /// Largest ID token accepted, bytes. Default 16 KiB, 1 KiB ..= 64 KiB.
+    #[serde(default = "default_oidc_max_token_bytes")]
+    pub max_token_bytes: usize,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AtHashSetting {
+    #[default]
+    Required,
+    IfPresent,
+}
+
+/// Claim paths (dotted, e.g. `realm_access.roles`) for the identity.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct OidcClaimSettings {
+    /// Every path listed is read; values are merged.
+    #[serde(default = "default_oidc_group_claims")]
+    pub groups: Vec<String>,
+    /// Group claims that are one space-separated string rather than an array.
+    #[serde(default)]
+    pub groups_space_separated: bool,
+    #[serde(default = "default_oidc_email")]
+    pub email: String,
+    #[serde(default = "default_oidc_email_verified")]
+    pub email_verified: String,
+    #[serde(default = "default_oidc_stable_id")]
+    pub stable_id: String,
+    #[serde(default = "default_oidc_name")]
+    pub name: String,
+}
+
+impl Default for OidcClaimSettings {
+    fn default() -> Self {
+        Self {
+            groups: default_oidc_group_claims(),
+            groups_space_separated: false,
+            email: default_oidc_email(),
+            email_verified: default_oidc_email_verified(),
+            stable_id: default_oidc_stable_id(),
+            name: default_oidc_name(),
+        }
+    }
+}
+
+impl OidcIdpSettings {
+    /// The settings for an issuer and client id, everything else at its default.
+    pub fn new(issuer: impl Into<String>, client_id: impl Into<String>) -> Self {
+        Self {
+            issuer: issuer.into(),
+            client_id: client_id.into(),
+            client_secret: None,
+            client_secret_file: None,
+            public_client: false,
+            scopes: default_oidc_scopes(),
+            claims: OidcClaimSettings::default(),
+            algorithms: default_oidc_algs(),
+            max_token_age_seconds: default_oidc_max_age(),
+            leeway_seconds: default_oidc_leeway(),
+            trusted_audiences: Vec::new(),
+            at_hash: AtHashSetting::Required,
+            userinfo: false,
+            jwks_refresh_seconds: default_jwks_refresh(),
+            allowed_hosted_domains: Vec::new(),
+            max_token_bytes: default_oidc_max_token_bytes(),
+        }
+    }
+
+    /// The verifier's policy; refuses (with a message naming the setting) anything that would
+    /// weaken a check.
+    pub fn id_token_policy(&self) -> Result<crate::protocol::oidc::IdTokenPolicy, String> {
+        use crate::protocol::oidc::{
+            AtHashRule, ClaimMapping, ClaimPath, GroupSource, IdTokenPolicy, JwsAlg, JwsPolicy,
+            StringForm,
+        };
+        let mut algs = Vec::new();
+        for name in &self.algorithms {
+            let alg = JwsAlg::parse(name).map_err(|e| {
+                format!(
+                    "algorithms: `{name}` cannot be allowed ({e:?}); use RS256/384/512, PS256/384/512 or ES256/384/512"
+                )
+            })?;
+            if !algs.contains(&alg) {
+                algs.push(alg);
+            }
+        }
+        let path = |what: &str, p: &str| {
+            ClaimPath::parse(p).map_err(|e| format!("claims.{what}: `{p}`: {e}"))
+        };
+        let mut groups = Vec::new();
+        for g in &self.claims.groups {
+            let mut source = GroupSource::new(path("groups", g)?);
+            if self.claims.groups_space_separated {
+                source.string_form = StringForm::SpaceSeparated;
+            }
+            groups.push(source);
+        }
+        let policy = IdTokenPolicy {
+            jws: JwsPolicy {
+                allowed_algs: algs,
+                max_token_bytes: self.max_token_bytes,
+                ..JwsPolicy::default()
+            },
+            leeway: chrono::Duration::seconds(self.leeway_seconds),
+            max_age: chrono::Duration::seconds(self.max_token_age_seconds),
+            trusted_audiences: self.trusted_audiences.clone(),
+            at_hash: match self.at_hash {
+                AtHashSetting::Required => AtHashRule::Required,
+                AtHashSetting::IfPresent => AtHashRule::IfPresent,
+            },
+            claims: ClaimMapping {
+                stable_id: path("stable_id", &self.claims.stable_id)?,
+                email: path("email", &self.claims.email)?,
+                email_verified: path("email_verified", &self.claims.email_verified)?,
+                name: path("name", &self.claims.name)?,
+                groups,
+                allowed_hosted_domains: self.allowed_hosted_domains.clone(),
+                ..ClaimMapping::default()
+            },
+        };
+        policy.validate().map_err(|e| e.to_string())?;
+        Ok(policy)
+    }
+}
+
+fn default_oidc_scopes() -> Vec<String> {
+    vec!["openid".into(), "email".into(), "profile".into()]
+}
+fn default_oidc_algs() -> Vec<String> {
+    vec!["RS256".into()]
+}
+fn default_oidc_max_age() -> i64 {
+    600
+}
+fn default_oidc_leeway() -> i64 {
+    60
+}
+fn default_jwks_refresh() -> u64 {
+    3600
+}
+fn default_oidc_max_token_bytes() -> usize {
+    16 * 1024
+}
+fn default_oidc_group_claims() -> Vec<String> {
+    vec!["groups".into()]
+}
+fn default_oidc_email() -> String {
+    "email".into()
+}
+fn default_oidc_email_verified() -> String {
+    "email_verified".into()
+}
+fn default_oidc_stable_id() -> String {
+    "sub".into()
+}
+fn default_oidc_name() -> String {
+    "name".into()
 }
 
 #[derive(Debug, Deserialize, Clone)]
@@ -371,6 +691,7 @@ pub fn load(
     path: &Path,
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<Settings, ConfigError> {
+    let env: Vec<(String, String)> = env.into_iter().collect();
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_owned(),
         source,
@@ -380,12 +701,62 @@ pub fn load(
         message: e.to_string(),
     })?;
     refuse_secrets_in_file(&value)?;
-    apply_env(&mut value, env)?;
+    apply_env(&mut value, env.clone())?;
     let settings: Settings = toml::Value::Table(value)
         .try_into()
         .map_err(|e: toml::de::Error| ConfigError::Invalid(e.message().to_string()))?;
+    let mut settings = settings;
+    resolve_client_secrets(&mut settings, &env)?;
     settings.validate()?;
     Ok(settings)
+}
+
+/// OIDC client secrets: `ROLEPORT_IDP_<ID>_CLIENT_SECRET`, its `_FILE` variant, or the idp's
+/// `client_secret_file` — exactly one of them for a confidential client, none for a public one.
+fn resolve_client_secrets(
+    settings: &mut Settings,
+    env: &[(String, String)],
+) -> Result<(), ConfigError> {
+    for idp in &mut settings.idps {
+        let variable = idp.client_secret_variable();
+        let id = idp.id.clone();
+        let IdpKind::Oidc(oidc) = &mut idp.kind else {
+            continue;
+        };
+        let file_variable = format!("{variable}_FILE");
+        let mut sources = Vec::new();
+        for (name, value) in env {
+            if *name == variable {
+                sources.push(value.trim_end().to_string());
+            } else if *name == file_variable {
+                let text = std::fs::read_to_string(value).map_err(|e| ConfigError::Env {
+                    name: name.clone(),
+                    message: format!("cannot read {value}: {e}"),
+                })?;
+                sources.push(text.trim_end().to_string());
+            }
+        }
+        if let Some(path) = &oidc.client_secret_file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                ConfigError::Invalid(format!(
+                    "idp `{id}` client_secret_file {}: {e}",
+                    path.display()
+                ))
+            })?;
+            sources.push(text.trim_end().to_string());
+        }
+        match sources.len() {
+            0 => {}
+            1 => oidc.client_secret = sources.pop().map(SecretString::from),
+            _ => {
+                return Err(ConfigError::Invalid(format!(
+                    "idp `{id}`: the client secret is given more than once ({variable}, \
+                     {file_variable}, client_secret_file): keep one"
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Secrets that must come from the environment or a `*_file`, never from the (committed)
@@ -395,6 +766,17 @@ fn refuse_secrets_in_file(table: &toml::Table) -> Result<(), ConfigError> {
         .get("aws")
         .and_then(|aws| aws.get("federation_user"))
         .and_then(|user| user.get("secret_access_key"));
+    if let Some(toml::Value::Array(idps)) = table.get("idp") {
+        for idp in idps {
+            if idp.get("client_secret").is_some() {
+                let id = idp.get("id").and_then(toml::Value::as_str).unwrap_or("?");
+                return Err(ConfigError::Invalid(format!(
+                    "idp `{id}`: client_secret must not be written in the configuration file: use \
+                     client_secret_file, or ROLEPORT_IDP_<ID>_CLIENT_SECRET(_FILE)"
+                )));
+            }
+        }
+    }
     if secret.is_some() {
         return Err(ConfigError::Invalid(
             "aws.federation_user.secret_access_key must not be written in the configuration file: \
@@ -421,7 +803,9 @@ fn apply_env(
     let mut vars: Vec<(String, String)> = env
         .into_iter()
         .filter(|(k, _)| {
-            k.starts_with("ROLEPORT_") && !NOT_SETTINGS.iter().any(|p| k.starts_with(p))
+            k.starts_with("ROLEPORT_")
+                && !NOT_SETTINGS.iter().any(|p| k.starts_with(p))
+                && !is_client_secret_variable(k)
         })
         .collect();
     vars.sort();
@@ -449,6 +833,15 @@ fn apply_env(
         })?;
     }
     Ok(())
+}
+
+/// `ROLEPORT_IDP_<ID>_CLIENT_SECRET(_FILE)` are read by [`resolve_client_secrets`], not as a
+/// settings path (those use `__`).
+fn is_client_secret_variable(name: &str) -> bool {
+    name.strip_prefix("ROLEPORT_IDP_").is_some_and(|rest| {
+        !rest.starts_with('_')
+            && (rest.ends_with("_CLIENT_SECRET") || rest.ends_with("_CLIENT_SECRET_FILE"))
+    })
 }
 
 fn scalar(raw: &str) -> toml::Value {
@@ -504,6 +897,10 @@ impl Settings {
                     "idp id `{}` is configured twice",
                     idp.id
                 )));
+            }
+            if let IdpKind::Oidc(oidc) = &idp.kind {
+                self.validate_oidc(&idp.id, oidc)?;
+                continue;
             }
             let has_source = idp.metadata_file.is_some()
                 || idp.metadata_url.is_some()
@@ -615,6 +1012,63 @@ impl Settings {
                 "session ttl values must be positive".into(),
             ));
         }
+        Ok(())
+    }
+}
+
+impl Settings {
+    fn validate_oidc(&self, id: &str, oidc: &OidcIdpSettings) -> Result<(), ConfigError> {
+        let invalid = |m: String| ConfigError::Invalid(format!("idp `{id}`: {m}"));
+        let issuer = url::Url::parse(&oidc.issuer)
+            .map_err(|e| invalid(format!("issuer `{}` is not a URL: {e}", oidc.issuer)))?;
+        let https = issuer.scheme() == "https";
+        let dev_http =
+            issuer.scheme() == "http" && self.server.dev_mode && is_loopback_url(&oidc.issuer);
+        if !https && !dev_http {
+            return Err(invalid(
+                "issuer must use https (plain http only for a loopback issuer in dev_mode)".into(),
+            ));
+        }
+        if issuer.query().is_some() || issuer.fragment().is_some() {
+            return Err(invalid("issuer must have no query or fragment".into()));
+        }
+        if oidc.client_id.is_empty() {
+            return Err(invalid("client_id is empty".into()));
+        }
+        match (oidc.public_client, oidc.client_secret.is_some()) {
+            (false, false) => {
+                return Err(invalid(format!(
+                    "no client secret: set ROLEPORT_IDP_{}_CLIENT_SECRET(_FILE) or client_secret_file, \
+                     or public_client = true",
+                    id.to_ascii_uppercase().replace('-', "_")
+                )));
+            }
+            (true, true) => {
+                return Err(invalid(
+                    "public_client = true but a client secret is configured".into(),
+                ));
+            }
+            _ => {}
+        }
+        if !oidc.scopes.iter().any(|s| s == "openid") {
+            return Err(invalid("scopes must include `openid`".into()));
+        }
+        if oidc
+            .scopes
+            .iter()
+            .any(|s| s.is_empty() || s.contains(char::is_whitespace))
+        {
+            return Err(invalid("scopes must be single words".into()));
+        }
+        if !(60..=86_400).contains(&oidc.jwks_refresh_seconds) {
+            return Err(invalid("jwks_refresh_seconds must be 60..=86400".into()));
+        }
+        if oidc.trusted_audiences.iter().any(|a| a == &oidc.client_id) {
+            return Err(invalid(
+                "trusted_audiences lists the client_id itself (it is always expected)".into(),
+            ));
+        }
+        oidc.id_token_policy().map_err(invalid)?;
         Ok(())
     }
 }
@@ -846,5 +1300,84 @@ url = "postgres://localhost/x"
             "public_url = \"http://roleport.example.com\"",
         ));
         assert!(load(&f.0, []).is_err());
+    }
+
+    const OIDC: &str = "\n[[idp]]\nid = \"demo-oidc\"\nkind = \"oidc\"\ndisplay_name = \"Demo\"\nissuer = \"http://127.0.0.1:38903\"\nclient_id = \"roleport\"\n";
+
+    #[test]
+    fn oidc_idp_parses_with_its_secret_from_the_environment() {
+        use secrecy::ExposeSecret;
+        let f = write(&format!(
+            "{BASE}{OIDC}scopes = [\"openid\", \"groups\"]\nalgorithms = [\"RS256\", \"ES256\"]\n[idp.claims]\ngroups = [\"groups\", \"realm_access.roles\"]\n"
+        ));
+        let s = load(
+            &f.0,
+            [(
+                "ROLEPORT_IDP_DEMO_OIDC_CLIENT_SECRET".to_string(),
+                "s3cret".to_string(),
+            )],
+        )
+        .unwrap();
+        let oidc = s.idps[0].oidc().unwrap();
+        assert_eq!(oidc.client_id, "roleport");
+        assert_eq!(
+            oidc.client_secret.as_ref().unwrap().expose_secret(),
+            "s3cret"
+        );
+        assert_eq!(oidc.claims.groups.len(), 2);
+        let policy = oidc.id_token_policy().unwrap();
+        assert_eq!(policy.jws.allowed_algs.len(), 2);
+        assert!(!format!("{s:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn saml_idps_keep_their_shape_and_unknown_keys_stay_errors() {
+        let f = write(&format!(
+            "{BASE}\n[[idp]]\nid = \"corp\"\nkind = \"saml\"\ndisplay_name = \"Corp\"\nmetadata_file = \"/x.xml\"\n"
+        ));
+        let s = load(&f.0, []).unwrap();
+        assert!(matches!(s.idps[0].kind, IdpKind::Saml));
+        let f = write(&format!(
+            "{BASE}\n[[idp]]\nid = \"corp\"\nkind = \"saml\"\ndisplay_name = \"Corp\"\nmetadata_file = \"/x.xml\"\nissuer = \"https://x\"\n"
+        ));
+        assert!(load(&f.0, []).is_err(), "an OIDC key on a SAML idp");
+        let f = write(&format!("{BASE}{OIDC}metadata_url = \"https://x\"\n"));
+        let env = [(
+            "ROLEPORT_IDP_DEMO_OIDC_CLIENT_SECRET".to_string(),
+            "x".to_string(),
+        )];
+        assert!(load(&f.0, env).is_err(), "a SAML key on an OIDC idp");
+    }
+
+    #[test]
+    fn weakening_oidc_settings_are_refused_with_clear_messages() {
+        let secret = || {
+            [(
+                "ROLEPORT_IDP_DEMO_OIDC_CLIENT_SECRET".to_string(),
+                "x".to_string(),
+            )]
+        };
+        let err = |extra: &str| {
+            let f = write(&format!("{BASE}{OIDC}{extra}"));
+            load(&f.0, secret()).unwrap_err().to_string()
+        };
+        assert!(err("algorithms = [\"none\"]\n").contains("cannot be allowed"));
+        assert!(err("algorithms = [\"HS256\"]\n").contains("cannot be allowed"));
+        assert!(err("leeway_seconds = 3600\n").contains("leeway"));
+        assert!(err("max_token_age_seconds = 999999\n").contains("max_age"));
+        assert!(err("scopes = [\"email\"]\n").contains("openid"));
+        assert!(err("client_secret = \"x\"\n").contains("must not be written"));
+        let f = write(&format!("{BASE}{OIDC}"));
+        let e = load(&f.0, []).unwrap_err().to_string();
+        assert!(e.contains("no client secret"), "{e}");
+        let f = write(&format!("{BASE}{OIDC}public_client = true\n"));
+        assert!(load(&f.0, []).is_ok());
+        let f = write(&format!("{BASE}{OIDC}public_client = true\n"));
+        assert!(load(&f.0, secret()).is_err(), "public client with a secret");
+        let f = write(
+            &format!("{BASE}{OIDC}").replace("http://127.0.0.1:38903", "http://idp.example.com"),
+        );
+        let e = load(&f.0, secret()).unwrap_err().to_string();
+        assert!(e.contains("https"), "{e}");
     }
 }

@@ -38,8 +38,30 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::CheckConfig => {
             let pool = pool(&settings).await?;
-            let client = reqwest::Client::new();
+            let client = roleport::startup::metadata_client().map_err(|e| e.to_string())?;
             for idp in &settings.idps {
+                if idp.oidc().is_some() {
+                    let redirect = format!(
+                        "{}/oidc/callback",
+                        settings.server.public_url.trim_end_matches('/')
+                    );
+                    let provider = roleport::upstream::oidc_provider::discover(
+                        idp,
+                        &client,
+                        &redirect,
+                        Clock::system().now(),
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                    println!(
+                        "idp {}: OpenID provider {} ({} key(s), algorithms {:?})",
+                        provider.id,
+                        provider.issuer,
+                        provider.keys().len(),
+                        provider.policy.jws.allowed_algs
+                    );
+                    continue;
+                }
                 let loaded =
                     roleport::upstream::saml_idp::load(idp, &client, Clock::system().now())
                         .await

@@ -8,7 +8,7 @@ use crate::http::cookies::CookiePolicy;
 use crate::http::state::{RulesSnapshot, ServiceProvider};
 use crate::http::{AppState, headers, routes};
 use crate::metrics::Metrics;
-use crate::upstream::saml_idp;
+use crate::upstream::{oidc_provider, saml_idp};
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpServer, body::MessageBody, web};
@@ -32,6 +32,8 @@ pub enum StartupError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error(transparent)]
     Idp(#[from] saml_idp::IdpLoadError),
+    #[error(transparent)]
+    Oidc(#[from] oidc_provider::OidcLoadError),
     #[error("SAML key or certificate: {0}")]
     SpKey(String),
     #[error("rules in the database are invalid: {0}")]
@@ -78,7 +80,25 @@ impl Application {
         let client = http_client()?;
         let now = clock.now();
         let mut idps = BTreeMap::new();
+        let mut oidc = BTreeMap::new();
+        let oidc_redirect_uri = format!("{public_url}/oidc/callback");
         for idp_settings in &settings.idps {
+            if let Some(o) = idp_settings.oidc() {
+                let provider =
+                    oidc_provider::discover(idp_settings, &client, &oidc_redirect_uri, now).await?;
+                db::idps::upsert(
+                    &pool,
+                    &provider.id,
+                    "oidc",
+                    &o.issuer,
+                    &provider.display_name,
+                    now,
+                )
+                .await?;
+                tracing::info!(idp = %provider.id, issuer = %provider.issuer, keys = provider.keys().len(), "OpenID provider discovered");
+                oidc.insert(provider.id.clone(), Arc::new(provider));
+                continue;
+            }
             let idp = saml_idp::load(idp_settings, &client, now).await?;
             db::idps::upsert(
                 &pool,
@@ -116,6 +136,8 @@ impl Application {
                 cert_der,
             },
             idps: RwLock::new(idps),
+            oidc,
+            oidc_redirect_uri,
             rules: RwLock::new(RulesSnapshot {
                 generation,
                 rules: Arc::new(rules),
@@ -128,18 +150,28 @@ impl Application {
         let background = vec![
             tokio::spawn(reload_rules(state.clone())),
             tokio::spawn(refresh_metadata(state.clone(), client)),
+            tokio::spawn(refresh_jwks(state.clone())),
             tokio::spawn(purge_expired(state.clone())),
         ];
 
         let form_limit = state.settings.saml.max_response_bytes / 3 * 4 + 8192;
+        let form_targets = state.aws.federation_origins();
         let app_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
-                .app_data(web::FormConfig::default().limit(form_limit))
+                .app_data(
+                    web::FormConfig::default()
+                        .limit(form_limit)
+                        .error_handler(|err, req| bad_input(&err.to_string(), req)),
+                )
+                .app_data(
+                    web::QueryConfig::default()
+                        .error_handler(|err, req| bad_input(&err.to_string(), req)),
+                )
                 .app_data(web::PayloadConfig::new(form_limit))
                 .wrap(from_fn(observe))
-                .wrap(headers::security_headers())
+                .wrap(headers::security_headers(&form_targets))
                 .configure(routes::configure)
                 .default_service(web::to(not_found))
         })
@@ -172,6 +204,25 @@ async fn not_found() -> Result<actix_web::HttpResponse, crate::http::errors::App
         crate::audit::new_reference(),
         "There is no page at this address.",
     ))
+}
+
+/// A form or query that could not be read: a page (or problem JSON for the API) with a
+/// reference id and a log line, never actix's bare text.
+fn bad_input(detail: &str, req: &actix_web::HttpRequest) -> actix_web::Error {
+    let reference = crate::audit::new_reference();
+    tracing::warn!(reference, path = %req.path(), detail, "unreadable request input");
+    let format = if req.path().starts_with("/api/") {
+        crate::http::errors::Format::Json
+    } else {
+        crate::http::errors::Format::Html
+    };
+    crate::http::errors::AppError::new(
+        crate::http::errors::Kind::BadRequest,
+        format,
+        reference,
+        "The request was incomplete or malformed. Go back and try again.",
+    )
+    .into()
 }
 
 /// Records latency by matched route (not raw path, which would explode label cardinality).
@@ -298,12 +349,27 @@ pub fn metadata_client() -> Result<reqwest::Client, StartupError> {
     http_client()
 }
 
+/// Scheduled JWKS refresh for every OpenID provider (each at its own interval).
+async fn refresh_jwks(state: web::Data<AppState>) {
+    if state.oidc.is_empty() {
+        return;
+    }
+    loop {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        let now = state.clock.now();
+        for provider in state.oidc.values() {
+            provider.refresh_if_due(now).await;
+        }
+    }
+}
+
 async fn purge_expired(state: web::Data<AppState>) {
     loop {
         tokio::time::sleep(Duration::from_secs(300)).await;
         let now = state.clock.now();
         let _ = db::sessions::purge_expired(&state.pool, now).await;
         let _ = db::logins::purge_expired(&state.pool, now).await;
+        let _ = db::oidc_logins::purge_expired(&state.pool, now).await;
         let _ = db::replay::purge_expired(&state.pool, now).await;
     }
 }

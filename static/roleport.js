@@ -21,6 +21,11 @@
   }
   for (const t of document.querySelectorAll("time[datetime]")) {
     const when = new Date(t.getAttribute("datetime"));
-    if (!isNaN(when)) t.textContent = when.toLocaleString();
+    if (!isNaN(when)) t.textContent = when.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "long" });
   }
+})();
+// The console-only SAML POST page posts itself; without scripts its button does the same.
+(function () {
+  const form = document.querySelector("form[data-autosubmit]");
+  if (form) form.submit();
 })();

@@ -110,6 +110,18 @@ impl AwsRuntime {
         })
     }
 
+    /// Origins of every partition's federation endpoint, for the CSP `form-action` list.
+    pub fn federation_origins(&self) -> Vec<String> {
+        let mut origins: Vec<String> = self
+            .endpoints
+            .values()
+            .map(|e| e.federation.origin().ascii_serialization())
+            .collect();
+        origins.sort();
+        origins.dedup();
+        origins
+    }
+
     pub fn endpoints(&self, partition: Partition) -> Option<&PartitionEndpoints> {
         self.endpoints.get(&partition)
     }
@@ -177,6 +189,18 @@ pub struct IssueRequest<'a> {
     pub now: DateTime<Utc>,
     /// The session's upstream SAML Response, for `saml_passthrough`.
     pub upstream_saml: Option<&'a UpstreamSaml>,
+}
+
+/// A signed broker Response and what went into it.
+#[derive(Debug)]
+pub struct BrokerSigned {
+    pub signed: crate::protocol::aws::SignedSamlResponse,
+    /// The AWS SAML sign-in endpoint it is addressed to.
+    pub recipient: String,
+    pub provider_arn: String,
+    pub duration: SessionDuration,
+    pub role_session_name: String,
+    pub source_identity: String,
 }
 
 #[derive(Debug)]
@@ -286,11 +310,13 @@ impl IssueError {
 impl AwsRuntime {
     /// Broker mode: sign a Response for exactly this grant, then AssumeRoleWithSAML. Callers
     /// use [`AwsRuntime::issue`], which picks the grant's mode.
-    pub async fn issue_saml_broker(
+    /// Signs a fresh Response naming exactly this grant's role, addressed to the partition's AWS
+    /// sign-in endpoint. Used for AssumeRoleWithSAML and for the console-only SAML POST.
+    pub async fn sign_broker_response(
         &self,
         blocking: &Arc<Semaphore>,
-        req: IssueRequest<'_>,
-    ) -> Result<IssueOutcome, IssueError> {
+        req: &IssueRequest<'_>,
+    ) -> Result<BrokerSigned, IssueError> {
         let grant = req.grant;
         let duration = session_duration(&DurationRequest {
             requested: req.requested_seconds,
@@ -303,6 +329,7 @@ impl AwsRuntime {
             .endpoints(grant.partition)
             .ok_or(IssueError::NoEndpoints(grant.partition))?
             .clone();
+        let recipient = endpoints.saml_recipient.to_string();
         let key = self
             .signing_keys
             .first()
@@ -345,22 +372,38 @@ impl AwsRuntime {
                 BrokerError::Rule(rule) => IssueError::Rule(rule),
                 other => IssueError::Signing(other.to_string()),
             })?;
-        drop(_slot);
+        Ok(BrokerSigned {
+            signed,
+            recipient,
+            provider_arn,
+            duration,
+            role_session_name: role_session_name.as_str().to_string(),
+            source_identity: source_identity.as_str().to_string(),
+        })
+    }
+
+    pub async fn issue_saml_broker(
+        &self,
+        blocking: &Arc<Semaphore>,
+        req: IssueRequest<'_>,
+    ) -> Result<IssueOutcome, IssueError> {
+        let b = self.sign_broker_response(blocking, &req).await?;
+        let grant = req.grant;
         let issued = self
             .sts
             .assume_role_with_saml(
                 grant.partition,
                 &grant.role_arn,
-                &provider_arn,
-                &signed.saml_response,
-                duration.seconds(),
+                &b.provider_arn,
+                &b.signed.saml_response,
+                b.duration.seconds(),
             )
             .await?;
         Ok(IssueOutcome {
             issued,
-            duration,
-            role_session_name: role_session_name.as_str().to_string(),
-            source_identity: Some(source_identity.as_str().to_string()),
+            duration: b.duration,
+            role_session_name: b.role_session_name,
+            source_identity: Some(b.source_identity),
             kind: CredentialKind::AssumeRoleWithSaml,
             mode: AccessMode::SamlBroker.as_str(),
         })

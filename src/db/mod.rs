@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod idps;
 pub mod logins;
+pub mod oidc_logins;
 pub mod replay;
 pub mod rules;
 pub mod sessions;

@@ -5,6 +5,7 @@ use crate::clock::Clock;
 use crate::configuration::Settings;
 use crate::metrics::Metrics;
 use crate::protocol::mapping::CompiledRules;
+use crate::upstream::oidc_provider::OidcProvider;
 use crate::upstream::saml_idp::SamlIdp;
 use openssl::pkey::{PKey, Private};
 use sqlx::PgPool;
@@ -36,6 +37,10 @@ pub struct AppState {
     pub sp: ServiceProvider,
     /// Replaced whole on metadata refresh; readers clone the `Arc` and never hold the lock.
     pub idps: RwLock<BTreeMap<String, Arc<SamlIdp>>>,
+    /// OpenID providers, discovered at start; each refreshes its own JWKS.
+    pub oidc: BTreeMap<String, Arc<OidcProvider>>,
+    /// Roleport's one OIDC redirect URI: `<public_url>/oidc/callback`.
+    pub oidc_redirect_uri: String,
     pub rules: RwLock<RulesSnapshot>,
     /// Bounds concurrent blocking C calls (xmlsec) so a flood queues instead of growing threads.
     pub blocking: Arc<Semaphore>,
@@ -59,6 +64,10 @@ impl AppState {
             .read()
             .map(|m| m.values().cloned().collect())
             .unwrap_or_default()
+    }
+
+    pub fn oidc_provider(&self, id: &str) -> Option<Arc<OidcProvider>> {
+        self.oidc.get(id).cloned()
     }
 
     pub fn rules(&self) -> Arc<CompiledRules> {

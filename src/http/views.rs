@@ -21,6 +21,8 @@ pub struct RoleView {
     pub display_name: String,
     pub description: String,
     pub max_session: String,
+    /// Whether AWS trusts Roleport's own SAML identity for this role (console via AWS's page).
+    pub saml_post: bool,
 }
 
 pub struct AccountView {
@@ -64,6 +66,18 @@ pub struct CredentialsPage {
     pub credential_process: String,
     pub reference: String,
     pub csrf_token: String,
+}
+
+/// The console-only SAML POST: a form that posts the signed Response to AWS. It works without
+/// JavaScript (a button); roleport.js submits it right away where scripts run.
+#[derive(Template)]
+#[template(path = "saml_post.html")]
+pub struct SamlPostPage {
+    pub role_name: String,
+    pub account_alias: String,
+    pub recipient: String,
+    pub saml_response: String,
+    pub reference: String,
 }
 
 #[derive(Template, WebTemplate)]

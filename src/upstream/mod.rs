@@ -1,3 +1,4 @@
 //! Loading and refreshing upstream IdP trust around the pure cores.
 
+pub mod oidc_provider;
 pub mod saml_idp;

@@ -409,3 +409,87 @@ async fn a_shortcut_naming_service_and_region_lands_there() {
         format!("{}/console/ec2/home?region=eu-west-1", federation.url)
     );
 }
+
+#[tokio::test]
+async fn console_only_saml_post_goes_straight_to_aws_sign_in() {
+    let (app, sts) = app_with_aws(None).await;
+    app.sign_in("alice").await;
+    let roles = app.get("/roles").await.text().await.unwrap();
+    assert!(roles.contains(&format!(r#"action="/roles/{ADMIN}/saml-post""#)));
+    let csrf = app.csrf_token().await;
+    let resp = app
+        .client
+        .post(format!("{}/roles/{ADMIN}/saml-post", app.address))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let csp = resp.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("form-action https://signin.aws.amazon.com"),
+        "{csp}"
+    );
+    let html = resp.text().await.unwrap();
+    assert!(html.contains(r#"<form method="post" action="https://signin.aws.amazon.com/saml" id="saml-post" data-autosubmit>"#), "{html}");
+    assert!(
+        html.contains(r#"id="continue""#),
+        "works without JavaScript"
+    );
+    let saml = regex::Regex::new(r#"name="SAMLResponse" value="([^"]+)""#)
+        .unwrap()
+        .captures(&html)
+        .unwrap()[1]
+        .to_string();
+    let reference = reference_in(&html);
+    let params: std::collections::BTreeMap<String, String> = [
+        ("Action", "AssumeRoleWithSAML"),
+        ("RoleArn", "arn:aws:iam::123456789012:role/Admin"),
+        (
+            "PrincipalArn",
+            "arn:aws:iam::123456789012:saml-provider/roleport",
+        ),
+        ("DurationSeconds", "3600"),
+        ("SAMLAssertion", saml.as_str()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    SamlCheck {
+        app: &app,
+        role_arn: "arn:aws:iam::123456789012:role/Admin",
+        session_name: "alice@example.org",
+        duration: 3600,
+        source_identity: "alice",
+        recipient: "https://signin.aws.amazon.com/saml",
+        audience: "urn:amazon:webservices",
+    }
+    .verify(&Recorded {
+        params,
+        headers: Default::default(),
+    })
+    .await;
+    assert_eq!(
+        sts.seen.lock().unwrap().len(),
+        0,
+        "no STS call: AWS runs the session"
+    );
+    let rows = roleport::db::audit::by_reference(&app.pool, &reference)
+        .await
+        .unwrap();
+    let row = serde_json::to_value(&rows[0]).unwrap();
+    assert_eq!(row["kind"], "console_saml_post");
+    assert_eq!(row["outcome"], "accepted");
+
+    // Without the form's token nothing is signed.
+    let resp = app
+        .client
+        .post(format!("{}/roles/{ADMIN}/saml-post", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+}

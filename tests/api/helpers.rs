@@ -448,3 +448,169 @@ pub fn keypair_files(cn: &str) -> (PathBuf, PathBuf, String) {
     std::fs::write(&cert_path, &cert_pem).unwrap();
     (key_path, cert_path, cert_pem)
 }
+
+// ---- OpenID Connect (additive) ----
+
+/// The OIDC peer, as `deploy/test.sh` started it (`ROLEPORT_TEST_OIDC_ENV`).
+pub static OIDC_PEER: LazyLock<Peers> = LazyLock::new(|| {
+    let path = std::env::var("ROLEPORT_TEST_OIDC_ENV").unwrap_or_else(|_| {
+        panic!("ROLEPORT_TEST_OIDC_ENV is not set: run the suite with deploy/test.sh, which starts the OpenID provider")
+    });
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let env = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    Peers { env }
+});
+
+/// `[[idp]] kind = "oidc"` for the demo OpenID provider, with a fresh client id.
+pub fn demo_oidc_idp(client_id: &str, secret: Option<&str>) -> IdpSettings {
+    let mut oidc =
+        roleport::configuration::OidcIdpSettings::new(OIDC_PEER.get("OIDC_ISSUER"), client_id);
+    oidc.client_secret = secret.map(|s| SecretString::from(s.to_string()));
+    oidc.public_client = secret.is_none();
+    oidc.scopes = vec![
+        "openid".into(),
+        "email".into(),
+        "profile".into(),
+        "groups".into(),
+    ];
+    // The peer sends group CNs in `groups` and LDAP DNs in `groups_dn`; the test rules match
+    // both shapes (`ldap_dn`), exactly as for SAML `memberOf`.
+    oidc.claims.groups = vec!["groups_dn".into()];
+    IdpSettings {
+        id: "demo-oidc".into(),
+        kind: IdpKind::Oidc(Box::new(oidc)),
+        display_name: "Demo OpenID provider (oidc-provider)".into(),
+        metadata_file: None,
+        metadata_url: None,
+        metadata_refresh_seconds: 3600,
+        entity_id: None,
+        sso_url: None,
+        signing_cert_files: vec![],
+        allow_idp_initiated: false,
+        sign_authn_requests: false,
+        attributes: AttributeSettings::default(),
+    }
+}
+
+/// Registers a client at the OIDC peer (read on every lookup, no restart).
+pub fn register_oidc_client(client_id: &str, secret: Option<&str>, redirect_uri: &str) {
+    let dir = PathBuf::from(OIDC_PEER.get("OIDC_CLIENTS_DIR"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let body = serde_json::json!({
+        "client_id": client_id,
+        "client_secret": secret,
+        "redirect_uris": [redirect_uri],
+    });
+    let tmp = dir.join(format!("{client_id}.json.tmp"));
+    std::fs::write(&tmp, body.to_string()).expect("write client registration");
+    std::fs::rename(&tmp, dir.join(format!("{client_id}.json"))).expect("publish client");
+}
+
+/// An app with the demo SAML IdP and the demo OpenID provider (a registered confidential
+/// client, or a public one with `secret = None`).
+pub async fn spawn_app_with_oidc(secret: Option<&str>) -> TestApp {
+    let client_id = format!("roleport-test-{}", uuid::Uuid::new_v4().simple());
+    let app = spawn_app_with(Options {
+        extra_idps: vec![demo_oidc_idp(&client_id, secret)],
+        ..Options::default()
+    })
+    .await;
+    register_oidc_client(
+        &client_id,
+        secret,
+        &format!("{}/oidc/callback", app.address),
+    );
+    app
+}
+
+/// The query parameters of a URL.
+pub fn query_of(url: &str) -> HashMap<String, String> {
+    reqwest::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// Signs in at the OIDC peer, starting from the authorization URL, and returns the callback URL
+/// the peer redirects the browser to (not followed).
+pub async fn oidc_peer_sign_in(
+    client: &reqwest::Client,
+    authorization_url: &str,
+    user: &str,
+    password: &str,
+) -> String {
+    static ACTION: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r#"<form method="post" action="([^"]*)" id="login">"#).unwrap()
+    });
+    let issuer = OIDC_PEER.get("OIDC_ISSUER").to_string();
+    let mut url = authorization_url.to_string();
+    for _ in 0..10 {
+        if url.contains("/oidc/callback") {
+            return url;
+        }
+        let resp = client.get(&url).send().await.expect("GET at OP");
+        if resp.status().is_redirection() {
+            url = reqwest::Url::parse(&url)
+                .unwrap()
+                .join(&location(&resp))
+                .unwrap()
+                .to_string();
+            continue;
+        }
+        let html = resp.text().await.unwrap();
+        let action = ACTION
+            .captures(&html)
+            .unwrap_or_else(|| panic!("no login form at {url}:\n{html}"))[1]
+            .to_string();
+        let resp = client
+            .post(format!("{issuer}{action}"))
+            .form(&[("username", user), ("password", password)])
+            .send()
+            .await
+            .expect("POST login at OP");
+        assert!(
+            resp.status().is_redirection(),
+            "login at OP as {user} failed: {}",
+            resp.status()
+        );
+        url = location(&resp);
+    }
+    panic!("no redirect to the callback from {authorization_url}");
+}
+
+impl TestApp {
+    /// `GET /login/{idp}`: the authorization URL Roleport redirects to.
+    pub async fn start_oidc(&self, idp: &str) -> String {
+        let start = self.get(&format!("/login/{idp}")).await;
+        assert_eq!(start.status(), 302, "OIDC login start");
+        location(&start)
+    }
+
+    /// Full OIDC sign-in at the demo provider; returns Roleport's answer to the callback.
+    pub async fn oidc_sign_in(&self, user: &str) -> reqwest::Response {
+        let auth = self.start_oidc("demo-oidc").await;
+        let callback = oidc_peer_sign_in(&self.client, &auth, user, &format!("{user}pw")).await;
+        self.client
+            .get(&callback)
+            .send()
+            .await
+            .expect("GET callback")
+    }
+
+    /// The reason of the newest audit row.
+    pub async fn last_reason(&self) -> String {
+        let events = self.audit_events().await;
+        events
+            .last()
+            .and_then(|e| e.get("reason"))
+            .and_then(|r| r.as_str())
+            .unwrap_or_default()
+            .to_string()
+    }
+}

@@ -118,76 +118,111 @@ async fn acs(
             grants,
             upstream_saml,
         }) => {
-            let outcome = if grants == 0 {
-                Outcome::NoRoles
-            } else {
-                Outcome::Accepted
-            };
-            let mut event = AuditEvent::new(EventKind::SignIn, outcome);
-            event.idp = Some(identity.idp.clone());
-            event.subject = Some(identity.subject.clone());
-            event.groups = identity.groups.clone();
-            event.source_ip = meta.source_ip.clone();
-            event.user_agent = meta.user_agent.clone();
-            event.details = serde_json::json!({ "grants": grants });
-            start_session(
+            sign_in_accepted(
                 &state,
                 &reference,
+                &meta,
                 identity,
+                grants,
                 upstream_saml.as_ref(),
-                event,
                 &return_to,
             )
             .await
         }
-        Err(Failure::Refused(refusal)) => {
-            let idp = idp_label.unwrap_or_else(|| "unknown".into());
-            state
-                .metrics
-                .sign_ins
-                .with_label_values(&[idp.as_str(), "rejected"])
-                .inc();
-            state
-                .metrics
-                .rejections
-                .with_label_values(&[idp.as_str(), refusal.code()])
-                .inc();
-            tracing::warn!(
-                security = true,
-                reference,
-                idp,
-                reason = refusal.code(),
-                detail = %refusal.detail(),
-                source_ip = ?meta.source_ip,
-                "sign-in refused"
-            );
-            let mut event = AuditEvent::new(EventKind::SignIn, Outcome::Rejected);
-            event.reason = Some(format!("{}: {}", refusal.code(), refusal.detail()));
-            event.idp = Some(idp);
-            event.source_ip = meta.source_ip;
-            event.user_agent = meta.user_agent;
-            if let Err(e) =
-                db::audit::append(&state.pool, &reference, state.clock.now(), event).await
-            {
-                tracing::error!(reference, error = %e, "audit write failed for a refused sign-in");
-            }
-            Err(AppError::new(
-                Kind::SignInFailed,
-                Format::Html,
-                reference,
-                "Roleport could not accept the answer from your sign-in service. Please start again; if it keeps failing, give the reference below to your platform team.",
-            ))
-        }
-        Err(Failure::Unavailable(what)) => {
-            tracing::error!(reference, error = %what, "sign-in could not complete");
-            Err(AppError::new(
-                Kind::Unavailable,
-                Format::Html,
-                reference,
-                "Roleport cannot complete sign-in right now. Please try again in a moment.",
-            ))
-        }
+        Err(Failure::Refused(refusal)) => Err(sign_in_refused(
+            &state,
+            &reference,
+            meta,
+            idp_label.as_deref(),
+            refusal.code(),
+            &refusal.detail(),
+        )
+        .await),
+        Err(Failure::Unavailable(what)) => Err(sign_in_unavailable(&reference, &what)),
     }
+}
+
+/// The end of every accepted sign-in, SAML or OIDC: audit row (committed first), session,
+/// metrics, log line, redirect to the post-login target.
+pub(super) async fn sign_in_accepted(
+    state: &AppState,
+    reference: &str,
+    meta: &RequestMeta,
+    identity: FederatedIdentity,
+    grants: usize,
+    upstream_saml: Option<&UpstreamSaml>,
+    return_to: &ReturnTo,
+) -> Result<HttpResponse, AppError> {
+    let outcome = if grants == 0 {
+        Outcome::NoRoles
+    } else {
+        Outcome::Accepted
+    };
+    let mut event = AuditEvent::new(EventKind::SignIn, outcome);
+    event.idp = Some(identity.idp.clone());
+    event.subject = Some(identity.subject.clone());
+    event.groups = identity.groups.clone();
+    event.source_ip = meta.source_ip.clone();
+    event.user_agent = meta.user_agent.clone();
+    event.details = serde_json::json!({ "grants": grants });
+    start_session(state, reference, identity, upstream_saml, event, return_to).await
+}
+
+/// The end of every refused sign-in, SAML or OIDC: metrics, a precise security log line, an
+/// audit row with the reason code, and the "sign-in failed" page with the reference id (which
+/// says nothing about which check failed).
+pub(super) async fn sign_in_refused(
+    state: &AppState,
+    reference: &str,
+    meta: RequestMeta,
+    idp: Option<&str>,
+    code: &str,
+    detail: &str,
+) -> AppError {
+    let idp = idp.unwrap_or("unknown").to_string();
+    state
+        .metrics
+        .sign_ins
+        .with_label_values(&[idp.as_str(), "rejected"])
+        .inc();
+    state
+        .metrics
+        .rejections
+        .with_label_values(&[idp.as_str(), code])
+        .inc();
+    tracing::warn!(
+        security = true,
+        reference,
+        idp,
+        reason = code,
+        detail = %detail,
+        source_ip = ?meta.source_ip,
+        "sign-in refused"
+    );
+    let mut event = AuditEvent::new(EventKind::SignIn, Outcome::Rejected);
+    event.reason = Some(format!("{code}: {detail}"));
+    event.idp = Some(idp);
+    event.source_ip = meta.source_ip;
+    event.user_agent = meta.user_agent;
+    if let Err(e) = db::audit::append(&state.pool, reference, state.clock.now(), event).await {
+        tracing::error!(reference, error = %e, "audit write failed for a refused sign-in");
+    }
+    AppError::new(
+        Kind::SignInFailed,
+        Format::Html,
+        reference,
+        "Roleport could not accept the answer from your sign-in service. Please start again; if it keeps failing, give the reference below to your platform team.",
+    )
+}
+
+pub(super) fn sign_in_unavailable(reference: &str, what: &str) -> AppError {
+    tracing::error!(reference, error = %what, "sign-in could not complete");
+    AppError::new(
+        Kind::Unavailable,
+        Format::Html,
+        reference,
+        "Roleport cannot complete sign-in right now. Please try again in a moment.",
+    )
 }
 
 struct Accepted {

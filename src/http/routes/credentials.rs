@@ -13,7 +13,7 @@ use crate::db;
 use crate::http::AppState;
 use crate::http::errors::{AppError, Format, Kind};
 use crate::http::request_meta::RequestMeta;
-use crate::http::views::{ConsoleConfirmPage, CredentialsPage};
+use crate::http::views::{ConsoleConfirmPage, CredentialsPage, SamlPostPage};
 use crate::protocol::aws::{
     console_destination, credential_process_json, credentials_file_profile, login_url, powershell,
     shell_exports, signin_token_url,
@@ -31,7 +31,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(credentials_page),
         )
         .route("/roles/{grant}/console", web::post().to(console))
-        .route("/roles/{grant}/console", web::get().to(console_shortcut));
+        .route("/roles/{grant}/console", web::get().to(console_shortcut))
+        .route("/roles/{grant}/saml-post", web::post().to(saml_post));
 }
 
 async fn idp_metadata(state: web::Data<AppState>) -> HttpResponse {
@@ -521,4 +522,123 @@ fn csrf_refused() -> AppError {
         new_reference(),
         "This form has expired. Go back to your roles and try again.",
     )
+}
+
+/// Console-only sign-in through AWS's own SAML endpoint: Roleport signs a Response for exactly
+/// this role and the browser posts it to AWS, which then runs the console session itself. No
+/// STS call, no credentials in Roleport's hands; the audit row is committed before the page.
+async fn saml_post(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<CredentialsForm>,
+) -> Result<HttpResponse, AppError> {
+    let signed_in = require_session(&state, &req, Format::Html).await?;
+    if !csrf_ok(&signed_in, form.csrf_token.as_deref()) {
+        return Err(csrf_refused());
+    }
+    let reference = new_reference();
+    let identity = &signed_in.session.identity;
+    let meta = RequestMeta::of(&req);
+    let mut event = AuditEvent::new(EventKind::ConsoleSamlPost, Outcome::Rejected);
+    event.idp = Some(identity.idp.clone());
+    event.subject = Some(identity.subject.clone());
+    event.groups = identity.groups.clone();
+    event.source_ip = meta.source_ip;
+    event.user_agent = meta.user_agent;
+    let Some(picked) = pick(&state, &signed_in, &path) else {
+        event.reason = Some(format!("no_grant: no rule grants {}", path.as_str()));
+        audit_or_log(&state, &reference, event).await;
+        return Err(AppError::new(
+            Kind::NotFound,
+            Format::Html,
+            reference,
+            "You have no such role.",
+        ));
+    };
+    if picked.grant.access.mode != crate::protocol::mapping::AccessMode::SamlBroker {
+        event.reason = Some("mode: console SAML POST needs saml_broker".into());
+        audit_or_log(&state, &reference, event).await;
+        return Err(AppError::new(
+            Kind::BadRequest,
+            Format::Html,
+            reference,
+            "This role is not reached through Roleport's own SAML identity, so AWS's sign-in page cannot be used for it.",
+        ));
+    }
+    let request = IssueRequest {
+        identity,
+        grant: &picked.grant,
+        role_maximum: picked.role_maximum,
+        rule_cap: picked.rule_cap,
+        requested_seconds: None,
+        now: state.clock.now(),
+        upstream_saml: None,
+    };
+    let signed = match state
+        .aws
+        .sign_broker_response(&state.blocking, &request)
+        .await
+    {
+        Ok(s) => s,
+        Err(e) => {
+            event.reason = Some(format!("{}: {e}", e.code()));
+            audit_or_log(&state, &reference, event).await;
+            return Err(AppError::new(
+                Kind::Unavailable,
+                Format::Html,
+                reference,
+                e.to_string(),
+            ));
+        }
+    };
+    event.outcome = Outcome::Accepted;
+    event.details = serde_json::json!({
+        "grant": picked.grant.id,
+        "role_arn": picked.grant.role_arn,
+        "rule": picked.grant.rule_id,
+        "mode": "saml_broker",
+        "delivery": "console_saml_post",
+        "response_id": signed.signed.response_id,
+        "duration_seconds": signed.duration.seconds(),
+        "role_session_name": signed.role_session_name,
+        "recipient": signed.recipient,
+    });
+    if let Err(e) = db::audit::append(&state.pool, &reference, state.clock.now(), event).await {
+        tracing::error!(reference, error = %e, "audit write failed: SAML POST withheld");
+        return Err(AppError::new(
+            Kind::Unavailable,
+            Format::Html,
+            reference,
+            "Roleport could not record this request, so it issued nothing. Please try again in a moment.",
+        ));
+    }
+    let origin = url::Url::parse(&signed.recipient)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default();
+    let page = SamlPostPage {
+        role_name: picked.grant.display_name.clone(),
+        account_alias: picked.grant.account_alias.clone(),
+        recipient: signed.recipient.clone(),
+        saml_response: signed.signed.saml_response.clone(),
+        reference,
+    };
+    let body = askama::Template::render(&page).map_err(|e| {
+        AppError::new(
+            Kind::Internal,
+            Format::Html,
+            new_reference(),
+            format!("page: {e}"),
+        )
+    })?;
+    // This one page may post to AWS's sign-in endpoint; every other page only to Roleport.
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((
+            "Content-Security-Policy",
+            format!(
+                "default-src 'none'; style-src 'self'; script-src 'self'; form-action {origin}; frame-ancestors 'none'; base-uri 'none'"
+            ),
+        ))
+        .body(body))
 }

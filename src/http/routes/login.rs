@@ -33,17 +33,22 @@ async fn login_page(state: web::Data<AppState>, query: web::Query<LoginQuery>) -
         .and_then(|r| ReturnTo::parse(r).ok())
         .map(|r| format!("?return_to={}", urlencoding::encode(r.as_str())))
         .unwrap_or_default();
-    LoginPage {
-        idps: state
-            .all_idps()
-            .iter()
-            .map(|i| IdpLink {
-                id: i.id.clone(),
-                display_name: i.display_name.clone(),
-                href: format!("/login/{}{}", i.id, suffix),
-            })
-            .collect(),
-    }
+    let mut idps: Vec<IdpLink> = state
+        .all_idps()
+        .iter()
+        .map(|i| IdpLink {
+            id: i.id.clone(),
+            display_name: i.display_name.clone(),
+            href: format!("/login/{}{}", i.id, suffix),
+        })
+        .chain(state.oidc.values().map(|p| IdpLink {
+            id: p.id.clone(),
+            display_name: p.display_name.clone(),
+            href: format!("/login/{}{}", p.id, suffix),
+        }))
+        .collect();
+    idps.sort_by(|a, b| a.id.cmp(&b.id));
+    LoginPage { idps }
 }
 
 async fn start(
@@ -54,14 +59,16 @@ async fn start(
 ) -> Result<HttpResponse, AppError> {
     let reference = new_reference();
     let idp_id = path.into_inner();
-    let Some(idp) = state.idp(&idp_id) else {
+    let saml = state.idp(&idp_id);
+    let oidc = state.oidc_provider(&idp_id);
+    if saml.is_none() && oidc.is_none() {
         return Err(AppError::new(
             Kind::NotFound,
             Format::Html,
             reference,
             "There is no identity provider with that name.",
         ));
-    };
+    }
     let return_to = match query.return_to.as_deref() {
         None | Some("") => ReturnTo::roles_page(),
         Some(raw) => match ReturnTo::parse(raw) {
@@ -87,6 +94,17 @@ async fn start(
                 ));
             }
         },
+    };
+    let Some(idp) = saml else {
+        let Some(provider) = oidc else {
+            return Err(AppError::new(
+                Kind::NotFound,
+                Format::Html,
+                reference,
+                "There is no identity provider with that name.",
+            ));
+        };
+        return super::oidc::start(&state, &req, provider, return_to, reference).await;
     };
     let internal = |what: &str, e: &dyn std::fmt::Display| {
         tracing::error!(reference, error = %e, "{what}");

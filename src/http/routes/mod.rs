@@ -6,6 +6,7 @@ mod credentials;
 mod health;
 mod login;
 mod metadata;
+mod oidc;
 mod roles;
 mod session;
 mod support;
@@ -17,6 +18,7 @@ pub use session::SignedIn;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(login::configure)
         .configure(acs::configure)
+        .configure(oidc::configure)
         .configure(roles::configure)
         .configure(credentials::configure)
         .configure(support::configure)

@@ -53,6 +53,7 @@ async fn roles_page(
             display_name: grant.display_name.clone(),
             description: grant.description.clone(),
             max_session: human_duration(grant.max_session_seconds),
+            saml_post: grant.access.mode == crate::protocol::mapping::AccessMode::SamlBroker,
         };
         match accounts.iter_mut().find(|a| a.id == grant.account_id) {
             Some(a) => a.roles.push(view),
