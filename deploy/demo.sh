@@ -6,7 +6,9 @@
 # Installs what is missing (deploy/install-deps.sh, and moto's venv at .run/venv), makes sure
 # Postgres answers, creates the demo database, builds Roleport (debug build: a few minutes the first
 # time), generates Roleport's AWS IdP signing key once (.run/demo/aws-idp-*.pem), starts a private
-# OpenLDAP + SimpleSAMLphp pair (deploy/peers), registers Roleport with the IdP, applies migrations,
+# OpenLDAP + SimpleSAMLphp pair (deploy/peers) and the OpenID provider (deploy/peers/oidc, npm
+# oidc-provider, the same users), registers Roleport with both (SAML SP; OIDC confidential client
+# `roleport-demo` with a secret generated once into .run/demo/oidc-client-secret), applies migrations,
 # imports deploy/demo/rules.yaml and runs Roleport on http://127.0.0.1:8080 in the foreground. Then
 # it starts the local "AWS": moto's STS emulator (deploy/peers/moto) with Roleport's
 # /aws/saml-metadata.xml registered as the SAML provider `roleport`, and deploy/demo/federation.py,
@@ -18,6 +20,7 @@
 #                  when unset, deploy/postgres.sh provides a local Postgres). The database is created if missing.
 #   DEMO_LDAP_PORT, DEMO_IDP_PORT   ports of the demo peers (default 38910, 38911).
 #   DEMO_MOTO_PORT, DEMO_FEDERATION_PORT   the STS emulator and the sign-in stand-in (default 38912, 38913).
+#   DEMO_OIDC_PORT the OpenID provider (default 38914; needs Node.js 20.12+ and npm).
 #   ROLEPORT_VENV  moto's venv (default .run/venv; deploy/peers/moto/install.sh creates it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,6 +45,7 @@ LDAP_PORT=${DEMO_LDAP_PORT:-38910}
 IDP_PORT=${DEMO_IDP_PORT:-38911}
 MOTO_PORT=${DEMO_MOTO_PORT:-38912}
 FED_PORT=${DEMO_FEDERATION_PORT:-38913}
+OIDC_PORT=${DEMO_OIDC_PORT:-38914}
 MOTO_URL="http://127.0.0.1:$MOTO_PORT"
 FED_URL="http://127.0.0.1:$FED_PORT"
 VENV=${ROLEPORT_VENV:-$ROOT/.run/venv}
@@ -82,8 +86,9 @@ cleanup() {
   fi
   rm -f "$RUN/federation.pid"
   if [[ -d "$PEERS" ]]; then
-    say "stopping moto, OpenLDAP and SimpleSAMLphp"
+    say "stopping moto, the OpenID provider, OpenLDAP and SimpleSAMLphp"
     ROLEPORT_VENV=$VENV bash deploy/peers/moto/stop.sh "$PEERS" 9>&- || true
+    bash deploy/peers/oidc/stop.sh "$PEERS" 9>&- || true
     bash deploy/peers/stop.sh "$PEERS" 9>&- || true
   fi
 }
@@ -198,11 +203,49 @@ cat >"$SP_REMOTE_DIR/.roleport-demo.tmp" <<JSON
 JSON
 mv "$SP_REMOTE_DIR/.roleport-demo.tmp" "$SP_REMOTE_DIR/roleport-demo.json"
 
+# --- Peer: the OpenID provider (npm oidc-provider; same users, passwords and groups as LDAP) -------
+# No test endpoints (key rotation etc.) in the demo. Every start gives new signing keys; Roleport
+# fetches them by discovery.
+command -v node >/dev/null && command -v npm >/dev/null ||
+  die "node and npm are needed for the demo OpenID provider (Node.js 20.12 or newer; see deploy/peers/oidc/README.md)"
+say "starting the OpenID provider (127.0.0.1:$OIDC_PORT; deploy/peers/oidc)"
+ALLOW_TEST_ENDPOINTS=0 bash deploy/peers/oidc/start.sh "$PEERS" "$OIDC_PORT" 9>&- ||
+  die "the OpenID provider did not start (log: $PEERS/oidc/server.log)"
+oidc_peer() { sed -n "s/^$1=//p" "$PEERS/oidc.env"; }
+OIDC_ISSUER=$(oidc_peer OIDC_ISSUER)
+OIDC_CLIENTS_DIR=$(oidc_peer OIDC_CLIENTS_DIR)
+[[ -n "$OIDC_ISSUER" && -n "$OIDC_CLIENTS_DIR" ]] || die "oidc.env is incomplete: $PEERS/oidc.env"
+
+# Roleport's client secret at the provider: generated once, kept in .run/demo (git-ignored), given
+# to Roleport through client_secret_file; never in a committed file.
+OIDC_SECRET_FILE="$RUN/oidc-client-secret"
+if [[ ! -s "$OIDC_SECRET_FILE" ]]; then
+  say "generating Roleport's OIDC client secret ($OIDC_SECRET_FILE)"
+  (umask 077 && openssl rand -hex 32 >"$OIDC_SECRET_FILE.tmp") || die "openssl could not generate the client secret"
+  mv "$OIDC_SECRET_FILE.tmp" "$OIDC_SECRET_FILE"
+fi
+# Register Roleport as a confidential client (read on every lookup; publish atomically, 0600).
+mkdir -p "$OIDC_CLIENTS_DIR"
+(umask 077 && python3 - "$OIDC_SECRET_FILE" "$PUBLIC_URL/oidc/callback" >"$OIDC_CLIENTS_DIR/.roleport-demo.json.tmp" <<'CLIENT'
+import json, sys
+secret = open(sys.argv[1]).read().strip()
+print(json.dumps({
+    "comment": "written by deploy/demo.sh",
+    "client_id": "roleport-demo",
+    "client_secret": secret,
+    "redirect_uris": [sys.argv[2]],
+    "id_token_signed_response_alg": "RS256",
+}))
+CLIENT
+) || die "could not write the OIDC client registration"
+mv "$OIDC_CLIENTS_DIR/.roleport-demo.json.tmp" "$OIDC_CLIENTS_DIR/roleport-demo.json"
+
 # ROLEPORT_* overrides cannot reach into the [[idp]] array: render the settings with the peers' URL,
 # the local AWS endpoints and the signing key's absolute paths (one line each, or stop).
-python3 - deploy/demo/roleport.toml "$CONF.tmp" "$IDP_METADATA_URL" "$MOTO_URL" "$FED_URL" "$AWS_KEY" "$AWS_CERT" <<'RENDER' ||
+python3 - deploy/demo/roleport.toml "$CONF.tmp" "$IDP_METADATA_URL" "$MOTO_URL" "$FED_URL" "$AWS_KEY" "$AWS_CERT" \
+  "$OIDC_ISSUER" "$OIDC_SECRET_FILE" <<'RENDER' ||
 import json, re, sys
-src, dst, idp, sts, fed, key, cert = sys.argv[1:]
+src, dst, idp, sts, fed, key, cert, issuer, secret_file = sys.argv[1:]
 text = open(src).read()
 q = json.dumps  # a TOML basic string is a JSON string for these values
 for pattern, line in [
@@ -211,6 +254,8 @@ for pattern, line in [
     (r'^sts = ".*"$', f"sts = {q(sts)}"),
     (r'^federation = ".*"$', f"federation = {q(fed + '/federation')}"),
     (r'^console = ".*"$', f"console = {q(fed + '/console/')}"),
+    (r'^issuer = ".*"$', f"issuer = {q(issuer)}"),
+    (r'^client_secret_file = ".*"$', f"client_secret_file = {q(secret_file)}"),
 ]:
     text, n = re.subn(pattern, lambda _m: line, text, flags=re.M)
     if n != 1:
@@ -260,7 +305,10 @@ cat <<BANNER
 
   ==================================================================
    Roleport demo is running.  Open  $PUBLIC_URL/login
-   Sign in at the demo IdP as:
+   Two IdPs, the same people, the same roles:
+     /login/demo-saml  SAML: SimpleSAMLphp on OpenLDAP (127.0.0.1:$IDP_PORT)
+     /login/demo-oidc  OpenID Connect: oidc-provider ($OIDC_ISSUER)
+   Sign in at either as:
      alice / alicepw   groups aws-admins, aws-readonly -> Admin + ReadOnly
      bob   / bobpw     group  aws-readonly             -> ReadOnly
      carol / carolpw   no group                         -> no roles
@@ -276,9 +324,10 @@ cat <<BANNER
      $VENV/bin/python -c 'import boto3;print(boto3.client("sts",endpoint_url="$MOTO_URL",region_name="us-east-1").get_caller_identity()["Arn"])'
    For alice on Administrator it prints
      arn:aws:sts::123456789012:assumed-role/Admin/alice@example.org
-   Logs: $PEERS/moto/moto.log, $RUN/federation.log
+   Logs: $PEERS/moto/moto.log, $RUN/federation.log,
+         $PEERS/oidc/server.log
    Press Ctrl-C to stop Roleport, moto, the sign-in stand-in,
-   OpenLDAP and SimpleSAMLphp.
+   the OpenID provider, OpenLDAP and SimpleSAMLphp.
   ==================================================================
 
 BANNER

@@ -37,6 +37,10 @@ pub struct AwsSettings {
     /// `<public_url>/aws/saml-metadata.xml`. It must equal the entityID registered in IAM.
     #[serde(default)]
     pub idp_entity_id: Option<String>,
+    /// Roleport's issuer as the OpenID provider AWS trusts (`oidc_broker`); defaults to the
+    /// public URL. It must equal the IAM OIDC provider's URL.
+    #[serde(default)]
+    pub oidc_issuer: Option<String>,
     /// Roleport's IdP signing keys: the first signs; every one is published in the metadata, so
     /// a new key can be registered in IAM before it signs and an old one kept until retired.
     #[serde(default)]
@@ -64,6 +68,7 @@ impl Default for AwsSettings {
     fn default() -> Self {
         Self {
             idp_entity_id: None,
+            oidc_issuer: None,
             signing_keys: Vec::new(),
             saml_provider_name: default_saml_provider_name(),
             sts_timeout_seconds: default_sts_timeout(),

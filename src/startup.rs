@@ -245,10 +245,14 @@ async fn observe(
     Ok(res)
 }
 
+/// The client for IdP metadata, discovery, JWKS and token calls.
 fn http_client() -> Result<reqwest::Client, StartupError> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(15))
+        // Servers close idle keep-alive connections (some after 5 s); reusing one as it closes
+        // fails a non-idempotent token request. Idle connections are dropped before that.
+        .pool_idle_timeout(Duration::from_secs(4))
         .build()
         .map_err(|e| StartupError::Other(format!("HTTP client: {e}")))
 }

@@ -22,6 +22,11 @@ use tokio::sync::Semaphore;
 
 pub struct AwsRuntime {
     pub idp_entity_id: String,
+    /// Roleport's issuer as the OpenID provider AWS trusts (`oidc_broker`).
+    pub oidc_issuer: String,
+    /// The same keys as `signing_keys`, for RS256 ID tokens: the first signs, all are in the
+    /// JWKS. Non-RSA keys are left out (AWS web identity tokens here are RS256).
+    pub oidc_keys: Vec<openssl::pkey::PKey<openssl::pkey::Private>>,
     /// The first signs; all are published.
     pub signing_keys: Vec<BrokerSigningKey>,
     pub provider_name: String,
@@ -55,6 +60,14 @@ impl AwsRuntime {
             .iter()
             .map(load_key)
             .collect::<Result<Vec<_>, _>>()?;
+        let oidc_keys = settings
+            .signing_keys
+            .iter()
+            .map(load_oidc_key)
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .flatten()
+            .collect();
         let mut endpoints = BTreeMap::new();
         for partition in Partition::ALL {
             let overrides = settings
@@ -73,6 +86,7 @@ impl AwsRuntime {
         );
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .pool_idle_timeout(Duration::from_secs(4))
             .build()
             .map_err(|e| AwsSetupError::Http(e.to_string()))?;
         let chain_region = endpoints
@@ -100,6 +114,11 @@ impl AwsRuntime {
                 .idp_entity_id
                 .clone()
                 .unwrap_or_else(|| format!("{public_url}/aws/saml-metadata.xml")),
+            oidc_issuer: settings
+                .oidc_issuer
+                .clone()
+                .unwrap_or_else(|| public_url.trim_end_matches('/').to_string()),
+            oidc_keys,
             signing_keys,
             provider_name: settings.saml_provider_name.clone(),
             endpoints,
@@ -178,6 +197,21 @@ fn load_key(files: &KeyPairFiles) -> Result<BrokerSigningKey, AwsSetupError> {
     BrokerSigningKey::from_pem(&key, &cert).map_err(|e| err(&files.key_file, e.to_string()))
 }
 
+/// The private key of a signing pair for RS256 ID tokens; `None` when it is not RSA.
+fn load_oidc_key(
+    files: &KeyPairFiles,
+) -> Result<Option<openssl::pkey::PKey<openssl::pkey::Private>>, AwsSetupError> {
+    let key = std::fs::read(&files.key_file).map_err(|e| AwsSetupError::Key {
+        path: files.key_file.display().to_string(),
+        message: e.to_string(),
+    })?;
+    let key = openssl::pkey::PKey::private_key_from_pem(&key).map_err(|e| AwsSetupError::Key {
+        path: files.key_file.display().to_string(),
+        message: e.to_string(),
+    })?;
+    Ok(crate::protocol::aws::rsa_jwk(&key).is_ok().then_some(key))
+}
+
 /// Everything one issue needs from the caller.
 pub struct IssueRequest<'a> {
     pub identity: &'a FederatedIdentity,
@@ -221,6 +255,11 @@ pub enum IssueError {
     Rule(#[from] AwsRuleError),
     #[error("Roleport has no AWS signing key configured (aws.signing_keys)")]
     NoSigningKey,
+    #[error(
+        "Roleport has no RSA signing key for OIDC ID tokens (aws.signing_keys must hold an RSA \
+         key for oidc_broker)"
+    )]
+    NoOidcKey,
     #[error("signing the SAML response failed: {0}")]
     Signing(String),
     #[error(transparent)]
@@ -278,6 +317,7 @@ impl IssueError {
         match self {
             Self::Rule(_) => "aws_rule",
             Self::NoSigningKey => "no_signing_key",
+            Self::NoOidcKey => "no_oidc_signing_key",
             Self::Signing(_) => "signing_failed",
             Self::Sts(e) => e.code(),
             Self::NoEndpoints(_) => "no_endpoints",
@@ -299,6 +339,7 @@ impl IssueError {
                 IssueErrorClass::SignInAgain
             }
             Self::NoSigningKey
+            | Self::NoOidcKey
             | Self::NoEndpoints(_)
             | Self::NoOwnCredentials(_)
             | Self::NoFederationUser => IssueErrorClass::Configuration,

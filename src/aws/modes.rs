@@ -20,8 +20,9 @@ use super::sts::{AssumeRoleCall, FederationTokenCall};
 use crate::domain::{AWS_ROLE_ATTRIBUTE, FederatedIdentity};
 use crate::protocol::aws::{
     AWS_SAML_ATTRIBUTE_PREFIX, CredentialKind, DurationRequest, FederationTokenName,
-    RoleSessionName, SessionTags, SourceIdentity, check_federation_policies,
-    federation_token_duration, session_duration,
+    MAX_MINTED_TOKEN_SECONDS, MintError, RoleSessionName, SessionTags, SourceIdentity,
+    WebIdentityClaims, check_federation_policies, federation_token_duration,
+    mint_web_identity_token, session_duration,
 };
 use crate::protocol::mapping::AccessMode;
 use std::collections::BTreeMap;
@@ -40,7 +41,63 @@ impl AwsRuntime {
             AccessMode::SamlPassthrough => self.issue_saml_passthrough(req).await,
             AccessMode::AssumeRole => self.issue_assume_role(req).await,
             AccessMode::FederationToken => self.issue_federation_token(req).await,
+            AccessMode::OidcBroker => self.issue_oidc_broker(req).await,
         }
+    }
+
+    /// Roleport mints an RS256 ID token for exactly this grant (it is the OpenID provider AWS
+    /// trusts), then AssumeRoleWithWebIdentity.
+    async fn issue_oidc_broker(&self, req: IssueRequest<'_>) -> Result<IssueOutcome, IssueError> {
+        let grant = req.grant;
+        let duration = session_duration(&DurationRequest {
+            requested: req.requested_seconds,
+            rule_cap: req.rule_cap,
+            role_maximum: req.role_maximum,
+            saml_session_duration: None,
+            chained: false,
+        })?;
+        let key = self.oidc_keys.first().ok_or(IssueError::NoOidcKey)?;
+        let role_session_name = RoleSessionName::derive(person(req.identity));
+        let source_identity = SourceIdentity::derive(&req.identity.subject);
+        let tags = SessionTags::from_map(&grant.session_tags, &grant.transitive_tag_keys)?;
+        let mut jti = [0u8; 16];
+        openssl::rand::rand_bytes(&mut jti).map_err(|e| IssueError::Signing(e.to_string()))?;
+        let jti = hex::encode(jti);
+        let token = mint_web_identity_token(
+            key,
+            &WebIdentityClaims {
+                issuer: &self.oidc_issuer,
+                audience: grant.access.oidc_audience(),
+                subject: &req.identity.subject,
+                source_identity: &source_identity,
+                tags: &tags,
+                jti: &jti,
+                now: req.now,
+                valid_for_seconds: MAX_MINTED_TOKEN_SECONDS,
+            },
+        )
+        .map_err(|e| match e {
+            MintError::Rule(rule) => IssueError::Rule(rule),
+            other => IssueError::Signing(other.to_string()),
+        })?;
+        let issued = self
+            .sts
+            .assume_role_with_web_identity(
+                grant.partition,
+                &grant.role_arn,
+                role_session_name.as_str(),
+                &token,
+                duration.seconds(),
+            )
+            .await?;
+        Ok(IssueOutcome {
+            issued,
+            duration,
+            role_session_name: role_session_name.as_str().to_string(),
+            source_identity: Some(source_identity.as_str().to_string()),
+            kind: CredentialKind::AssumeRoleWithWebIdentity,
+            mode: AccessMode::OidcBroker.as_str(),
+        })
     }
 
     /// The upstream IdP's own assertion to AssumeRoleWithSAML, byte for byte.

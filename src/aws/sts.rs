@@ -95,6 +95,22 @@ impl Sts {
                             .with_initial_backoff(Duration::from_millis(200))
                             .with_max_backoff(Duration::from_secs(3)),
                     )
+                    // AssumeRoleWithWebIdentity's IDPCommunicationError (STS could not reach
+                    // the OpenID provider's JWKS) is transient: retried with the same bounded
+                    // backoff as throttling and 5xx. aws-sdk-sts already models it as
+                    // retryable; this keeps it so should the model change. The list replaces
+                    // the default transient codes, so those are repeated.
+                    .retry_classifier(
+                        aws_runtime::retries::classifiers::AwsErrorCodeClassifier::<
+                            aws_sdk_sts::operation::assume_role_with_web_identity::AssumeRoleWithWebIdentityError,
+                        >::builder()
+                        .transient_errors(&[
+                            "RequestTimeout",
+                            "RequestTimeoutException",
+                            "IDPCommunicationError",
+                        ])
+                        .build(),
+                    )
                     .timeout_config(
                         TimeoutConfig::builder()
                             .connect_timeout(Duration::from_secs(3))
@@ -128,6 +144,45 @@ impl Sts {
             .role_arn(role_arn)
             .principal_arn(principal_arn)
             .saml_assertion(saml_response_b64)
+            .duration_seconds(i32::try_from(duration_seconds).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(classify)?;
+        let credentials = out
+            .credentials()
+            .map(convert)
+            .ok_or_else(|| StsError::Other {
+                code: "NoCredentials".into(),
+                message: "STS answered without credentials".into(),
+            })?;
+        Ok(Issued {
+            credentials,
+            assumed_role_arn: out
+                .assumed_role_user()
+                .map(|u| u.arn().to_string())
+                .unwrap_or_default(),
+            request_id: out.request_id().map(str::to_string),
+        })
+    }
+}
+
+impl Sts {
+    /// AssumeRoleWithWebIdentity: unsigned, so it needs no AWS credentials of Roleport's own.
+    /// `token` has already passed `check_web_identity_token`.
+    pub async fn assume_role_with_web_identity(
+        &self,
+        partition: Partition,
+        role_arn: &str,
+        role_session_name: &str,
+        token: &str,
+        duration_seconds: u32,
+    ) -> Result<Issued, StsError> {
+        let out = self
+            .client(partition)?
+            .assume_role_with_web_identity()
+            .role_arn(role_arn)
+            .role_session_name(role_session_name)
+            .web_identity_token(token)
             .duration_seconds(i32::try_from(duration_seconds).unwrap_or(i32::MAX))
             .send()
             .await

@@ -53,6 +53,7 @@ fn access_from_row(
         saml_provider: row.try_get("saml_provider")?,
         external_id: row.try_get("external_id")?,
         session_policy,
+        oidc_audience: row.try_get("oidc_audience")?,
     };
     Ok((!access.is_empty()).then_some(access))
 }
@@ -72,8 +73,9 @@ pub async fn replace_all(pool: &PgPool, set: &RuleSet) -> Result<i64, RulesDbErr
     for a in &set.accounts {
         let access = a.access.clone().unwrap_or_default();
         sqlx::query(
-            "INSERT INTO aws_accounts (id, alias, partition, access_mode, saml_provider, external_id)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO aws_accounts (id, alias, partition, access_mode, saml_provider, external_id,
+                 oidc_audience)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&a.id)
         .bind(&a.alias)
@@ -81,6 +83,7 @@ pub async fn replace_all(pool: &PgPool, set: &RuleSet) -> Result<i64, RulesDbErr
         .bind(access.mode.map(String::from))
         .bind(&access.saml_provider)
         .bind(&access.external_id)
+        .bind(&access.oidc_audience)
         .execute(&mut *tx)
         .await?;
     }
@@ -92,8 +95,9 @@ pub async fn replace_all(pool: &PgPool, set: &RuleSet) -> Result<i64, RulesDbErr
         let policy = access.session_policy.as_ref();
         sqlx::query(
             "INSERT INTO aws_roles (arn, account_id, display_name, description, max_session_seconds,
-                 access_mode, saml_provider, external_id, session_policy_inline, session_policy_arns)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                 access_mode, saml_provider, external_id, session_policy_inline, session_policy_arns,
+                 oidc_audience)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(&r.arn)
         .bind(account)
@@ -105,6 +109,7 @@ pub async fn replace_all(pool: &PgPool, set: &RuleSet) -> Result<i64, RulesDbErr
         .bind(&access.external_id)
         .bind(policy.and_then(|p| p.inline.clone()))
         .bind(policy.map(|p| json(&p.managed_arns)).transpose()?)
+        .bind(&access.oidc_audience)
         .execute(&mut *tx)
         .await?;
     }
@@ -163,7 +168,7 @@ async fn load_with_generation(pool: &PgPool) -> Result<(i64, RuleSet), RulesDbEr
         .try_get("generation")?;
     let mut accounts = Vec::new();
     for row in sqlx::query(
-        "SELECT id, alias, partition, access_mode, saml_provider, external_id
+        "SELECT id, alias, partition, access_mode, saml_provider, external_id, oidc_audience
          FROM aws_accounts ORDER BY id",
     )
     .fetch_all(&mut *tx)
@@ -182,7 +187,7 @@ async fn load_with_generation(pool: &PgPool) -> Result<(i64, RuleSet), RulesDbEr
     let mut roles = Vec::new();
     for row in sqlx::query(
         "SELECT arn, display_name, description, max_session_seconds, access_mode, saml_provider,
-                external_id, session_policy_inline, session_policy_arns
+                external_id, session_policy_inline, session_policy_arns, oidc_audience
          FROM aws_roles ORDER BY arn",
     )
     .fetch_all(&mut *tx)

@@ -493,3 +493,31 @@ async fn console_only_saml_post_goes_straight_to_aws_sign_in() {
         .unwrap();
     assert_eq!(resp.status(), 400);
 }
+
+#[tokio::test]
+async fn session_tags_from_the_deciding_rule_reach_aws() {
+    let sts = recording_sts().await;
+    let rules = TEST_RULES.replace(
+        "    pattern: aws-admins\n    roles: [arn:aws:iam::123456789012:role/Admin]\n",
+        "    pattern: aws-admins\n    roles: [arn:aws:iam::123456789012:role/Admin]\n    session_tags: {team: platform, cost-center: \"4711\"}\n    transitive_tag_keys: [team]\n",
+    );
+    assert_ne!(rules, TEST_RULES);
+    let app = spawn_app_with(Options {
+        aws: Some(aws_settings(&sts.url, None)),
+        rules_yaml: rules,
+        ..Options::default()
+    })
+    .await;
+    app.sign_in("alice").await;
+    assert_eq!(app.request_credentials(ADMIN, None).await.status(), 200);
+    assert_eq!(app.request_credentials(READONLY, None).await.status(), 200);
+    let calls = sts.seen.lock().unwrap().clone();
+    let (tags, transitive) = saml_session_tags(&calls[0]);
+    assert_eq!(tags.len(), 2, "{tags:?}");
+    assert_eq!(tags["team"], vec!["platform"]);
+    assert_eq!(tags["cost-center"], vec!["4711"]);
+    assert_eq!(transitive, vec!["team"]);
+    // The ReadOnly rule names no tags: none are sent.
+    let (tags, transitive) = saml_session_tags(&calls[1]);
+    assert!(tags.is_empty() && transitive.is_empty());
+}

@@ -638,3 +638,36 @@ pub fn in_child_with_env(test: &str, set: &[(&str, &str)], unset: &[&str]) -> bo
     );
     false
 }
+
+/// The session tags of a recorded AssumeRoleWithSAML call: every `PrincipalTag:<key>` attribute
+/// (one value each) and the `TransitiveTagKeys` values, as AWS reads them.
+pub fn saml_session_tags(call: &Recorded) -> (BTreeMap<String, Vec<String>>, Vec<String>) {
+    let xml = String::from_utf8(
+        base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            &call.params["SAMLAssertion"],
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let attr = regex::Regex::new(
+        r#"<saml:Attribute Name="https://aws\.amazon\.com/SAML/Attributes/([^"]+)"[^>]*>((?:\s*<saml:AttributeValue[^>]*>[^<]*</saml:AttributeValue>)*)\s*</saml:Attribute>"#,
+    )
+    .unwrap();
+    let value =
+        regex::Regex::new(r"<saml:AttributeValue[^>]*>([^<]*)</saml:AttributeValue>").unwrap();
+    let mut tags = BTreeMap::new();
+    let mut transitive = Vec::new();
+    for c in attr.captures_iter(&xml) {
+        let values: Vec<String> = value
+            .captures_iter(&c[2])
+            .map(|v| v[1].to_string())
+            .collect();
+        if let Some(key) = c[1].strip_prefix("PrincipalTag:") {
+            tags.insert(key.to_string(), values);
+        } else if &c[1] == "TransitiveTagKeys" {
+            transitive.extend(values);
+        }
+    }
+    (tags, transitive)
+}

@@ -252,3 +252,136 @@ async fn check_config_loads_the_aws_side_too() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("0 IdP signing key(s)"));
 }
+
+/// The role names `rules explain --json` grants for these arguments.
+fn explained_roles(env: &CliEnv, args: &[&str]) -> Vec<String> {
+    let mut all = vec!["rules", "explain", "--json"];
+    all.extend_from_slice(args);
+    let out = roleport(env, &all);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json explain");
+    let mut names: Vec<String> = json["decision"]["grants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["role_name"].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn rules_explain_works_for_oidc_claims() {
+    // OIDC-scoped rules: a plain group name (Entra/Okta `groups`), an e-mail domain (Google).
+    const OIDC_RULES: &str = r#"
+version: 1
+accounts:
+  - id: "123456789012"
+    alias: demo-prod
+    partition: aws
+roles:
+  - arn: arn:aws:iam::123456789012:role/Admin
+    display_name: Administrator
+    max_session_seconds: 3600
+  - arn: arn:aws:iam::123456789012:role/ReadOnly
+    display_name: Read-only
+    max_session_seconds: 7200
+rules:
+  - id: oidc-admins
+    idp: demo-oidc
+    claim: group
+    match: exact
+    pattern: aws-admins
+    roles: [arn:aws:iam::123456789012:role/Admin]
+  - id: oidc-example-org
+    idp: demo-oidc
+    claim: email_domain
+    match: exact
+    pattern: example.org
+    roles: [arn:aws:iam::123456789012:role/ReadOnly]
+"#;
+    let env = cli_env("").await;
+    let file = write(&env.dir, "rules.yaml", OIDC_RULES);
+    let out = roleport(&env, &["rules", "import", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let out = roleport(
+        &env,
+        &[
+            "rules",
+            "explain",
+            "--idp",
+            "demo-oidc",
+            "--subject",
+            "alice",
+            "--group",
+            "aws-admins",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let explained = text(&out.stdout);
+    assert!(explained.contains("oidc-admins"), "{explained}");
+    assert!(
+        explained.contains("arn:aws:iam::123456789012:role/Admin"),
+        "{explained}"
+    );
+
+    let args = ["--idp", "demo-oidc", "--group", "aws-admins"];
+    assert_eq!(explained_roles(&env, &args), vec!["Admin"]);
+    // A verified e-mail in the domain adds the domain rule's role.
+    let args = [
+        "--idp",
+        "demo-oidc",
+        "--group",
+        "aws-admins",
+        "--email",
+        "alice@Example.org",
+    ];
+    assert_eq!(explained_roles(&env, &args), vec!["Admin", "ReadOnly"]);
+    // The rules name their IdP: the same claims from the SAML IdP get nothing, and the trace says why.
+    let args = ["--idp", "demo-saml", "--group", "aws-admins"];
+    assert!(explained_roles(&env, &args).is_empty());
+    let out = roleport(
+        &env,
+        &[
+            "rules",
+            "explain",
+            "--json",
+            "--idp",
+            "demo-saml",
+            "--group",
+            "aws-admins",
+        ],
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let trace = &json["rules"][0];
+    assert_eq!(trace["rule_id"], "oidc-admins");
+    assert_eq!(trace["reason"]["kind"], "idp_differs");
+}
+
+#[tokio::test]
+async fn the_demo_rules_give_the_same_roles_via_oidc_as_via_saml() {
+    // deploy/demo/rules.yaml: the OIDC provider's `groups_dn` claim carries the same DNs as memberOf.
+    let env = cli_env("").await;
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/demo/rules.yaml");
+    let out = roleport(&env, &["rules", "import", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let alice = [
+        "cn=aws-admins,ou=groups,dc=example,dc=org",
+        "cn=aws-readonly,ou=groups,dc=example,dc=org",
+    ];
+    let bob = ["cn=aws-readonly,ou=groups,dc=example,dc=org"];
+    for (groups, expected) in [
+        (&alice[..], vec!["Admin", "ReadOnly"]),
+        (&bob[..], vec!["ReadOnly"]),
+        (&[][..], vec![]),
+    ] {
+        for idp in ["demo-saml", "demo-oidc"] {
+            let mut args = vec!["--idp", idp];
+            for g in groups {
+                args.extend(["--group", g]);
+            }
+            assert_eq!(explained_roles(&env, &args), expected, "{idp} {groups:?}");
+        }
+    }
+}

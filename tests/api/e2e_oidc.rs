@@ -294,3 +294,61 @@ async fn a_response_without_iss_is_refused_because_the_provider_promises_it() {
         .unwrap();
     assert_refused(&app, resp, "callback.iss_missing").await;
 }
+
+/// An app whose demo OpenID provider settings are changed by `edit` (client registered as usual).
+async fn spawn_app_with_oidc_edited(
+    secret: &str,
+    edit: impl FnOnce(&mut roleport::configuration::OidcIdpSettings),
+) -> TestApp {
+    let client_id = format!("roleport-test-{}", uuid::Uuid::new_v4().simple());
+    let mut idp = demo_oidc_idp(&client_id, Some(secret));
+    match &mut idp.kind {
+        roleport::configuration::IdpKind::Oidc(oidc) => edit(oidc),
+        roleport::configuration::IdpKind::Saml => unreachable!(),
+    }
+    let app = spawn_app_with(Options {
+        extra_idps: vec![idp],
+        ..Options::default()
+    })
+    .await;
+    register_oidc_client(
+        &client_id,
+        Some(secret),
+        &format!("{}/oidc/callback", app.address),
+    );
+    app
+}
+
+#[tokio::test]
+async fn userinfo_is_asked_when_the_id_token_has_no_groups() {
+    // `userinfo = true`: carol's ID token has no group claims, so Roleport calls the peer's
+    // userinfo endpoint with the access token (same `sub` required); she has no groups there
+    // either, so the sign-in is accepted with no roles. Alice's ID token has groups: no call.
+    let app = spawn_app_with_oidc_edited("s3cret-userinfo", |o| o.userinfo = true).await;
+    assert_eq!(app.oidc_sign_in("carol").await.status(), 303);
+    let events = app.audit_events().await;
+    assert!(
+        events.iter().any(|e| e["kind"] == "sign_in"
+            && e["outcome"] == "no_roles"
+            && e["subject"] == "carol"),
+        "{events:?}"
+    );
+    let alice = spawn_app_with_oidc_edited("s3cret-userinfo2", |o| o.userinfo = true).await;
+    assert_eq!(alice.oidc_sign_in("alice").await.status(), 303);
+    assert_eq!(
+        role_names(&alice.roles_json().await),
+        vec!["Admin", "ReadOnly"]
+    );
+}
+
+#[tokio::test]
+async fn a_hosted_domain_allow_list_refuses_tokens_without_an_allowed_hd() {
+    // Google-style `allowed_hosted_domains`: the demo provider sends no `hd`, so even alice with
+    // the right password is refused, before any rule is looked at.
+    let app = spawn_app_with_oidc_edited("s3cret-hd", |o| {
+        o.allowed_hosted_domains = vec!["example.org".into()];
+    })
+    .await;
+    let resp = app.oidc_sign_in("alice").await;
+    assert_refused(&app, resp, "claims.hd_not_allowed").await;
+}

@@ -532,3 +532,70 @@ async fn a_login_left_pending_too_long_is_refused() {
     );
     assert_eq!(app.session_count().await, 0);
 }
+
+/// An IdP that wants signed AuthnRequests checks the HTTP-Redirect signature: Roleport's key
+/// passes, a request the IdP cannot verify (registered with another certificate) does not.
+#[tokio::test]
+async fn signed_authn_requests_are_accepted_by_an_idp_that_checks_them() {
+    // A certificate the IdP will wrongly expect in the second half.
+    let (_, _, cert_pem) = keypair_files("someone-else");
+    let (key, cert, cert_pem_2) = keypair_files("roleport-sp-signing");
+    let mut idp = demo_saml_idp(false);
+    idp.sign_authn_requests = true;
+    let app = spawn_app_with(Options {
+        sp_key: Some((key, cert)),
+        extra_idps: vec![idp],
+        include_demo_saml: false,
+        ..Options::default()
+    })
+    .await;
+    let acs = format!("{}/saml/acs", app.address);
+    let register = |pem: &str| {
+        register_sp_json(serde_json::json!({
+            "entity_id": app.sp_entity_id, "acs_url": acs, "signing_cert_pem": pem,
+        }))
+    };
+
+    // The IdP knows Roleport's signing certificate: the signed request is accepted.
+    register(&cert_pem_2);
+    let start = app.get("/login/demo-saml").await;
+    let sso = location(&start);
+    assert!(
+        sso.contains("&SigAlg=") && sso.contains("&Signature="),
+        "{sso}"
+    );
+    let post = idp_sign_in(&app.client, &sso, "bob", "bobpw").await;
+    let resp = app
+        .post_acs(&post.saml_response, post.relay_state.as_deref())
+        .await;
+    assert_eq!(resp.status(), 303);
+
+    // The IdP expects another key: it refuses the request and no SAMLResponse comes back.
+    register(&cert_pem);
+    let client = browser();
+    let start = client
+        .get(format!("{}/login/demo-saml", app.address))
+        .send()
+        .await
+        .unwrap();
+    let mut url = location(&start);
+    let mut html = String::new();
+    for _ in 0..5 {
+        let r = client.get(&url).send().await.unwrap();
+        if r.status().is_redirection() {
+            url = reqwest::Url::parse(&url)
+                .unwrap()
+                .join(&location(&r))
+                .unwrap()
+                .to_string();
+            continue;
+        }
+        html = r.text().await.unwrap();
+        break;
+    }
+    assert!(parse_saml_post(&html).is_none());
+    assert!(
+        !html.contains(r#"name="AuthState""#),
+        "the IdP must refuse before the login form"
+    );
+}

@@ -215,19 +215,24 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
 
 /// Tells SimpleSAMLphp about this SP (it reads the directory on every request).
 pub fn register_sp(entity_id: &str, acs_url: &str, encrypt_cert_pem: Option<&str>) {
-    let dir = PathBuf::from(PEERS.get("SP_REMOTE_DIR"));
-    let name = entity_id
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect::<String>();
-    let body = serde_json::json!({
+    register_sp_json(serde_json::json!({
         "entity_id": entity_id,
         "acs_url": acs_url,
         "allow_idp_initiated": true,
         "encrypt_cert_pem": encrypt_cert_pem,
         "sign_response": true,
         "sign_assertion": true,
-    });
+    }));
+}
+
+/// Registers an SP from a full registration document (see deploy/peers/saml-idp/lib/sp-registry.php).
+pub fn register_sp_json(body: serde_json::Value) {
+    let dir = PathBuf::from(PEERS.get("SP_REMOTE_DIR"));
+    let entity_id = body["entity_id"].as_str().expect("entity_id");
+    let name = entity_id
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect::<String>();
     let tmp = dir.join(format!(".{name}.tmp"));
     std::fs::write(&tmp, body.to_string()).expect("write SP registration");
     std::fs::rename(&tmp, dir.join(format!("{name}.json"))).expect("publish SP registration");
@@ -239,6 +244,10 @@ pub fn browser() -> reqwest::Client {
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         .user_agent("roleport-tests")
+        // actix closes idle keep-alive connections after 5 s; a pooled connection reused just as
+        // the server closes it fails with IncompleteMessage on a loaded machine. Drop idle ones
+        // well before that.
+        .pool_idle_timeout(std::time::Duration::from_secs(2))
         .build()
         .expect("client")
 }

@@ -13,6 +13,7 @@ mod aws_failures;
 mod aws_harness;
 mod aws_keys;
 mod aws_modes;
+mod aws_oidc;
 mod aws_support;
 mod browser;
 mod cli;

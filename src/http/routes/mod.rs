@@ -7,6 +7,7 @@ mod health;
 mod login;
 mod metadata;
 mod oidc;
+mod oidc_issuer;
 mod roles;
 mod session;
 mod support;
@@ -19,6 +20,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(login::configure)
         .configure(acs::configure)
         .configure(oidc::configure)
+        .configure(oidc_issuer::configure)
         .configure(roles::configure)
         .configure(credentials::configure)
         .configure(support::configure)

@@ -21,6 +21,7 @@ mod session_name;
 mod source_identity;
 mod sts_rules;
 mod tags;
+mod web_identity;
 
 pub use broker_request::{
     MAX_ASSERTION_VALIDITY_SECONDS, NOT_BEFORE_SKEW_SECONDS, SamlBrokerRequest,
@@ -58,3 +59,7 @@ pub use sts_rules::{
     check_federation_policies, check_policy_arns, check_web_identity_token, pack_inline_policy,
 };
 pub use tags::{MAX_SESSION_TAGS, MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS, SessionTags};
+pub use web_identity::{
+    AWS_SOURCE_IDENTITY_CLAIM, AWS_TAGS_CLAIM, MAX_MINTED_TOKEN_SECONDS, MintError,
+    WebIdentityClaims, jwks_document, mint_web_identity_token, rsa_jwk,
+};

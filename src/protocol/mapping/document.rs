@@ -127,6 +127,8 @@ struct DocAccess {
     saml_provider: Option<Spanned<String>>,
     #[serde(default)]
     external_id: Option<Spanned<String>>,
+    #[serde(default)]
+    oidc_audience: Option<Spanned<String>>,
 }
 
 /// A role's `access` block: the account's fields, plus the session policy.
@@ -139,6 +141,8 @@ struct DocRoleAccess {
     saml_provider: Option<Spanned<String>>,
     #[serde(default)]
     external_id: Option<Spanned<String>>,
+    #[serde(default)]
+    oidc_audience: Option<Spanned<String>>,
     #[serde(default)]
     session_policy: Option<Spanned<DocSessionPolicy>>,
 }
@@ -316,7 +320,7 @@ fn convert(doc: &DocFile) -> (RuleSet, Vec<RuleError>, Suspects) {
             let d = &access.value;
             let site = Site::new(Section::Accounts, i, Part::Field("access.mode"));
             convert_access(
-                (&d.mode, &d.saml_provider, &d.external_id),
+                (&d.mode, &d.saml_provider, &d.external_id, &d.oidc_audience),
                 None,
                 site,
                 &mut errors,
@@ -346,7 +350,7 @@ fn convert(doc: &DocFile) -> (RuleSet, Vec<RuleError>, Suspects) {
                 });
                 let site = Site::new(Section::Roles, i, Part::Field("access.mode"));
                 convert_access(
-                    (&d.mode, &d.saml_provider, &d.external_id),
+                    (&d.mode, &d.saml_provider, &d.external_id, &d.oidc_audience),
                     policy,
                     site,
                     &mut errors,
@@ -390,11 +394,12 @@ type AccessFields<'a> = (
     &'a Option<Spanned<String>>,
     &'a Option<Spanned<String>>,
     &'a Option<Spanned<String>>,
+    &'a Option<Spanned<String>>,
 );
 
 /// An `access` block; an empty one is no block at all (as the database stores it).
 fn convert_access(
-    (mode, saml_provider, external_id): AccessFields<'_>,
+    (mode, saml_provider, external_id, oidc_audience): AccessFields<'_>,
     session_policy: Option<SessionPolicy>,
     mode_site: Site,
     errors: &mut Vec<RuleError>,
@@ -418,6 +423,7 @@ fn convert_access(
         saml_provider: saml_provider.as_ref().map(|s| s.value.clone()),
         external_id: external_id.as_ref().map(|s| s.value.clone()),
         session_policy,
+        oidc_audience: oidc_audience.as_ref().map(|s| s.value.clone()),
     };
     (!access.is_empty()).then_some(access)
 }
@@ -516,6 +522,9 @@ fn node_for(doc: &DocFile, site: &Site) -> Option<NodeId> {
                     in_access(|x| x.saml_provider.as_ref().map(|s| s.node))
                 }
                 Some("access.external_id") => in_access(|x| x.external_id.as_ref().map(|s| s.node)),
+                Some("access.oidc_audience") => {
+                    in_access(|x| x.oidc_audience.as_ref().map(|s| s.node))
+                }
                 _ => None,
             };
             Some(node.unwrap_or(item.node))
@@ -554,6 +563,7 @@ fn role_access_node(access: &Spanned<DocRoleAccess>, part: &Part) -> NodeId {
         Part::Field("access.mode") => node(&a.mode).unwrap_or(access.node),
         Part::Field("access.saml_provider") => node(&a.saml_provider).unwrap_or(access.node),
         Part::Field("access.external_id") => node(&a.external_id).unwrap_or(access.node),
+        Part::Field("access.oidc_audience") => node(&a.oidc_audience).unwrap_or(access.node),
         Part::Field("access.session_policy") => policy.map_or(access.node, |p| p.node),
         Part::Field("access.session_policy.inline") => in_policy(&|p| node(&p.inline)),
         Part::Field("access.session_policy.managed_arns") => {

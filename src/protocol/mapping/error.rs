@@ -102,12 +102,15 @@ pub enum ErrorKind {
     TooManySessionTags,
     InvalidTransitiveTagKey,
     InvalidCapability,
-    /// `access.mode` outside saml_broker, saml_passthrough, assume_role, federation_token.
+    /// `access.mode` outside saml_broker, saml_passthrough, assume_role, federation_token,
+    /// oidc_broker.
     InvalidAccessMode,
     /// `access.saml_provider` is not an IAM SAML provider name.
     InvalidSamlProvider,
     /// `access.external_id` breaks STS's ExternalId rules.
     InvalidExternalId,
+    /// `access.oidc_audience` is not a usable IAM OIDC provider client id.
+    InvalidOidcAudience,
     /// A session policy that GetFederationToken would refuse, or one set on an account.
     InvalidSessionPolicy,
     /// An `access` field that the mode in force does not use (e.g. `external_id` without

@@ -74,15 +74,24 @@ pub enum AccessMode {
     AssumeRole,
     /// An IAM user's keys call GetFederationToken with the role's session policy.
     FederationToken,
+    /// Roleport mints its own RS256 ID token (it is the OpenID provider AWS trusts) and calls
+    /// AssumeRoleWithWebIdentity.
+    OidcBroker,
 }
 
 impl AccessMode {
-    pub const ALL: [AccessMode; 4] = [
+    pub const ALL: [AccessMode; 5] = [
         AccessMode::SamlBroker,
         AccessMode::SamlPassthrough,
         AccessMode::AssumeRole,
         AccessMode::FederationToken,
+        AccessMode::OidcBroker,
     ];
+
+    /// Whether the mode calls AssumeRoleWithWebIdentity (and so uses `oidc_audience`).
+    pub fn uses_web_identity(self) -> bool {
+        matches!(self, AccessMode::OidcBroker)
+    }
 
     /// Whether the mode goes through an IAM SAML provider (and so uses `saml_provider`).
     pub fn uses_saml_provider(self) -> bool {
@@ -107,7 +116,14 @@ pub struct Access {
     /// GetFederationToken's session policy (`federation_token` only; roles only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_policy: Option<SessionPolicy>,
+    /// The client id (audience) registered with the IAM OIDC provider (`oidc_broker` only);
+    /// `None`: [`DEFAULT_OIDC_AUDIENCE`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oidc_audience: Option<String>,
 }
+
+/// The audience AWS's own documentation registers for web identity: `sts.amazonaws.com`.
+pub const DEFAULT_OIDC_AUDIENCE: &str = "sts.amazonaws.com";
 
 impl Access {
     pub fn is_empty(&self) -> bool {
@@ -133,6 +149,18 @@ pub struct GrantAccess {
     pub saml_provider: Option<String>,
     pub external_id: Option<String>,
     pub session_policy: Option<SessionPolicy>,
+    /// `None`: [`DEFAULT_OIDC_AUDIENCE`].
+    #[serde(default)]
+    pub oidc_audience: Option<String>,
+}
+
+impl GrantAccess {
+    /// The audience of a minted ID token (`oidc_broker`).
+    pub fn oidc_audience(&self) -> &str {
+        self.oidc_audience
+            .as_deref()
+            .unwrap_or(DEFAULT_OIDC_AUDIENCE)
+    }
 }
 
 impl GrantAccess {
@@ -149,6 +177,7 @@ impl GrantAccess {
             saml_provider: pick(|a| a.saml_provider.as_ref()),
             external_id: pick(|a| a.external_id.as_ref()),
             session_policy: role.and_then(|a| a.session_policy.clone()),
+            oidc_audience: pick(|a| a.oidc_audience.as_ref()),
         }
     }
 }
@@ -378,12 +407,13 @@ closed_vocabulary!(Effect, "effect", "allow or deny", { Allow => "allow", Deny =
 closed_vocabulary!(
     AccessMode,
     "access mode",
-    "saml_broker, saml_passthrough, assume_role or federation_token",
+    "saml_broker, saml_passthrough, assume_role, federation_token or oidc_broker",
     {
         SamlBroker => "saml_broker",
         SamlPassthrough => "saml_passthrough",
         AssumeRole => "assume_role",
         FederationToken => "federation_token",
+        OidcBroker => "oidc_broker",
     }
 );
 

@@ -180,6 +180,19 @@ fn check_access_syntax(
             ));
         }
     }
+    if let Some(aud) = &access.oidc_audience {
+        let ok = (1..=255).contains(&aud.len()) && aud.bytes().all(|b| (0x21..=0x7e).contains(&b));
+        if !ok {
+            errors.push(RuleError::new(
+                at("access.oidc_audience"),
+                ErrorKind::InvalidOidcAudience,
+                format!(
+                    "oidc_audience is an IAM OIDC provider client id: 1-255 printable ASCII \
+                     characters without spaces, got {aud:?}"
+                ),
+            ));
+        }
+    }
     if let Some(id) = &access.external_id {
         let ok = (MIN_EXTERNAL_ID_CHARS..=MAX_EXTERNAL_ID_CHARS).contains(&id.len())
             && id
@@ -212,6 +225,16 @@ fn check_fields_for_mode(
             format!(
                 "saml_provider applies to saml_broker and saml_passthrough only; the mode here \
                  is {mode}"
+            ),
+        ));
+    }
+    if access.oidc_audience.is_some() && mode != AccessMode::OidcBroker {
+        errors.push(RuleError::new(
+            at("access.oidc_audience"),
+            ErrorKind::AccessFieldNotForMode,
+            format!(
+                "oidc_audience applies to oidc_broker only (the audience of the ID token \
+                 Roleport mints); the mode here is {mode}"
             ),
         ));
     }

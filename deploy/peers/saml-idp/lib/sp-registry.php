@@ -11,6 +11,8 @@
  *   "acs_url": "http://127.0.0.1:41234/saml/acs",             required (HTTP-POST binding)
  *   "allow_idp_initiated": true,                             default true
  *   "encrypt_cert_pem": null | "-----BEGIN CERTIFICATE-----...", default null (no encryption)
+ *   "signing_cert_pem": null | "-----BEGIN CERTIFICATE-----...", default null; when set, the
+ *                        AuthnRequest's HTTP-Redirect signature is required and checked with it
  *   "sign_response": true,                                   default true
  *   "sign_assertion": true,                                  default true
  *   "attributes_aws_role": null | "role-arn,provider-arn" | [..], default null
@@ -69,6 +71,7 @@ function parse_registration(string $file): array
         'acs_url' => req_string($j, 'acs_url'),
         'allow_idp_initiated' => opt_bool($j, 'allow_idp_initiated', true),
         'encrypt_cert_b64' => null,
+        'signing_cert_b64' => null,
         'sign_response' => opt_bool($j, 'sign_response', true),
         'sign_assertion' => opt_bool($j, 'sign_assertion', true),
         'aws_roles' => [],
@@ -83,6 +86,9 @@ function parse_registration(string $file): array
     }
     if (isset($j['encrypt_cert_pem'])) {
         $reg['encrypt_cert_b64'] = cert_body(req_string($j, 'encrypt_cert_pem'));
+    }
+    if (isset($j['signing_cert_pem'])) {
+        $reg['signing_cert_b64'] = cert_body(req_string($j, 'signing_cert_pem'));
     }
     if (isset($j['attributes_aws_role'])) {
         $reg['aws_roles'] = is_array($j['attributes_aws_role'])
@@ -112,7 +118,7 @@ function sp_metadata(array $reg): array
         'saml20.sign.response' => $reg['sign_response'],
         'saml20.sign.assertion' => $reg['sign_assertion'],
         'signature.algorithm' => $reg['signature_algorithm'],
-        'validate.authnrequest' => false,
+        'validate.authnrequest' => $reg['signing_cert_b64'] !== null,
         'assertion.encryption' => $reg['encrypt_cert_b64'] !== null,
         'roleport.allow_idp_initiated' => $reg['allow_idp_initiated'],
     ];
@@ -129,6 +135,14 @@ function sp_metadata(array $reg): array
             'signing' => false,
             'X509Certificate' => $reg['encrypt_cert_b64'],
         ]];
+    }
+    if ($reg['signing_cert_b64'] !== null) {
+        $md['keys'] = array_merge($md['keys'] ?? [], [[
+            'type' => 'X509Certificate',
+            'encryption' => false,
+            'signing' => true,
+            'X509Certificate' => $reg['signing_cert_b64'],
+        ]]);
     }
     if ($reg['aws_roles'] !== []) {
         $md['authproc'] = [

@@ -82,6 +82,7 @@ fn grants_carry_the_access_in_force_role_over_account_over_default() {
             saml_provider: None,
             external_id: Some("prod-ext-1".into()),
             session_policy: None,
+            oidc_audience: None,
         },
         "inherited from the account"
     );
@@ -115,6 +116,39 @@ fn grants_carry_the_access_in_force_role_over_account_over_default() {
             saml_provider: Some("corp-idp".into()),
             ..GrantAccess::default()
         }
+    );
+}
+
+#[test]
+fn oidc_broker_reads_its_audience_and_refuses_it_elsewhere() {
+    let doc = TEST_DOC_WITHOUT_ACCESS.to_string();
+    let set = parse_document(&doc).unwrap();
+    let arn = set.roles[0].arn.clone();
+    let with = |access: &str| {
+        doc.replacen(
+            &format!("arn: {arn}"),
+            &format!("arn: {arn}\n    access: {access}"),
+            1,
+        )
+    };
+    let ok = parse_document(&with("{mode: oidc_broker, oidc_audience: my-client}")).unwrap();
+    let role = ok.roles.iter().find(|r| r.arn == arn).unwrap();
+    let access = GrantAccess::resolve(None, role.access.as_ref());
+    assert_eq!(access.mode, AccessMode::OidcBroker);
+    assert_eq!(access.oidc_audience(), "my-client");
+    assert_eq!(GrantAccess::default().oidc_audience(), "sts.amazonaws.com");
+    let err = format!(
+        "{:?}",
+        parse_document(&with("{mode: assume_role, oidc_audience: my-client}")).unwrap_err()
+    );
+    let bad = format!(
+        "{:?}",
+        parse_document(&with(r#"{mode: oidc_broker, oidc_audience: "two words"}"#)).unwrap_err()
+    );
+    assert!(bad.contains("InvalidOidcAudience"), "{bad}");
+    assert!(
+        err.contains("oidc_audience applies to oidc_broker only"),
+        "{err}"
     );
 }
 
@@ -317,7 +351,9 @@ rules: []
     );
     let message = &parse_document(text).unwrap_err()[0].message;
     assert!(
-        message.contains("saml_broker, saml_passthrough, assume_role or federation_token"),
+        message.contains(
+            "saml_broker, saml_passthrough, assume_role, federation_token or oidc_broker"
+        ),
         "{message}"
     );
 }
@@ -462,6 +498,7 @@ fn fit(raw: RawAccess, inherited: Option<AccessMode>, role: bool) -> Option<Acce
             .filter(|_| m == AccessMode::AssumeRole)
             .map(str::to_owned),
         session_policy: policy,
+        oidc_audience: (m == AccessMode::OidcBroker).then(|| "sts.amazonaws.com".to_owned()),
     };
     (!access.is_empty()).then_some(access)
 }
