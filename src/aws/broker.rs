@@ -223,6 +223,8 @@ pub struct IssueRequest<'a> {
     pub now: DateTime<Utc>,
     /// The session's upstream SAML Response, for `saml_passthrough`.
     pub upstream_saml: Option<&'a UpstreamSaml>,
+    /// The session's upstream ID token, for `oidc_passthrough`.
+    pub upstream_id_token: Option<&'a crate::domain::UpstreamIdToken>,
 }
 
 /// A signed broker Response and what went into it.
@@ -273,6 +275,16 @@ pub enum IssueError {
     )]
     NoUpstreamAssertion,
     #[error(
+        "This role is reached with your OpenID provider's own ID token, and your sign-in did not \
+         come through an OpenID provider. Sign in with one to use this role."
+    )]
+    NoUpstreamIdToken,
+    #[error(
+        "Your sign-in's ID token expires at {expires} and AWS would refuse it. Sign in again to \
+         use this role."
+    )]
+    UpstreamIdTokenExpired { expires: DateTime<Utc> },
+    #[error(
         "Your sign-in assertion was issued at {issued}, and AWS accepts it only within 5 \
          minutes of that. Sign in again to use this role."
     )]
@@ -322,6 +334,8 @@ impl IssueError {
             Self::Sts(e) => e.code(),
             Self::NoEndpoints(_) => "no_endpoints",
             Self::NoUpstreamAssertion => "passthrough_no_assertion",
+            Self::NoUpstreamIdToken => "passthrough_no_id_token",
+            Self::UpstreamIdTokenExpired { .. } => "passthrough_id_token_expired",
             Self::UpstreamAssertionTooOld { .. } => "passthrough_assertion_too_old",
             Self::RoleNotInUpstreamAssertion { .. } => "passthrough_role_not_asserted",
             Self::UnusableUpstreamAssertion(_) => "passthrough_assertion_unusable",
@@ -335,9 +349,10 @@ impl IssueError {
             Self::Rule(_)
             | Self::RoleNotInUpstreamAssertion { .. }
             | Self::UnusableUpstreamAssertion(_) => IssueErrorClass::Refused,
-            Self::NoUpstreamAssertion | Self::UpstreamAssertionTooOld { .. } => {
-                IssueErrorClass::SignInAgain
-            }
+            Self::NoUpstreamAssertion
+            | Self::UpstreamAssertionTooOld { .. }
+            | Self::NoUpstreamIdToken
+            | Self::UpstreamIdTokenExpired { .. } => IssueErrorClass::SignInAgain,
             Self::NoSigningKey
             | Self::NoOidcKey
             | Self::NoEndpoints(_)

@@ -42,7 +42,51 @@ impl AwsRuntime {
             AccessMode::AssumeRole => self.issue_assume_role(req).await,
             AccessMode::FederationToken => self.issue_federation_token(req).await,
             AccessMode::OidcBroker => self.issue_oidc_broker(req).await,
+            AccessMode::OidcPassthrough => self.issue_oidc_passthrough(req).await,
         }
+    }
+
+    /// The upstream provider's own ID token to AssumeRoleWithWebIdentity, as it was issued. The
+    /// rules still decide the role; AWS decides whether it trusts that provider for it.
+    async fn issue_oidc_passthrough(
+        &self,
+        req: IssueRequest<'_>,
+    ) -> Result<IssueOutcome, IssueError> {
+        let grant = req.grant;
+        let upstream = req.upstream_id_token.ok_or(IssueError::NoUpstreamIdToken)?;
+        // A token that expires within a minute would fail at AWS or soon after: ask now.
+        if upstream.expires_at <= req.now + chrono::Duration::seconds(60) {
+            return Err(IssueError::UpstreamIdTokenExpired {
+                expires: upstream.expires_at,
+            });
+        }
+        crate::protocol::aws::check_web_identity_token(upstream.token())?;
+        let duration = session_duration(&DurationRequest {
+            requested: req.requested_seconds,
+            rule_cap: req.rule_cap,
+            role_maximum: req.role_maximum,
+            saml_session_duration: None,
+            chained: false,
+        })?;
+        let role_session_name = RoleSessionName::derive(person(req.identity));
+        let issued = self
+            .sts
+            .assume_role_with_web_identity(
+                grant.partition,
+                &grant.role_arn,
+                role_session_name.as_str(),
+                upstream.token(),
+                duration.seconds(),
+            )
+            .await?;
+        Ok(IssueOutcome {
+            issued,
+            duration,
+            role_session_name: role_session_name.as_str().to_string(),
+            source_identity: None,
+            kind: CredentialKind::AssumeRoleWithWebIdentity,
+            mode: AccessMode::OidcPassthrough.as_str(),
+        })
     }
 
     /// Roleport mints an RS256 ID token for exactly this grant (it is the OpenID provider AWS

@@ -1,7 +1,7 @@
 //! Server-side sessions. The browser holds a random token; only its hash is stored, so a read of
 //! the table does not yield usable cookies.
 
-use crate::domain::{FederatedIdentity, UpstreamSaml};
+use crate::domain::{FederatedIdentity, UpstreamIdToken, UpstreamSaml};
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Row};
 
@@ -15,6 +15,15 @@ pub struct Session {
     /// The upstream SAML Response, for pass-through; only for sign-ins whose assertion
     /// carried the AWS Role attribute.
     pub upstream_saml: Option<UpstreamSaml>,
+    /// The upstream ID token, for OIDC pass-through.
+    pub upstream_id_token: Option<UpstreamIdToken>,
+}
+
+/// What a sign-in keeps from upstream for the pass-through modes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Upstream<'a> {
+    pub saml: Option<&'a UpstreamSaml>,
+    pub id_token: Option<&'a UpstreamIdToken>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -33,7 +42,7 @@ pub async fn create(
         csrf_token,
         sign_in_reference,
         identity,
-        None,
+        Upstream::default(),
         now,
         expires_at,
     )
@@ -48,16 +57,18 @@ pub async fn create_with_upstream(
     csrf_token: &str,
     sign_in_reference: &str,
     identity: &FederatedIdentity,
-    upstream_saml: Option<&UpstreamSaml>,
+    upstream: Upstream<'_>,
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
+    let upstream_saml = upstream.saml;
     let identity = serde_json::to_value(identity)
         .map_err(|e| sqlx::Error::Protocol(format!("session identity: {e}")))?;
     sqlx::query(
         "INSERT INTO sessions (id_hash, csrf_token, sign_in_reference, identity, created_at, expires_at,
-             upstream_saml_response, upstream_saml_issued_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             upstream_saml_response, upstream_saml_issued_at, upstream_id_token,
+             upstream_id_token_expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(token_hash)
     .bind(csrf_token)
@@ -67,6 +78,8 @@ pub async fn create_with_upstream(
     .bind(expires_at)
     .bind(upstream_saml.map(UpstreamSaml::response_b64))
     .bind(upstream_saml.map(|u| u.issue_instant))
+    .bind(upstream.id_token.map(UpstreamIdToken::token))
+    .bind(upstream.id_token.map(|t| t.expires_at))
     .execute(pool)
     .await?;
     Ok(())
@@ -79,7 +92,7 @@ pub async fn find(
 ) -> Result<Option<Session>, sqlx::Error> {
     let row = sqlx::query(
         "SELECT csrf_token, sign_in_reference, identity, expires_at, upstream_saml_response,
-                upstream_saml_issued_at
+                upstream_saml_issued_at, upstream_id_token, upstream_id_token_expires_at
          FROM sessions WHERE id_hash = $1 AND expires_at > $2",
     )
     .bind(token_hash)
@@ -99,6 +112,13 @@ pub async fn find(
                 r.try_get::<Option<DateTime<Utc>>, _>("upstream_saml_issued_at")?,
             ) {
                 (Some(response), Some(issued)) => Some(UpstreamSaml::new(response, issued)),
+                _ => None,
+            },
+            upstream_id_token: match (
+                r.try_get::<Option<String>, _>("upstream_id_token")?,
+                r.try_get::<Option<DateTime<Utc>>, _>("upstream_id_token_expires_at")?,
+            ) {
+                (Some(token), Some(exp)) => Some(UpstreamIdToken::new(token, exp)),
                 _ => None,
             },
         })

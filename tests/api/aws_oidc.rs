@@ -424,3 +424,105 @@ async fn an_invalid_identity_token_is_not_retried_and_says_why() {
         "{row}"
     );
 }
+
+const OIDC_PASSTHROUGH_RULES_ACCESS: &str = "    access: {mode: oidc_passthrough}";
+
+/// `oidc_passthrough`: the upstream provider's own ID token goes to AssumeRoleWithWebIdentity
+/// byte for byte; the rules still decide the role, and a sign-in without such a token (SAML) or
+/// with an expiring one is asked to sign in again.
+#[tokio::test]
+async fn oidc_passthrough_sends_the_upstream_id_token_as_it_is() {
+    let sts = recording_sts().await;
+    let client_id = format!("roleport-test-{}", uuid::Uuid::new_v4().simple());
+    let secret = "s3cret-passthrough";
+    let rules = OIDC_BROKER_RULES.replace(
+        "    access: {mode: oidc_broker}",
+        OIDC_PASSTHROUGH_RULES_ACCESS,
+    );
+    assert_ne!(rules, OIDC_BROKER_RULES);
+    let app = spawn_app_with(Options {
+        rules_yaml: rules,
+        extra_idps: vec![demo_oidc_idp(&client_id, Some(secret))],
+        aws: Some(aws_settings(&sts.url, None)),
+        ..Options::default()
+    })
+    .await;
+    register_oidc_client(
+        &client_id,
+        Some(secret),
+        &format!("{}/oidc/callback", app.address),
+    );
+
+    assert_eq!(app.oidc_sign_in("alice").await.status(), 303);
+    let body = credentials(&app, ADMIN).await;
+    assert_eq!(works_on_moto(&body).await, ALICE_ARN);
+    let call = web_identity_call(&sts);
+    assert_eq!(call.params["RoleArn"], ADMIN_ARN);
+    assert_eq!(call.params["RoleSessionName"], "alice@example.org");
+    assert!(
+        !call.headers.contains_key("authorization"),
+        "AssumeRoleWithWebIdentity is unsigned"
+    );
+    // The token is the provider's own: its issuer, its audience (our client id), alice's sub.
+    let token = &call.params["WebIdentityToken"];
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+            .unwrap(),
+    )
+    .unwrap();
+    let oidc_env =
+        std::fs::read_to_string(std::env::var("ROLEPORT_TEST_OIDC_ENV").unwrap()).unwrap();
+    let issuer = oidc_env
+        .lines()
+        .find_map(|l| l.strip_prefix("OIDC_ISSUER="))
+        .unwrap();
+    assert_eq!(claims["iss"], issuer);
+    assert_eq!(claims["aud"], client_id);
+    assert_eq!(claims["sub"], "alice");
+    let rows = roleport::db::audit::by_reference(&app.pool, body["Reference"].as_str().unwrap())
+        .await
+        .unwrap();
+    let row = serde_json::to_value(&rows[0]).unwrap();
+    assert_eq!(row["details"]["mode"], "oidc_passthrough");
+    assert!(
+        !row.to_string().contains(token.as_str()),
+        "the token never reaches the audit log"
+    );
+
+    // An hour later the upstream token has expired: sign in again, nothing sent.
+    app.clock.advance(chrono::Duration::minutes(61));
+    let expired = app.request_credentials(ADMIN, None).await;
+    assert_eq!(expired.status(), 401, "{}", expired.text().await.unwrap());
+    assert_eq!(sts.seen.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn oidc_passthrough_after_a_saml_sign_in_asks_for_an_oidc_sign_in() {
+    let sts = recording_sts().await;
+    let rules = OIDC_BROKER_RULES.replace(
+        "    access: {mode: oidc_broker}",
+        OIDC_PASSTHROUGH_RULES_ACCESS,
+    );
+    let app = spawn_app_with(Options {
+        rules_yaml: rules,
+        aws: Some(aws_settings(&sts.url, None)),
+        ..Options::default()
+    })
+    .await;
+    app.sign_in("alice").await;
+    let resp = app.request_credentials(ADMIN, None).await;
+    assert_eq!(resp.status(), 401);
+    let problem: serde_json::Value = resp.json().await.unwrap();
+    let rows = roleport::db::audit::by_reference(&app.pool, problem["reference"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        rows[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .starts_with("passthrough_no_id_token")
+    );
+    assert_eq!(sts.seen.lock().unwrap().len(), 0);
+}

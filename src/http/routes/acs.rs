@@ -124,7 +124,10 @@ async fn acs(
                 &meta,
                 identity,
                 grants,
-                upstream_saml.as_ref(),
+                db::sessions::Upstream {
+                    saml: upstream_saml.as_ref(),
+                    id_token: None,
+                },
                 &return_to,
             )
             .await
@@ -150,7 +153,7 @@ pub(super) async fn sign_in_accepted(
     meta: &RequestMeta,
     identity: FederatedIdentity,
     grants: usize,
-    upstream_saml: Option<&UpstreamSaml>,
+    upstream: db::sessions::Upstream<'_>,
     return_to: &ReturnTo,
 ) -> Result<HttpResponse, AppError> {
     let outcome = if grants == 0 {
@@ -165,7 +168,7 @@ pub(super) async fn sign_in_accepted(
     event.source_ip = meta.source_ip.clone();
     event.user_agent = meta.user_agent.clone();
     event.details = serde_json::json!({ "grants": grants });
-    start_session(state, reference, identity, upstream_saml, event, return_to).await
+    start_session(state, reference, identity, upstream, event, return_to).await
 }
 
 /// The end of every refused sign-in, SAML or OIDC: metrics, a precise security log line, an
@@ -424,7 +427,7 @@ async fn start_session(
     state: &AppState,
     reference: &str,
     identity: FederatedIdentity,
-    upstream_saml: Option<&UpstreamSaml>,
+    upstream: db::sessions::Upstream<'_>,
     event: AuditEvent,
     return_to: &ReturnTo,
 ) -> Result<HttpResponse, AppError> {
@@ -452,7 +455,7 @@ async fn start_session(
         &csrf,
         reference,
         &identity,
-        upstream_saml,
+        upstream,
         now,
         now + Duration::seconds(ttl),
     )

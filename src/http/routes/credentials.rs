@@ -135,6 +135,7 @@ pub(crate) async fn issue(
                 requested_seconds,
                 now: state.clock.now(),
                 upstream_saml: signed_in.session.upstream_saml.as_ref(),
+                upstream_id_token: signed_in.session.upstream_id_token.as_ref(),
             },
         )
         .await;
@@ -574,6 +575,7 @@ async fn saml_post(
         requested_seconds: None,
         now: state.clock.now(),
         upstream_saml: None,
+        upstream_id_token: None,
     };
     let signed = match state
         .aws

@@ -180,6 +180,8 @@ struct Accepted {
     identity: FederatedIdentity,
     return_to: ReturnTo,
     grants: usize,
+    /// The verified ID token as issued, for `oidc_passthrough`.
+    id_token: crate::domain::UpstreamIdToken,
 }
 
 async fn callback(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, AppError> {
@@ -191,9 +193,14 @@ async fn callback(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRe
             identity,
             return_to,
             grants,
+            id_token,
         }) => {
+            let upstream = db::sessions::Upstream {
+                saml: None,
+                id_token: Some(&id_token),
+            };
             sign_in_accepted(
-                &state, &reference, &meta, identity, grants, None, &return_to,
+                &state, &reference, &meta, identity, grants, upstream, &return_to,
             )
             .await
         }
@@ -325,6 +332,7 @@ async fn consume(
         identity: federated,
         return_to,
         grants,
+        id_token: crate::domain::UpstreamIdToken::new(id_token.to_string(), verified.expires_at),
     })
 }
 

@@ -77,15 +77,18 @@ pub enum AccessMode {
     /// Roleport mints its own RS256 ID token (it is the OpenID provider AWS trusts) and calls
     /// AssumeRoleWithWebIdentity.
     OidcBroker,
+    /// The upstream OpenID provider's own ID token goes to AssumeRoleWithWebIdentity.
+    OidcPassthrough,
 }
 
 impl AccessMode {
-    pub const ALL: [AccessMode; 5] = [
+    pub const ALL: [AccessMode; 6] = [
         AccessMode::SamlBroker,
         AccessMode::SamlPassthrough,
         AccessMode::AssumeRole,
         AccessMode::FederationToken,
         AccessMode::OidcBroker,
+        AccessMode::OidcPassthrough,
     ];
 
     /// Whether the mode calls AssumeRoleWithWebIdentity (and so uses `oidc_audience`).
@@ -407,13 +410,14 @@ closed_vocabulary!(Effect, "effect", "allow or deny", { Allow => "allow", Deny =
 closed_vocabulary!(
     AccessMode,
     "access mode",
-    "saml_broker, saml_passthrough, assume_role, federation_token or oidc_broker",
+    "saml_broker, saml_passthrough, assume_role, federation_token, oidc_broker or oidc_passthrough",
     {
         SamlBroker => "saml_broker",
         SamlPassthrough => "saml_passthrough",
         AssumeRole => "assume_role",
         FederationToken => "federation_token",
         OidcBroker => "oidc_broker",
+        OidcPassthrough => "oidc_passthrough",
     }
 );
 

@@ -352,7 +352,8 @@ rules: []
     let message = &parse_document(text).unwrap_err()[0].message;
     assert!(
         message.contains(
-            "saml_broker, saml_passthrough, assume_role, federation_token or oidc_broker"
+            "saml_broker, saml_passthrough, assume_role, federation_token, oidc_broker or \
+             oidc_passthrough"
         ),
         "{message}"
     );
