@@ -148,21 +148,11 @@ impl Sts {
             .send()
             .await
             .map_err(classify)?;
-        let credentials = out
-            .credentials()
-            .map(convert)
-            .ok_or_else(|| StsError::Other {
-                code: "NoCredentials".into(),
-                message: "STS answered without credentials".into(),
-            })?;
-        Ok(Issued {
-            credentials,
-            assumed_role_arn: out
-                .assumed_role_user()
-                .map(|u| u.arn().to_string())
-                .unwrap_or_default(),
-            request_id: out.request_id().map(str::to_string),
-        })
+        issued(
+            out.credentials(),
+            out.assumed_role_user().map(|u| u.arn()),
+            out.request_id(),
+        )
     }
 }
 
@@ -187,21 +177,11 @@ impl Sts {
             .send()
             .await
             .map_err(classify)?;
-        let credentials = out
-            .credentials()
-            .map(convert)
-            .ok_or_else(|| StsError::Other {
-                code: "NoCredentials".into(),
-                message: "STS answered without credentials".into(),
-            })?;
-        Ok(Issued {
-            credentials,
-            assumed_role_arn: out
-                .assumed_role_user()
-                .map(|u| u.arn().to_string())
-                .unwrap_or_default(),
-            request_id: out.request_id().map(str::to_string),
-        })
+        issued(
+            out.credentials(),
+            out.assumed_role_user().map(|u| u.arn()),
+            out.request_id(),
+        )
     }
 }
 
@@ -262,15 +242,11 @@ impl Sts {
             .send()
             .await
             .map_err(classify)?;
-        let credentials = out.credentials().map(convert).ok_or_else(no_credentials)?;
-        Ok(Issued {
-            credentials,
-            assumed_role_arn: out
-                .assumed_role_user()
-                .map(|u| u.arn().to_string())
-                .unwrap_or_default(),
-            request_id: out.request_id().map(str::to_string),
-        })
+        issued(
+            out.credentials(),
+            out.assumed_role_user().map(|u| u.arn()),
+            out.request_id(),
+        )
     }
 
     /// GetFederationToken, SigV4-signed with the IAM user's long-term keys. The federated
@@ -299,23 +275,30 @@ impl Sts {
             .send()
             .await
             .map_err(classify)?;
-        let credentials = out.credentials().map(convert).ok_or_else(no_credentials)?;
-        Ok(Issued {
-            credentials,
-            assumed_role_arn: out
-                .federated_user()
-                .map(|u| u.arn().to_string())
-                .unwrap_or_default(),
-            request_id: out.request_id().map(str::to_string),
-        })
+        issued(
+            out.credentials(),
+            out.federated_user().map(|u| u.arn()),
+            out.request_id(),
+        )
     }
 }
 
-fn no_credentials() -> StsError {
-    StsError::Other {
+/// What every credential-issuing STS answer carries: the credentials, the ARN they act as
+/// (assumed role or federated user) and the request id.
+fn issued(
+    credentials: Option<&aws_sdk_sts::types::Credentials>,
+    arn: Option<&str>,
+    request_id: Option<&str>,
+) -> Result<Issued, StsError> {
+    let credentials = credentials.map(convert).ok_or_else(|| StsError::Other {
         code: "NoCredentials".into(),
         message: "STS answered without credentials".into(),
-    }
+    })?;
+    Ok(Issued {
+        credentials,
+        assumed_role_arn: arn.unwrap_or_default().to_string(),
+        request_id: request_id.map(str::to_string),
+    })
 }
 
 /// Session tags as STS takes them; `None` for no tags, so no empty list is sent.
