@@ -66,6 +66,19 @@ impl AppError {
     }
 }
 
+/// Reads a JSON API body, answering a problem JSON that shows the expected shape when it does
+/// not parse.
+pub fn json_body<T: serde::de::DeserializeOwned>(body: &[u8], shape: &str) -> Result<T, AppError> {
+    serde_json::from_slice(body).map_err(|e| {
+        AppError::new(
+            Kind::BadRequest,
+            Format::Json,
+            crate::audit::new_reference(),
+            format!("expected {shape}: {e}"),
+        )
+    })
+}
+
 impl fmt::Display for AppError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:?} [{}]: {}", self.kind, self.reference, self.message)

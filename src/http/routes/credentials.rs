@@ -244,14 +244,8 @@ async fn api_credentials(
 ) -> Result<HttpResponse, AppError> {
     let signed_in = require_session(&state, &req, Format::Json).await?;
     signed_in.check_csrf(&req, &new_reference())?;
-    let request: CredentialsRequest = serde_json::from_slice(&body).map_err(|e| {
-        AppError::new(
-            Kind::BadRequest,
-            Format::Json,
-            new_reference(),
-            format!("expected {{\"grant\": \"<id>\", \"duration_seconds\": N}}: {e}"),
-        )
-    })?;
+    let request: CredentialsRequest =
+        crate::http::errors::json_body(&body, r#"{"grant": "<id>", "duration_seconds": N}"#)?;
     let d = issue(
         &state,
         &req,

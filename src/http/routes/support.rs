@@ -449,14 +449,7 @@ async fn check_api(
 ) -> Result<HttpResponse, AppError> {
     let signed_in = require_session(&state, &req, Format::Json).await?;
     signed_in.check_csrf(&req, &new_reference())?;
-    let request: CheckRequest = serde_json::from_slice(&body).map_err(|e| {
-        AppError::new(
-            Kind::BadRequest,
-            Format::Json,
-            new_reference(),
-            format!("expected {{\"grant\": \"<id>\"}}: {e}"),
-        )
-    })?;
+    let request: CheckRequest = crate::http::errors::json_body(&body, r#"{"grant": "<id>"}"#)?;
     let c = run_check(&state, &req, &signed_in, &request.grant, Format::Json).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "Arn": c.identity.arn,
