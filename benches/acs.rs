@@ -68,6 +68,7 @@ fn verify(c: &mut Criterion) {
         decryption_key: None,
         skew: Duration::seconds(90),
         max_assertion_age: Duration::seconds(600),
+        max_assertion_lifetime: Duration::seconds(86_400),
         limits: Limits::default(),
     };
     let solicitation = Solicitation::Solicited { request_id };

@@ -208,6 +208,10 @@ pub struct SamlSettings {
     /// Assertions issued longer ago than this are refused even if their conditions allow more.
     #[serde(default = "default_max_assertion_age")]
     pub max_assertion_age_seconds: i64,
+    /// Longest NotOnOrAfter − IssueInstant accepted, for the Conditions and every bearer
+    /// SubjectConfirmationData. Default 86400 (24 h), 60..=86400.
+    #[serde(default = "default_max_lifetime")]
+    pub max_assertion_lifetime_seconds: i64,
 }
 
 impl Default for SamlSettings {
@@ -220,6 +224,7 @@ impl Default for SamlSettings {
             max_response_bytes: default_max_response_bytes(),
             max_xml_depth: default_max_depth(),
             max_assertion_age_seconds: default_max_assertion_age(),
+            max_assertion_lifetime_seconds: default_max_lifetime(),
         }
     }
 }
@@ -403,6 +408,9 @@ pub struct OidcIdpSettings {
     /// Clock leeway on `exp`/`iat`/`nbf`. Default 60 s, at most 300 s.
     #[serde(default = "default_oidc_leeway")]
     pub leeway_seconds: i64,
+    /// Longest `exp − iat` accepted. Default 86400 (24 h), 60..=86400.
+    #[serde(default = "default_max_lifetime")]
+    pub max_token_lifetime_seconds: i64,
     /// Audiences besides `client_id` that may appear in `aud`. Default none.
     #[serde(default)]
     pub trusted_audiences: Vec<String>,
@@ -478,6 +486,7 @@ impl OidcIdpSettings {
             algorithms: default_oidc_algs(),
             max_token_age_seconds: default_oidc_max_age(),
             leeway_seconds: default_oidc_leeway(),
+            max_token_lifetime_seconds: default_max_lifetime(),
             trusted_audiences: Vec::new(),
             at_hash: AtHashSetting::Required,
             userinfo: false,
@@ -524,6 +533,7 @@ impl OidcIdpSettings {
             },
             leeway: chrono::Duration::seconds(self.leeway_seconds),
             max_age: chrono::Duration::seconds(self.max_token_age_seconds),
+            max_lifetime: chrono::Duration::seconds(self.max_token_lifetime_seconds),
             trusted_audiences: self.trusted_audiences.clone(),
             at_hash: match self.at_hash {
                 AtHashSetting::Required => AtHashRule::Required,
@@ -647,6 +657,11 @@ fn default_max_depth() -> usize {
 fn default_max_assertion_age() -> i64 {
     600
 }
+fn default_max_lifetime() -> i64 {
+    86_400
+}
+/// Assertion and ID-token lifetime caps: a minute at least, 24 hours at most.
+const LIFETIME_CAP_SECONDS: std::ops::RangeInclusive<i64> = 60..=86_400;
 fn default_metadata_refresh() -> u64 {
     3600
 }
@@ -958,6 +973,13 @@ impl Settings {
                 "saml.clock_skew_seconds must be between 0 and 600".into(),
             ));
         }
+        if !LIFETIME_CAP_SECONDS.contains(&self.saml.max_assertion_lifetime_seconds) {
+            return Err(ConfigError::Invalid(format!(
+                "saml.max_assertion_lifetime_seconds is {}; it must be between 60 and 86400 \
+                 (24 h): the longest NotOnOrAfter − IssueInstant an assertion may have",
+                self.saml.max_assertion_lifetime_seconds
+            )));
+        }
         if self.saml.max_response_bytes > 4 * 1024 * 1024 {
             return Err(ConfigError::Invalid(
                 "saml.max_response_bytes must be at most 4 MiB".into(),
@@ -1064,6 +1086,13 @@ impl Settings {
             .any(|s| s.is_empty() || s.contains(char::is_whitespace))
         {
             return Err(invalid("scopes must be single words".into()));
+        }
+        if !LIFETIME_CAP_SECONDS.contains(&oidc.max_token_lifetime_seconds) {
+            return Err(invalid(format!(
+                "max_token_lifetime_seconds is {}; it must be between 60 and 86400 (24 h): \
+                 the longest exp − iat an ID token may have",
+                oidc.max_token_lifetime_seconds
+            )));
         }
         if !(60..=86_400).contains(&oidc.jwks_refresh_seconds) {
             return Err(invalid("jwks_refresh_seconds must be 60..=86400".into()));
@@ -1188,6 +1217,30 @@ url = "postgres://localhost/x"
         let f = write(BASE);
         let err = load(&f.0, [("ROLEPORT_SERVER__LISTN".into(), "x".into())]);
         assert!(err.is_err());
+    }
+
+    #[test]
+    fn assertion_lifetime_cap_is_range_checked() {
+        let f = write(BASE);
+        let ok = load(&f.0, []).unwrap();
+        assert_eq!(ok.saml.max_assertion_lifetime_seconds, 86_400);
+        for good in ["60", "300", "86400"] {
+            let f = write(&format!(
+                "{BASE}\n[saml]\nmax_assertion_lifetime_seconds = {good}\n"
+            ));
+            assert!(load(&f.0, []).is_ok(), "{good}");
+        }
+        for bad in ["0", "59", "86401", "-5"] {
+            let f = write(&format!(
+                "{BASE}\n[saml]\nmax_assertion_lifetime_seconds = {bad}\n"
+            ));
+            let e = load(&f.0, []).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("saml.max_assertion_lifetime_seconds is {bad}"))
+                    && e.contains("between 60 and 86400"),
+                "{e}"
+            );
+        }
     }
 
     #[test]
@@ -1370,6 +1423,14 @@ url = "postgres://localhost/x"
         assert!(err("algorithms = [\"HS256\"]\n").contains("cannot be allowed"));
         assert!(err("leeway_seconds = 3600\n").contains("leeway"));
         assert!(err("max_token_age_seconds = 999999\n").contains("max_age"));
+        for bad in ["0", "59", "86401", "-1"] {
+            let e = err(&format!("max_token_lifetime_seconds = {bad}\n"));
+            assert!(
+                e.contains("idp `demo-oidc`: max_token_lifetime_seconds is")
+                    && e.contains("between 60 and 86400"),
+                "{e}"
+            );
+        }
         assert!(err("scopes = [\"email\"]\n").contains("openid"));
         assert!(err("client_secret = \"x\"\n").contains("must not be written"));
         let f = write(&format!("{BASE}{OIDC}"));

@@ -400,6 +400,7 @@ async fn verify_blocking(
     let key = state.sp.key.clone();
     let skew = Duration::seconds(state.settings.saml.clock_skew_seconds);
     let max_age = Duration::seconds(state.settings.saml.max_assertion_age_seconds);
+    let max_lifetime = Duration::seconds(state.settings.saml.max_assertion_lifetime_seconds);
     let timer = state
         .metrics
         .acs_verify_duration
@@ -413,6 +414,7 @@ async fn verify_blocking(
             decryption_key: key.as_ref(),
             skew,
             max_assertion_age: max_age,
+            max_assertion_lifetime: max_lifetime,
             limits,
         };
         saml::verify_response(&xml, &idp.trust, &sp, &solicitation, now)

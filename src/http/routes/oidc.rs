@@ -18,13 +18,12 @@ use crate::http::errors::{AppError, Format, Kind};
 use crate::http::request_meta::RequestMeta;
 use crate::protocol::oidc::{
     CallbackError, CallbackParams, Expectations, FlowBinding, IdTokenError, Pkce, VerifiedIdToken,
-    check_callback, extract_identity, new_nonce, new_state, verify_id_token,
+    check_callback, extract_identity, new_nonce, new_state, rule_attributes, verify_id_token,
 };
 use crate::upstream::oidc_provider::{ExchangeError, OidcProvider};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Duration;
-use serde_json::{Map, Value};
-use std::collections::BTreeMap;
+use serde_json::Value;
 use std::sync::Arc;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -313,6 +312,8 @@ async fn consume(
         identity = extract_identity(&claims, &provider.policy.claims)
             .map_err(|e| Refusal::IdToken(IdTokenError::Claims(e)))?;
     }
+    let attributes = rule_attributes(&claims, &provider.policy.claims)
+        .map_err(|e| Refusal::IdToken(IdTokenError::Claims(e)))?;
     let federated = FederatedIdentity {
         idp: provider.id.clone(),
         subject: identity.stable_id.clone(),
@@ -321,7 +322,7 @@ async fn consume(
         email: identity.verified_email().map(str::to_owned),
         display_name: identity.name.clone(),
         groups: identity.groups.clone(),
-        attributes: attributes_of(&claims),
+        attributes,
     };
     let grants = state
         .rules()
@@ -372,31 +373,4 @@ async fn verify(
         }
         Err(e) => Err(Refusal::IdToken(e).into()),
     }
-}
-
-/// Top-level string and string-array claims, for rules on other claims (`--attribute`).
-fn attributes_of(claims: &Map<String, Value>) -> BTreeMap<String, Vec<String>> {
-    const SKIP: [&str; 8] = [
-        "nonce", "at_hash", "c_hash", "aud", "azp", "iat", "exp", "nbf",
-    ];
-    let mut out = BTreeMap::new();
-    for (name, value) in claims {
-        if SKIP.contains(&name.as_str()) {
-            continue;
-        }
-        let values: Vec<String> = match value {
-            Value::String(s) => vec![s.clone()],
-            Value::Bool(b) => vec![b.to_string()],
-            Value::Array(items) => items
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect(),
-            _ => continue,
-        };
-        if !values.is_empty() {
-            out.insert(name.clone(), values);
-        }
-    }
-    out
 }

@@ -1000,7 +1000,21 @@ fn claim_types_and_subject() {
             rs256_with(|c| {
                 c.insert("sub".into(), json!(""));
             }),
-            "id_token.sub_invalid",
+            "identity_value_refused",
+        ),
+        (
+            "sub padded",
+            rs256_with(|c| {
+                c.insert("sub".into(), json!(" admin@example.com\n"));
+            }),
+            "identity_value_refused",
+        ),
+        (
+            "sub with a bidi override",
+            rs256_with(|c| {
+                c.insert("sub".into(), json!("alice\u{202E}"));
+            }),
+            "identity_value_refused",
         ),
         (
             "sub 256 bytes",
@@ -1021,7 +1035,7 @@ fn claim_types_and_subject() {
             rs256_with(|c| {
                 c.insert("sub".into(), json!("alice\nadmin"));
             }),
-            "id_token.sub_invalid",
+            "identity_value_refused",
         ),
         (
             "sub a number",
@@ -1171,6 +1185,36 @@ fn auth_time_and_acr_when_requested() {
     );
 }
 
+/// A token that stays valid for days is refused even while young: `exp − iat` is capped.
+#[test]
+fn attack_overlong_lifetime() {
+    let with_lifetime = |seconds: i64| {
+        rs256_with(|c| {
+            c.insert("iat".into(), json!(at(0)));
+            c.insert("exp".into(), json!(at(seconds)));
+        })
+    };
+    assert_eq!(code(&with_lifetime(86_400)), "ok");
+    assert_eq!(code(&with_lifetime(86_401)), "id_token.lifetime_too_long");
+    assert_eq!(
+        code(&with_lifetime(10 * 365 * 86_400)),
+        "id_token.lifetime_too_long"
+    );
+    let err = verify(&with_lifetime(90_000)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "token lifetime exp − iat is 90000 s, more than the maximum 86400 s"
+    );
+    // A provider configured for shorter tokens.
+    let mut p = policy();
+    p.max_lifetime = Duration::minutes(5);
+    assert_eq!(code_with(&with_lifetime(300), &p, &expect()), "ok");
+    assert_eq!(
+        code_with(&with_lifetime(301), &p, &expect()),
+        "id_token.lifetime_too_long"
+    );
+}
+
 #[test]
 fn policy_is_validated() {
     let t = rs256_with(|_| {});
@@ -1183,6 +1227,15 @@ fn policy_is_validated() {
     let mut p = policy();
     p.max_age = Duration::days(2);
     assert_eq!(code_with(&t, &p, &expect()), "id_token.policy");
+    for bad in [
+        Duration::seconds(59),
+        Duration::seconds(86_401),
+        Duration::zero(),
+    ] {
+        let mut p = policy();
+        p.max_lifetime = bad;
+        assert_eq!(code_with(&t, &p, &expect()), "id_token.policy", "{bad}");
+    }
     let mut p = policy();
     p.jws.allowed_algs.clear();
     assert_eq!(code_with(&t, &p, &expect()), "jws.policy");
@@ -1211,6 +1264,7 @@ fn every_code_is_distinct_and_namespaced() {
         IdTokenError::NonceMismatch,
         IdTokenError::AtHashMissing,
         IdTokenError::AtHashMismatch,
+        IdTokenError::LifetimeTooLong { seconds: 2, max: 1 },
     ];
     let mut codes: Vec<&str> = samples.iter().map(IdTokenError::code).collect();
     assert!(codes.iter().all(|c| c.starts_with("id_token.")));

@@ -18,13 +18,17 @@
 //! - anything else (number, object, array with a non-string) → [`ClaimsError::Malformed`]. Group
 //!   values are never silently dropped: with deny rules, dropping a group could grant access.
 //!
-//! Empty strings are skipped; more than [`ClaimMapping::max_groups`] groups or a group longer
-//! than [`MAX_GROUP_LEN`] bytes refuses the sign-in. `groups_overage` reports Entra ID's
+//! **Exact values.** The stable id, the e-mail address, every group value and every claim kept
+//! for rules ([`rule_attributes`]) pass [`crate::protocol::identity_value`]: an empty value,
+//! surrounding whitespace, control, invisible or bidi characters, or a value NFC would change
+//! refuses the sign-in ([`ClaimsError::IdentityValue`], code `identity_value_refused`, the one
+//! code SAML uses too). Nothing is trimmed. More than [`ClaimMapping::max_groups`] groups or a
+//! group longer than [`MAX_GROUP_LEN`] bytes refuses the sign-in. `groups_overage` reports Entra ID's
 //! "too many groups" marker (`_claim_names` naming a group claim, or `hasgroups: true`): the
 //! caller then fetches groups elsewhere (userinfo/Graph) instead of treating the user as groupless.
 //!
-//! **E-mail.** `email` must be a string of the shape `local@domain` (no whitespace or control
-//! characters, ≤ 320 bytes). `email_verified` is a boolean; the strings `"true"`/`"false"` are
+//! **E-mail.** `email` must be an exact value (above) of the shape `local@domain` (no whitespace,
+//! ≤ 320 bytes). `email_verified` is a boolean; the strings `"true"`/`"false"` are
 //! accepted too (some providers send them); absent means not verified. Rules that map on e-mail or
 //! e-mail domain must use [`Identity::verified_email`], never the raw address.
 //!
@@ -33,12 +37,18 @@
 //! Google-style provider restricted to a company sets [`ClaimMapping::allowed_hosted_domains`]:
 //! then `hd` must be present and equal (ASCII case-insensitive) one of them.
 //!
-//! **Stable id.** Default path `sub`; may point elsewhere (Entra's `oid`). A non-empty string of
-//! at most 255 bytes without control characters, or an integer (written in decimal). It is unique
-//! only per issuer: the caller stores it together with the issuer.
+//! **Stable id.** Default path `sub`; may point elsewhere (Entra's `oid`). An exact value (above)
+//! of at most 255 bytes, or an integer (written in decimal). It is unique only per issuer: the
+//! caller stores it together with the issuer.
+//!
+//! **Display names** (`name` or the configured name path, `given_name`, `family_name`,
+//! `middle_name`, `nickname`) are shown, never matched: they are not kept for rules and not
+//! checked, unless the stable id, e-mail or a group path also reads them.
 
+use crate::protocol::identity_value::{self, Field, IdentityValueError, Source};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 
 /// Longest accepted group value, in bytes.
 pub const MAX_GROUP_LEN: usize = 1024;
@@ -64,6 +74,8 @@ pub enum ClaimsError {
     TooManyGroups(usize),
     #[error("hosted domain {0:?} is not allowed")]
     HostedDomainNotAllowed(Option<String>),
+    #[error(transparent)]
+    IdentityValue(#[from] IdentityValueError),
 }
 
 impl ClaimsError {
@@ -77,6 +89,8 @@ impl ClaimsError {
             Self::EmailMalformed => "claims.email_malformed",
             Self::TooManyGroups(_) => "claims.too_many_groups",
             Self::HostedDomainNotAllowed(_) => "claims.hd_not_allowed",
+            // Not namespaced: one code for the one rule, SAML and OIDC alike.
+            Self::IdentityValue(e) => e.code(),
         }
     }
 }
@@ -258,7 +272,7 @@ pub fn extract_identity(
     let stable_id = stable_id(claims, &mapping.stable_id)?;
     let email = match mapping.email.resolve(claims) {
         None => None,
-        Some(Value::String(email)) => Some(checked_email(email)?),
+        Some(Value::String(email)) => Some(checked_email(email, &mapping.email)?),
         Some(_) => return Err(ClaimsError::Malformed(mapping.email.as_text())),
     };
     let email_verified = match mapping.email_verified.resolve(claims) {
@@ -318,13 +332,15 @@ fn stable_id(claims: &Map<String, Value>, path: &ClaimPath) -> Result<String, Cl
         Some(Value::Number(n)) if n.is_i64() || n.is_u64() => n.to_string(),
         Some(_) => return Err(ClaimsError::StableIdInvalid(path.as_text())),
     };
-    if id.is_empty() || id.len() > MAX_STABLE_ID_LEN || id.chars().any(char::is_control) {
+    if id.len() > MAX_STABLE_ID_LEN {
         return Err(ClaimsError::StableIdInvalid(path.as_text()));
     }
+    identity_value::require(&id, || Field::Subject(Source::Claim(path.as_text())))?;
     Ok(id)
 }
 
-fn checked_email(email: &str) -> Result<String, ClaimsError> {
+fn checked_email(email: &str, path: &ClaimPath) -> Result<String, ClaimsError> {
+    identity_value::require(email, || Field::Email(Source::Claim(path.as_text())))?;
     let shaped = email.len() <= MAX_EMAIL_LEN
         && !email.chars().any(|c| c.is_control() || c.is_whitespace())
         && email
@@ -355,15 +371,70 @@ fn group_values(
         Some(_) => return Err(malformed()),
     };
     raw.into_iter()
-        .filter(|g| !g.is_empty())
-        .map(|g| {
-            if g.len() > MAX_GROUP_LEN || g.chars().any(char::is_control) {
-                Err(malformed())
-            } else {
-                Ok(g.to_owned())
+        .enumerate()
+        .map(|(index, g)| {
+            identity_value::require(g, || Field::Group {
+                source: Source::Claim(source.path.as_text()),
+                position: index.saturating_add(1),
+            })?;
+            if g.len() > MAX_GROUP_LEN {
+                return Err(malformed());
             }
+            Ok(g.to_owned())
         })
         .collect()
+}
+
+/// Claims that are about the token, not the person: never rule inputs.
+const TOKEN_CLAIMS: [&str; 8] = [
+    "nonce", "at_hash", "c_hash", "aud", "azp", "iat", "exp", "nbf",
+];
+/// OIDC Core §5.1 names for display: shown, never matched.
+const DISPLAY_CLAIMS: [&str; 5] = [
+    "name",
+    "given_name",
+    "family_name",
+    "middle_name",
+    "nickname",
+];
+
+/// The top-level string, boolean and string-array claims a rule can read (`attribute:<name>`),
+/// each value checked as an exact identity value. Token bookkeeping claims and display names
+/// are left out (see the module documentation).
+pub fn rule_attributes(
+    claims: &Map<String, Value>,
+    mapping: &ClaimMapping,
+) -> Result<BTreeMap<String, Vec<String>>, ClaimsError> {
+    let identity_roots: Vec<&str> = [&mapping.stable_id, &mapping.email]
+        .into_iter()
+        .chain(mapping.groups.iter().map(|g| &g.path))
+        .filter_map(ClaimPath::root)
+        .collect();
+    let display = |name: &str| {
+        (DISPLAY_CLAIMS.contains(&name) || mapping.name.literal.as_deref() == Some(name))
+            && !identity_roots.contains(&name)
+    };
+    let mut out = BTreeMap::new();
+    for (name, value) in claims {
+        if TOKEN_CLAIMS.contains(&name.as_str()) || display(name) {
+            continue;
+        }
+        let values: Vec<String> = match value {
+            Value::String(s) => vec![s.clone()],
+            Value::Bool(b) => vec![b.to_string()],
+            Value::Array(items) => items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
+            _ => continue,
+        };
+        if !values.is_empty() {
+            out.insert(name.clone(), values);
+        }
+    }
+    identity_value::require_all(&out, |name| Source::Claim(name.to_owned()))?;
+    Ok(out)
 }
 
 fn groups_overage(claims: &Map<String, Value>, mapping: &ClaimMapping) -> bool {
@@ -441,7 +512,7 @@ mod tests {
     fn group_forms() {
         let claims = obj(json!({
             "sub": "s",
-            "groups": ["admins", "Domain Admins", "", "admins"],
+            "groups": ["admins", "Domain Admins", "admins"],
             "realm_access": {"roles": ["kc-role"]},
             "roles": "ops  auditors",
             "cn": "Domain Admins"
@@ -461,13 +532,7 @@ mod tests {
 
     #[test]
     fn malformed_groups_refuse() {
-        for bad in [
-            json!([1]),
-            json!({"a": 1}),
-            json!(3),
-            json!(["ok", null]),
-            json!(["a\u{0}"]),
-        ] {
+        for bad in [json!([1]), json!({"a": 1}), json!(3), json!(["ok", null])] {
             let claims = obj(json!({"sub": "s", "groups": bad}));
             let err = extract_identity(&claims, &ClaimMapping::default()).unwrap_err();
             assert_eq!(err.code(), "claims.malformed", "{claims:?}");
@@ -585,12 +650,137 @@ mod tests {
             extract_identity(&claims, &m("missing")).unwrap_err().code(),
             "claims.stable_id_missing"
         );
-        for p in ["empty", "float"] {
-            assert_eq!(
-                extract_identity(&claims, &m(p)).unwrap_err().code(),
-                "claims.stable_id_invalid"
-            );
+        assert_eq!(
+            extract_identity(&claims, &m("float")).unwrap_err().code(),
+            "claims.stable_id_invalid"
+        );
+        assert_eq!(
+            extract_identity(&claims, &m("empty"))
+                .unwrap_err()
+                .to_string(),
+            "subject (claim \"empty\") is empty"
+        );
+    }
+
+    fn refusal(claims: Value, m: &ClaimMapping) -> String {
+        match extract_identity(&obj(claims), m) {
+            Err(e) => format!("{}: {e}", e.code()),
+            Ok(id) => panic!("accepted: {id:?}"),
         }
+    }
+
+    #[test]
+    fn identity_values_are_used_exactly_as_signed_or_refused() {
+        let d = ClaimMapping::default();
+        let oid = ClaimMapping {
+            stable_id: ClaimPath::parse("oid").unwrap(),
+            ..ClaimMapping::default()
+        };
+        let kc = mapping_with(&[("realm_access.roles", StringForm::Single)]);
+        let spaced = mapping_with(&[("roles", StringForm::SpaceSeparated)]);
+        let cases: Vec<(String, &str)> = vec![
+            (
+                refusal(json!({"sub": " admin@example.com\n"}), &d),
+                "identity_value_refused: subject (claim \"sub\") has leading whitespace (U+0020)",
+            ),
+            (
+                refusal(json!({"sub": "s", "oid": "o-1\u{2060}"}), &oid),
+                "identity_value_refused: subject (claim \"oid\") contains invisible character U+2060 at character 4",
+            ),
+            (
+                refusal(
+                    json!({"sub": "s", "groups": ["Domain Users", "x", " admins"]}),
+                    &d,
+                ),
+                "identity_value_refused: group value 3 of claim \"groups\" has leading whitespace (U+0020)",
+            ),
+            (
+                refusal(json!({"sub": "s", "groups": ["admins", ""]}), &d),
+                "identity_value_refused: group value 2 of claim \"groups\" is empty",
+            ),
+            (
+                refusal(json!({"sub": "s", "groups": "admins\u{200B}"}), &d),
+                "identity_value_refused: group value 1 of claim \"groups\" contains invisible character U+200B at character 7",
+            ),
+            (
+                refusal(
+                    json!({"sub": "s", "realm_access": {"roles": ["a\u{0}"]}}),
+                    &kc,
+                ),
+                "identity_value_refused: group value 1 of claim \"realm_access.roles\" contains control character U+0000 at character 2",
+            ),
+            (
+                refusal(
+                    json!({"sub": "s", "roles": "ops\u{00A0} auditors"}),
+                    &spaced,
+                ),
+                "identity_value_refused: group value 1 of claim \"roles\" has trailing whitespace (U+00A0)",
+            ),
+            (
+                refusal(
+                    json!({"sub": "s", "email": "alice@example.org\u{202E}"}),
+                    &d,
+                ),
+                "identity_value_refused: e-mail (claim \"email\") contains bidirectional control U+202E at character 18",
+            ),
+            (
+                refusal(json!({"sub": "s", "email": " alice@example.org"}), &d),
+                "identity_value_refused: e-mail (claim \"email\") has leading whitespace (U+0020)",
+            ),
+        ];
+        for (got, want) in cases {
+            assert_eq!(got, want);
+        }
+        // Inner spaces are part of the value.
+        let id = extract_identity(
+            &obj(json!({"sub": "s", "groups": ["Domain Users"], "name": " Alice \u{202E}"})),
+            &d,
+        )
+        .unwrap();
+        assert_eq!(id.groups, vec!["Domain Users"]);
+        // The display name is only shown: kept as sent, never refused.
+        assert_eq!(id.name.as_deref(), Some(" Alice \u{202E}"));
+    }
+
+    #[test]
+    fn rule_attributes_are_exact_and_leave_out_token_and_display_claims() {
+        let d = ClaimMapping::default();
+        let claims = obj(json!({
+            "sub": "s", "iss": "https://op", "aud": "c", "nonce": "n", "exp": 1, "iat": 1,
+            "email": "a@x.org", "email_verified": true,
+            "department": "Platform Ops", "teams": ["a", "b"], "level": 3,
+            "name": " Alice ", "given_name": "Alice\t", "nickname": "\u{202E}ali",
+        }));
+        let attrs = rule_attributes(&claims, &d).unwrap();
+        let keys: Vec<&str> = attrs.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            vec![
+                "department",
+                "email",
+                "email_verified",
+                "iss",
+                "sub",
+                "teams"
+            ]
+        );
+        assert_eq!(attrs["department"], vec!["Platform Ops"]);
+        assert_eq!(attrs["email_verified"], vec!["true"]);
+
+        let bad = obj(json!({"sub": "s", "department": ["Ops", "Sec\u{FEFF}"]}));
+        let e = rule_attributes(&bad, &d).unwrap_err();
+        assert_eq!(
+            format!("{}: {e}", e.code()),
+            "identity_value_refused: value 2 of claim \"department\" contains invisible character U+FEFF at character 4"
+        );
+        // A display claim used as the stable id is identity: kept and checked.
+        let by_nickname = ClaimMapping {
+            stable_id: ClaimPath::parse("nickname").unwrap(),
+            ..ClaimMapping::default()
+        };
+        let claims = obj(json!({"sub": "s", "nickname": "ali "}));
+        assert!(rule_attributes(&claims, &by_nickname).is_err());
+        assert!(rule_attributes(&claims, &d).is_ok());
     }
 
     #[test]

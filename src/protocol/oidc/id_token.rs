@@ -15,11 +15,14 @@
 //! 5. with several audiences `azp` is required (#4, a SHOULD in the spec; required here); when
 //!    present it must equal the client id (#5);
 //! 6. `exp` is required and `exp + leeway > now` (#9); `iat` is required, `iat ≤ now + leeway` and
-//!    `now − iat ≤ max_age + leeway` (#10); `exp` must be after `iat`; `nbf`, if present,
-//!    `nbf ≤ now + leeway`;
+//!    `now − iat ≤ max_age + leeway` (#10); `exp` must be after `iat`, and `exp − iat` at most
+//!    [`IdTokenPolicy::max_lifetime`] (a token valid for days is refused even while young);
+//!    `nbf`, if present, `nbf ≤ now + leeway`;
 //! 7. `nonce` is required and equals the expected one, compared in constant time (#11). Making it
 //!    single-use is the caller's job: the pending-login row holding it is consumed atomically;
-//! 8. `sub` is a non-empty string of at most 255 bytes without control characters;
+//! 8. `sub` is a string of at most 255 bytes that passes the identity-value rule
+//!    ([`crate::protocol::identity_value`]: no surrounding whitespace, control, invisible or bidi
+//!    characters, not empty, NFC);
 //! 9. `at_hash` (§3.1.3.8 / §3.2.2.9): when an access token was returned and `at_hash` is present
 //!    it must equal base64url(left half of SHA-2(access token)), the SHA-2 size following `alg`;
 //!    a mismatch is always refused. When it is absent, [`AtHashRule::Required`] (the default —
@@ -39,6 +42,7 @@ use super::alg::JwsAlg;
 use super::claims::{ClaimMapping, ClaimsError, Identity, extract_identity};
 use super::jwks::KeySet;
 use super::jws::{JwsError, JwsPolicy, verify_compact};
+use crate::protocol::identity_value;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
@@ -49,6 +53,9 @@ use subtle::ConstantTimeEq;
 pub const MAX_LEEWAY_SECONDS: i64 = 300;
 /// Largest accepted maximum token age.
 pub const MAX_TOKEN_AGE_SECONDS: i64 = 24 * 3600;
+/// Bounds of [`IdTokenPolicy::max_lifetime`].
+pub const MIN_TOKEN_LIFETIME_SECONDS: i64 = 60;
+pub const MAX_TOKEN_LIFETIME_SECONDS: i64 = 24 * 3600;
 const MAX_SUB_LEN: usize = 255;
 /// NumericDate values beyond this many seconds from the epoch (year ~5138) are malformed.
 const MAX_NUMERIC_DATE: f64 = 1e11;
@@ -72,6 +79,8 @@ pub struct IdTokenPolicy {
     pub leeway: Duration,
     /// Oldest acceptable `iat`. Default 10 min.
     pub max_age: Duration,
+    /// Longest acceptable `exp − iat`. Default 24 h, 1 min ..= 24 h.
+    pub max_lifetime: Duration,
     /// Audiences besides the client id that may appear in `aud`. Default none.
     pub trusted_audiences: Vec<String>,
     pub at_hash: AtHashRule,
@@ -84,6 +93,7 @@ impl Default for IdTokenPolicy {
             jws: JwsPolicy::default(),
             leeway: Duration::seconds(60),
             max_age: Duration::minutes(10),
+            max_lifetime: Duration::seconds(MAX_TOKEN_LIFETIME_SECONDS),
             trusted_audiences: Vec::new(),
             at_hash: AtHashRule::Required,
             claims: ClaimMapping::default(),
@@ -105,6 +115,13 @@ impl IdTokenPolicy {
         {
             return Err(IdTokenError::Policy(format!(
                 "max_age must be 1..={MAX_TOKEN_AGE_SECONDS} s"
+            )));
+        }
+        if self.max_lifetime < Duration::seconds(MIN_TOKEN_LIFETIME_SECONDS)
+            || self.max_lifetime > Duration::seconds(MAX_TOKEN_LIFETIME_SECONDS)
+        {
+            return Err(IdTokenError::Policy(format!(
+                "max_lifetime must be {MIN_TOKEN_LIFETIME_SECONDS}..={MAX_TOKEN_LIFETIME_SECONDS} s"
             )));
         }
         Ok(())
@@ -185,11 +202,13 @@ pub enum IdTokenError {
     TooOld,
     #[error("exp is not after iat")]
     ExpNotAfterIat,
+    #[error("token lifetime exp − iat is {seconds} s, more than the maximum {max} s")]
+    LifetimeTooLong { seconds: i64, max: i64 },
     #[error("nonce is missing")]
     NonceMissing,
     #[error("nonce does not match this sign-in")]
     NonceMismatch,
-    #[error("sub is empty, too long or not printable")]
+    #[error("sub is too long or not a string")]
     SubjectInvalid,
     #[error("an access token was returned but the ID token has no at_hash")]
     AtHashMissing,
@@ -229,6 +248,7 @@ impl IdTokenError {
             Self::IssuedInFuture => "id_token.iat_in_future",
             Self::TooOld => "id_token.too_old",
             Self::ExpNotAfterIat => "id_token.exp_not_after_iat",
+            Self::LifetimeTooLong { .. } => "id_token.lifetime_too_long",
             Self::NonceMissing => "id_token.nonce_missing",
             Self::NonceMismatch => "id_token.nonce_mismatch",
             Self::SubjectInvalid => "id_token.sub_invalid",
@@ -332,6 +352,13 @@ pub fn verify_id_token(
     if expires_at <= issued_at {
         return Err(IdTokenError::ExpNotAfterIat);
     }
+    let lifetime = expires_at.signed_duration_since(issued_at);
+    if lifetime > policy.max_lifetime {
+        return Err(IdTokenError::LifetimeTooLong {
+            seconds: lifetime.num_seconds(),
+            max: policy.max_lifetime.num_seconds(),
+        });
+    }
     let not_before = numeric_date(&claims, "nbf")?;
     if let Some(nbf) = not_before
         && nbf.signed_duration_since(now) > leeway
@@ -353,9 +380,13 @@ pub fn verify_id_token(
         Some(Value::String(sub)) => sub,
         Some(_) => return Err(IdTokenError::SubjectInvalid),
     };
-    if subject.is_empty() || subject.len() > MAX_SUB_LEN || subject.chars().any(char::is_control) {
+    if subject.len() > MAX_SUB_LEN {
         return Err(IdTokenError::SubjectInvalid);
     }
+    identity_value::require(subject, || {
+        identity_value::Field::Subject(identity_value::Source::Claim("sub".into()))
+    })
+    .map_err(ClaimsError::IdentityValue)?;
 
     let alg = jws.header.alg;
     if let Some(access_token) = expect.access_token {

@@ -38,6 +38,7 @@ mod test_support;
 pub use alg::{EcCurve, JwsAlg, KeyFamily};
 pub use claims::{
     ClaimMapping, ClaimPath, ClaimsError, GroupSource, Identity, StringForm, extract_identity,
+    rule_attributes,
 };
 pub use id_token::{
     AtHashRule, Expectations, IdTokenError, IdTokenPolicy, VerifiedIdToken, token_hash,

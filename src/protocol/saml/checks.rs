@@ -1,5 +1,14 @@
 //! The Web Browser SSO profile checks (design.md §5.2), each an exact string comparison, with time
 //! from the caller.
+//!
+//! **Lifetime cap.** An assertion may say how long it stays valid in two places: the Conditions'
+//! NotOnOrAfter (optional) and each bearer SubjectConfirmationData's NotOnOrAfter (required).
+//! Every one present, on every bearer confirmation and not only the one that is used, must be at
+//! most `max_lifetime` after the Assertion's IssueInstant: a valid-looking assertion that stays
+//! usable for days is refused even while young, and the replay cache (kept until the later of
+//! them) stays bounded. The AuthnStatement's SessionNotOnOrAfter is the IdP session's end, not the
+//! assertion's, and is not capped. A bearer SubjectConfirmationData with NotBefore is refused
+//! (SAML profiles §4.1.4.2: it MUST NOT carry one).
 
 use super::SamlError;
 use super::guard::RawHeader;
@@ -18,7 +27,27 @@ pub struct Expectations<'a> {
     pub solicitation: &'a Solicitation,
     pub skew: Duration,
     pub max_age: Duration,
+    /// Longest NotOnOrAfter − IssueInstant accepted (see the module documentation).
+    pub max_lifetime: Duration,
     pub now: DateTime<Utc>,
+}
+
+/// Refuses a NotOnOrAfter further than `max_lifetime` from the IssueInstant.
+fn lifetime(
+    expect: &Expectations<'_>,
+    issued: DateTime<Utc>,
+    not_on_or_after: DateTime<Utc>,
+    element: &'static str,
+) -> Result<(), SamlError> {
+    let lifetime = not_on_or_after.signed_duration_since(issued);
+    if lifetime > expect.max_lifetime {
+        return Err(SamlError::LifetimeTooLong {
+            element,
+            seconds: lifetime.num_seconds(),
+            max: expect.max_lifetime.num_seconds(),
+        });
+    }
+    Ok(())
 }
 
 /// Checks the Response header. `raw` values are unauthenticated: Destination may be absent there;
@@ -108,6 +137,9 @@ pub fn assertion(
         return Err(SamlError::NotYetValid);
     }
     let conditions_end = conditions.not_on_or_after;
+    if let Some(noa) = conditions_end {
+        lifetime(expect, assertion.issue_instant, noa, "Conditions")?;
+    }
     if let Some(noa) = conditions_end
         && noa + skew <= now
     {
@@ -131,7 +163,7 @@ pub fn assertion(
     }
 
     let subject = assertion.subject.as_ref().ok_or(SamlError::NoSubject)?;
-    let confirmation_end = bearer_confirmation(expect, subject)?;
+    let confirmation_end = bearer_confirmation(expect, subject, assertion.issue_instant)?;
 
     if let Some(statements) = &assertion.authn_statements {
         for s in statements {
@@ -164,7 +196,14 @@ pub fn assertion(
                 continue;
             };
             let values = attributes.entry(name).or_default();
-            values.extend(attribute.values.iter().filter_map(|v| v.value.clone()));
+            // An empty `<AttributeValue/>` stays an (empty) value: dropping it silently could
+            // hide a group from a deny rule; the identity rule refuses it where it matters.
+            values.extend(
+                attribute
+                    .values
+                    .iter()
+                    .map(|v| v.value.clone().unwrap_or_default()),
+            );
         }
     }
 
@@ -186,10 +225,12 @@ pub fn assertion(
     })
 }
 
-/// At least one bearer confirmation must satisfy every rule; returns its NotOnOrAfter.
+/// At least one bearer confirmation must satisfy every rule; returns its NotOnOrAfter. No bearer
+/// confirmation may carry NotBefore or outlive the lifetime cap.
 fn bearer_confirmation(
     expect: &Expectations<'_>,
     subject: &samael::schema::Subject,
+    issued: DateTime<Utc>,
 ) -> Result<DateTime<Utc>, SamlError> {
     let bearers: Vec<_> = subject
         .subject_confirmations
@@ -199,6 +240,17 @@ fn bearer_confirmation(
         .collect();
     if bearers.is_empty() {
         return Err(SamlError::NoBearerConfirmation);
+    }
+    for data in bearers
+        .iter()
+        .filter_map(|c| c.subject_confirmation_data.as_ref())
+    {
+        if data.not_before.is_some() {
+            return Err(SamlError::ConfirmationNotBefore);
+        }
+        if let Some(noa) = data.not_on_or_after {
+            lifetime(expect, issued, noa, "SubjectConfirmationData")?;
+        }
     }
     let mut first_error = None;
     for c in bearers {
@@ -217,11 +269,6 @@ fn bearer_confirmation(
             };
             if noa + expect.skew <= expect.now {
                 return Err(SamlError::Expired);
-            }
-            if let Some(nb) = data.not_before
-                && expect.now + expect.skew < nb
-            {
-                return Err(SamlError::NotYetValid);
             }
             in_response_to(expect.solicitation, data.in_response_to.as_deref())?;
             Ok(noa)

@@ -7,12 +7,15 @@
 pub mod attributes;
 pub mod authn_request;
 mod checks;
+#[cfg(test)]
+mod checks_tests;
 mod decrypt;
 pub mod guard;
 pub mod metadata;
 mod policy;
 mod verify;
 
+use crate::protocol::identity_value::IdentityValueError;
 pub use attributes::{AttributeMapping, extract_identity};
 pub use verify::{IdpTrust, Solicitation, SpContext, VerifiedAssertion, peek, verify_response};
 
@@ -64,6 +67,16 @@ pub enum SamlError {
     TooOld,
     #[error("no bearer subject confirmation")]
     NoBearerConfirmation,
+    #[error("bearer SubjectConfirmationData carries NotBefore (SAML profiles §4.1.4.2 forbids it)")]
+    ConfirmationNotBefore,
+    #[error(
+        "assertion lifetime too long: {element} NotOnOrAfter is {seconds} s after IssueInstant (maximum {max} s)"
+    )]
+    LifetimeTooLong {
+        element: &'static str,
+        seconds: i64,
+        max: i64,
+    },
     #[error("InResponseTo {got:?} does not match the request this browser started")]
     InResponseToMismatch { got: Option<String> },
     #[error("unsolicited response refused for this identity provider")]
@@ -74,6 +87,8 @@ pub enum SamlError {
     CbcOutsideSignedResponse,
     #[error("assertion has no subject")]
     NoSubject,
+    #[error(transparent)]
+    IdentityValue(#[from] IdentityValueError),
     #[error("verification could not run: {0}")]
     Internal(String),
 }
@@ -104,11 +119,14 @@ impl SamlError {
             Self::NotYetValid => "not_yet_valid",
             Self::TooOld => "too_old",
             Self::NoBearerConfirmation => "no_bearer_confirmation",
+            Self::ConfirmationNotBefore => "confirmation_not_before",
+            Self::LifetimeTooLong { .. } => "lifetime_too_long",
             Self::InResponseToMismatch { .. } => "in_response_to_mismatch",
             Self::UnsolicitedRefused => "unsolicited_refused",
             Self::DecryptionFailed => "decryption_failed",
             Self::CbcOutsideSignedResponse => "cbc_outside_signed_response",
             Self::NoSubject => "no_subject",
+            Self::IdentityValue(e) => e.code(),
             Self::Internal(_) => "internal",
         }
     }

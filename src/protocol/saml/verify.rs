@@ -24,6 +24,8 @@ pub struct SpContext<'a> {
     pub decryption_key: Option<&'a PKey<Private>>,
     pub skew: Duration,
     pub max_assertion_age: Duration,
+    /// Longest NotOnOrAfter − IssueInstant accepted (`[saml] max_assertion_lifetime_seconds`).
+    pub max_assertion_lifetime: Duration,
     pub limits: Limits,
 }
 
@@ -74,6 +76,7 @@ pub fn verify_response(
         solicitation,
         skew: sp.skew,
         max_age: sp.max_assertion_age,
+        max_lifetime: sp.max_assertion_lifetime,
         now,
     };
     checks::header(&expect, &scan.header, false)?;
