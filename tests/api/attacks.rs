@@ -70,20 +70,24 @@ async fn refused(app: &TestApp, resp: reqwest::Response, code: &str) -> Value {
 }
 
 /// Starts an SP-initiated login in the app's browser and returns it with a valid answer to it.
-async fn sp_initiated(app: &TestApp) -> (Login, Forge) {
+pub(crate) async fn sp_initiated(app: &TestApp) -> (Login, Forge) {
     let login = start_login(app, &app.client).await;
     let forge = forge_for(app).in_response_to(&login.request_id);
     (login, forge)
 }
 
 /// Posts `xml` as the answer to `login` from the app's browser.
-async fn answer(app: &TestApp, login: &Login, xml: &str) -> reqwest::Response {
+pub(crate) async fn answer(app: &TestApp, login: &Login, xml: &str) -> reqwest::Response {
     post_acs_as(app, &app.client, xml, Some(&login.relay_state)).await
 }
 
 /// Starts a login, lets `attack` turn a valid answer into a malicious response, posts it and
 /// expects refusal with `code`.
-async fn sp_attack(app: &TestApp, code: &str, attack: impl FnOnce(Forge) -> String) -> Value {
+pub(crate) async fn sp_attack(
+    app: &TestApp,
+    code: &str,
+    attack: impl FnOnce(Forge) -> String,
+) -> Value {
     let (login, forge) = sp_initiated(app).await;
     let xml = attack(forge);
     refused(app, answer(app, &login, &xml).await, code).await

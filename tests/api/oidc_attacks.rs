@@ -158,14 +158,14 @@ fn hs256(header: &str, payload: &str, secret: &[u8]) -> String {
 }
 
 /// A sign-in in flight at Roleport: the fake OP's flow, with what the authorization request said.
-struct Flight {
-    app: TestApp,
+pub(crate) struct Flight {
+    pub(crate) app: TestApp,
     op: FakeOp,
     state: String,
     nonce: String,
 }
 
-async fn flight() -> Flight {
+pub(crate) async fn flight() -> Flight {
     let op = FakeOp::start().await;
     let app = spawn_app_with(Options {
         extra_idps: vec![op.idp("fake-oidc")],
@@ -190,7 +190,7 @@ async fn begin(app: &TestApp, idp: &str) -> (String, String) {
 }
 
 impl Flight {
-    fn claims(&self) -> Value {
+    pub(crate) fn claims(&self) -> Value {
         let now = self.app.clock.now().timestamp();
         json!({
             "iss": self.op.issuer, "sub": "alice", "aud": CLIENT_ID,
@@ -201,7 +201,7 @@ impl Flight {
         })
     }
 
-    fn signed(&self, claims: &Value) -> String {
+    pub(crate) fn signed(&self, claims: &Value) -> String {
         let (kid, key) = self.op.key();
         sign_raw(
             &json!({"alg": "RS256", "kid": kid}).to_string(),
@@ -210,7 +210,7 @@ impl Flight {
         )
     }
 
-    async fn callback(&self, id_token: &str) -> reqwest::Response {
+    pub(crate) async fn callback(&self, id_token: &str) -> reqwest::Response {
         self.op.answer(id_token);
         self.app
             .client
@@ -225,7 +225,7 @@ impl Flight {
             .unwrap()
     }
 
-    async fn refused(&self, id_token: &str, code: &str) {
+    pub(crate) async fn refused(&self, id_token: &str, code: &str) {
         let resp = self.callback(id_token).await;
         assert_eq!(resp.status(), 403, "refused ({code})");
         let html = resp.text().await.unwrap();

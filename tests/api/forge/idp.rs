@@ -339,6 +339,8 @@ pub struct Forge {
     pub confirmation_method: String,
     pub recipient: Option<String>,
     pub confirmation_not_on_or_after: Option<DateTime<Utc>>,
+    /// Forbidden on a bearer confirmation (SAML profiles §4.1.4.2); `None` by default.
+    pub confirmation_not_before: Option<DateTime<Utc>>,
     pub confirmation_in_response_to: Option<String>,
     /// Further bearer SubjectConfirmations, identical but for their Recipient (one SP reachable
     /// at several ACS URLs).
@@ -377,6 +379,7 @@ impl Forge {
             confirmation_method: BEARER.into(),
             recipient: Some(sp.acs_url.clone()),
             confirmation_not_on_or_after: Some(now + Duration::minutes(5)),
+            confirmation_not_before: None,
             confirmation_in_response_to: None,
             extra_recipients: Vec::new(),
             not_before: Some(now - Duration::seconds(30)),
@@ -451,8 +454,12 @@ impl Forge {
             .chain(self.extra_recipients.iter().map(|r| Some(r.as_str())));
         for recipient in recipients {
             x.push_str(&format!(
-                r#"<saml:SubjectConfirmation Method="{}"><saml:SubjectConfirmationData{}{}{}/></saml:SubjectConfirmation>"#,
+                r#"<saml:SubjectConfirmation Method="{}"><saml:SubjectConfirmationData{}{}{}{}/></saml:SubjectConfirmation>"#,
                 xml_escape(&self.confirmation_method),
+                opt_attr(
+                    "NotBefore",
+                    self.confirmation_not_before.map(instant).as_deref()
+                ),
                 opt_attr(
                     "NotOnOrAfter",
                     self.confirmation_not_on_or_after.map(instant).as_deref()
