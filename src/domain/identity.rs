@@ -11,6 +11,7 @@ pub struct FederatedIdentity {
     pub email: Option<String>,
     pub display_name: Option<String>,
     pub groups: Vec<String>,
-    /// Every attribute as received, for rules on other claims.
+    /// Every attribute/claim a rule can read (`attribute:<name>`), each value exactly as signed
+    /// and checked by `protocol::identity_value`; display names are not among them.
     pub attributes: BTreeMap<String, Vec<String>>,
 }

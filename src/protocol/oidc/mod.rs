@@ -18,7 +18,9 @@
 //! [`IdTokenError::suggests_jwks_refresh`] is true, and reading the clock.
 //!
 //! Every error type has a stable `code()` (`jwks.*`, `jws.*`, `id_token.*`, `claims.*`,
-//! `flow.*`, `callback.*`) for logs, audit rows and tests.
+//! `flow.*`, `callback.*`) for logs, audit rows and tests; a refused identity value is
+//! `identity_value_refused`, the code SAML uses for the same rule
+//! ([`crate::protocol::identity_value`]).
 
 pub mod alg;
 pub mod claims;
