@@ -109,15 +109,7 @@ async fn assert_refused(app: &TestApp, resp: reqwest::Response, code: &str) {
         !html.contains(code),
         "the page does not name the failed check"
     );
-    let events = app.audit_events().await;
-    let row = events.last().unwrap();
-    assert_eq!(row["kind"], "sign_in");
-    assert_eq!(row["outcome"], "rejected");
-    assert!(
-        row["reason"].as_str().unwrap().starts_with(code),
-        "expected {code}, got {row}"
-    );
-    assert!(events.iter().any(|e| e["reference"] == reference.as_str()) || !reference.is_empty());
+    crate::refusals::assert_recorded(app, &reference, code).await;
     assert_eq!(app.get("/api/v1/roles").await.status(), 401, "no session");
 }
 

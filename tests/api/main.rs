@@ -6,6 +6,7 @@
 
 mod helpers;
 
+mod abuse;
 mod attacks;
 mod audit;
 mod aws_broker;
@@ -21,4 +22,5 @@ mod e2e_oidc;
 mod e2e_saml;
 mod forge;
 mod oidc_attacks;
+mod refusals;
 mod service;

@@ -229,9 +229,7 @@ impl Flight {
         let resp = self.callback(id_token).await;
         assert_eq!(resp.status(), 403, "refused ({code})");
         let html = resp.text().await.unwrap();
-        let _ = reference_in(&html);
-        let reason = self.app.last_reason().await;
-        assert!(reason.starts_with(code), "expected {code}, got {reason}");
+        crate::refusals::assert_recorded(&self.app, &reference_in(&html), code).await;
         assert_eq!(self.app.session_count().await, 0, "no session");
     }
 }
