@@ -119,3 +119,51 @@ fn default_refusal_retention_days() -> i64 {
 fn default_verify_wait_ms() -> u64 {
     2000
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{ConfigError, load};
+
+    fn load_with(extra: &str, env: &[(&str, &str)]) -> Result<super::super::Settings, ConfigError> {
+        let path = std::env::temp_dir().join(format!("roleport-rl-{}.toml", uuid::Uuid::new_v4()));
+        std::fs::write(
+            &path,
+            format!(
+                "[server]\nlisten = \"127.0.0.1:0\"\ndev_mode = true\n[database]\nurl = \"postgres://localhost/x\"\n{extra}"
+            ),
+        )
+        .unwrap();
+        let result = load(
+            &path,
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        let _ = std::fs::remove_file(&path);
+        result
+    }
+
+    #[test]
+    fn on_by_default_and_settable_from_file_and_environment() {
+        let s = load_with("", &[]).unwrap();
+        assert!(s.rate_limit.enabled);
+        assert_eq!(s.rate_limit.per_client_burst, 60);
+        let s = load_with(
+            "[rate_limit]\nper_client_burst = 7\nverify_wait_ms = 100\n",
+            &[("ROLEPORT_RATE_LIMIT__ENABLED", "false")],
+        )
+        .unwrap();
+        assert!(!s.rate_limit.enabled);
+        assert_eq!(s.rate_limit.per_client_burst, 7);
+        assert_eq!(s.rate_limit.verify_wait_ms, 100);
+    }
+
+    #[test]
+    fn zero_limits_and_unknown_keys_are_refused() {
+        let err = load_with("[rate_limit]\nglobal_per_second = 0\n", &[]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("rate_limit.global_per_second must be at least 1"),
+            "{err}"
+        );
+        assert!(load_with("[rate_limit]\nper_ip = 3\n", &[]).is_err());
+    }
+}

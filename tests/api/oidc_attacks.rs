@@ -248,7 +248,7 @@ async fn alg_none_is_refused() {
     let f = flight().await;
     let header = b64(json!({"alg": "none"}).to_string().as_bytes());
     let token = format!("{header}.{}.", b64(f.claims().to_string().as_bytes()));
-    f.refused(&token, "jws.").await;
+    f.refused(&token, "jws.alg_none").await;
 }
 
 #[tokio::test]
