@@ -78,8 +78,11 @@ pub async fn next_expiry(
 
 pub enum Taken {
     Login(PendingLogin),
-    /// The request id exists but was started by another browser; it stays usable by its owner.
-    OtherBrowser,
+    /// The request id exists but was started by another browser (at IdP `idp`); it stays
+    /// usable by its owner.
+    OtherBrowser {
+        idp: String,
+    },
     /// Unknown, already used, or expired.
     Unknown,
 }
@@ -111,17 +114,16 @@ pub async fn take(
             return_to: r.try_get("return_to")?,
         }));
     }
-    let exists: Option<i32> = sqlx::query_scalar(
-        "SELECT 1 FROM pending_logins WHERE request_id = $1 AND expires_at > $2",
+    let owner: Option<String> = sqlx::query_scalar(
+        "SELECT idp FROM pending_logins WHERE request_id = $1 AND expires_at > $2",
     )
     .bind(request_id)
     .bind(now)
     .fetch_optional(pool)
     .await?;
-    Ok(if exists.is_some() {
-        Taken::OtherBrowser
-    } else {
-        Taken::Unknown
+    Ok(match owner {
+        Some(idp) => Taken::OtherBrowser { idp },
+        None => Taken::Unknown,
     })
 }
 

@@ -256,6 +256,47 @@ async fn a_verified_identity_refused_keeps_its_full_audit_row() {
     assert_eq!(counted(&app, "replay").await, 0);
 }
 
+/// A live request id carried by another browser is audited in full only with a response that
+/// verifies; junk that names it is counted as what is wrong with it, and the owner's login
+/// stays usable.
+#[tokio::test]
+async fn another_browser_is_audited_only_with_a_verified_response() {
+    let app = spawn_forge_app().await;
+    let login = start_login(&app, &app.client).await;
+    let attacker = client_from(2);
+    let forge = forge_for(&app).in_response_to(&login.request_id);
+    let junk = post_acs_as(
+        &app,
+        &attacker,
+        &forge.build(Sign::Nothing, &signer()),
+        Some(&login.relay_state),
+    )
+    .await;
+    assert_eq!(junk.status(), 403);
+    let reference = reference_in(&junk.text().await.unwrap());
+    assert_counted(&app, &reference, "unsigned").await;
+
+    let stolen = post_acs_as(
+        &app,
+        &attacker,
+        &forge.build(Sign::Both, &signer()),
+        Some(&login.relay_state),
+    )
+    .await;
+    assert_eq!(stolen.status(), 403);
+    let reference = reference_in(&stolen.text().await.unwrap());
+    assert_audited(&app, &reference, "in_response_to_other_browser").await;
+
+    let resp = post_acs_as(
+        &app,
+        &app.client,
+        &forge.build(Sign::Both, &signer()),
+        Some(&login.relay_state),
+    )
+    .await;
+    assert_eq!(resp.status(), 303, "the owner still signs in");
+}
+
 #[tokio::test]
 async fn refused_login_starts_are_counted() {
     let app = spawn_forge_app().await;

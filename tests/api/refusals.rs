@@ -148,16 +148,16 @@ pub async fn assert_audited(app: &TestApp, reference: &str, code: &str) -> Value
     row
 }
 
-/// Reason codes under which Roleport refuses a verified identity (or a live login carried by
-/// another browser): these keep full audit rows. Everything else is only counted.
-/// Identity-value refusals (SAML `no_subject`, OIDC `claims.*`) belong here; add new ones.
+/// Reason codes under which Roleport refuses a verified identity (including a SAML response
+/// that verified but arrived in another browser): these keep full audit rows. Everything else
+/// is only counted. Identity-value refusals (SAML `no_subject`, OIDC `claims.*`) belong here;
+/// add new ones.
 pub fn is_verified_refusal(code: &str) -> bool {
-    const VERIFIED: [&str; 5] = [
+    const VERIFIED: [&str; 4] = [
         "replay",
         "in_response_to_other_browser",
         "no_subject",
         "id_token.nonce_replayed",
-        "callback.state_other_browser",
     ];
     VERIFIED.contains(&code) || code.starts_with("claims.") || code.starts_with("userinfo.")
 }

@@ -99,6 +99,7 @@ impl Refusal {
         }
     }
 
+    /// `OtherBrowser` is only ever reached with a response that verified.
     fn evidence(&self) -> Evidence {
         match self {
             Self::Replay | Self::Identity(_) | Self::OtherBrowser => Evidence::Verified,
@@ -341,7 +342,18 @@ async fn consume(
                 .map_err(db_down)?
             {
                 db::logins::Taken::Login(p) => p,
-                db::logins::Taken::OtherBrowser => {
+                db::logins::Taken::OtherBrowser { idp } => {
+                    *idp_label = Some(idp.clone());
+                    // Only a response that verifies shows someone's identity arriving in the
+                    // wrong browser (login CSRF, a stolen response): that is audited in full.
+                    // Junk naming a live request id is refused for what is wrong with it.
+                    let idp = state
+                        .idp(&idp)
+                        .ok_or(SamlError::UnknownIssuer(header.issuer.clone()))?;
+                    let solicitation = Solicitation::Solicited {
+                        request_id: request_id.clone(),
+                    };
+                    verify_blocking(state, idp, xml, solicitation, limits, now).await?;
                     return Err(Failure::Refused(Refusal::OtherBrowser));
                 }
                 db::logins::Taken::Unknown => {

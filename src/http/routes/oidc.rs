@@ -174,15 +174,15 @@ impl Refusal {
         }
     }
 
-    /// Only an ID token that verified carries an identity; a live state from another browser
-    /// is kept in full too (a login CSRF or a stolen redirect).
+    /// Only an ID token that verified carries an identity. A live state from another browser
+    /// carries none: its code cannot be redeemed without spending the owner's sign-in.
     fn evidence(&self) -> Evidence {
         match self {
-            Self::NonceReplay
-            | Self::Userinfo(_)
-            | Self::OtherBrowser
-            | Self::IdToken(IdTokenError::Claims(_)) => Evidence::Verified,
+            Self::NonceReplay | Self::Userinfo(_) | Self::IdToken(IdTokenError::Claims(_)) => {
+                Evidence::Verified
+            }
             Self::Callback(_)
+            | Self::OtherBrowser
             | Self::UnknownState
             | Self::UnknownProvider(_)
             | Self::Exchange { .. }
