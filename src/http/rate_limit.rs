@@ -27,6 +27,11 @@ pub const LIMITED_ROUTES: [&str; 3] = ["/login/{idp}", "/saml/acs", "/oidc/callb
 /// Clients tracked by the log aggregation per window; the rest are counted as `other`.
 const REPORTED_CLIENTS: usize = 1024;
 
+/// Clients the per-client limiter remembers at once. Past this (only reachable with a huge
+/// spread of source addresses) idle entries are dropped, and if that does not help requests
+/// are refused as if the global limit were spent, so memory stays bounded.
+const TRACKED_CLIENTS: usize = 100_000;
+
 /// The key a client is limited and counted under: its address as [`RequestMeta`] computes it,
 /// with IPv6 taken as its /64, since one host commonly holds a whole /64.
 pub fn client_key(meta: &RequestMeta) -> String {
@@ -49,6 +54,7 @@ pub struct RateLimits {
     limiters: Option<Limiters>,
     reporter: Reporter,
     window: Duration,
+    tracked_clients: usize,
 }
 
 struct Limiters {
@@ -92,6 +98,7 @@ impl RateLimits {
             limiters,
             reporter: Reporter::default(),
             window: Duration::from_secs(settings.log_window_seconds.max(1)),
+            tracked_clients: TRACKED_CLIENTS,
         }
     }
 
@@ -102,6 +109,12 @@ impl RateLimits {
             return Ok(());
         };
         let clock = DefaultClock::default();
+        if l.per_client.len() >= self.tracked_clients {
+            l.per_client.retain_recent();
+            if l.per_client.len() >= self.tracked_clients {
+                return Err((Scope::Global, self.window));
+            }
+        }
         l.per_client
             .check_key(&key.to_string())
             .map_err(|n| (Scope::Client, n.wait_time_from(clock.now())))?;
@@ -284,6 +297,23 @@ mod tests {
         // One unit of the global burst (3) is left for somebody else.
         assert!(limits.check("192.0.2.2").is_ok());
         assert_eq!(limits.check("192.0.2.3").unwrap_err().0, Scope::Global);
+    }
+
+    #[test]
+    fn the_client_table_is_bounded() {
+        let mut limits = RateLimits::new(&RateLimitSettings {
+            global_burst: 1000,
+            global_per_second: 1000,
+            ..settings(5)
+        });
+        limits.tracked_clients = 3;
+        for i in 0..3 {
+            assert!(limits.check(&format!("192.0.2.{i}")).is_ok());
+        }
+        // All three are mid-burst, so none can be forgotten: requests are shed like over the
+        // global limit until entries go idle.
+        assert_eq!(limits.check("192.0.2.9").unwrap_err().0, Scope::Global);
+        assert_eq!(limits.check("192.0.2.1").unwrap_err().0, Scope::Global);
     }
 
     #[test]
