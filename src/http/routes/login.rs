@@ -66,7 +66,8 @@ async fn start(
     let oidc = state.oidc_provider(&idp_id);
     if saml.is_none() && oidc.is_none() {
         // The name is the caller's, not an IdP's: it is logged, never made a counter label.
-        tracing::warn!(reference, idp = %idp_id, reason = "unknown_idp", "sign-in start refused");
+        let named: String = idp_id.chars().take(64).collect();
+        tracing::warn!(security = true, reference, idp = %named, reason = "unknown_idp", source_ip = ?meta.source_ip, "sign-in start refused");
         count_unverified(&state, &reference, &meta, "unknown", "unknown_idp").await;
         return Err(AppError::new(
             Kind::NotFound,
