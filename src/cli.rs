@@ -66,6 +66,15 @@ pub enum RulesCommand {
 pub enum AuditCommand {
     /// Check the hash chain of the audit log.
     Verify,
+    /// Show the counters of refused sign-ins that carried no verified identity.
+    Refusals {
+        /// How many minutes back.
+        #[arg(long, default_value_t = 60)]
+        minutes: i64,
+        /// Only the counter whose latest refusal had this reference.
+        #[arg(long)]
+        reference: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -5,6 +5,9 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
+mod rate_limit;
+pub use rate_limit::RateLimitSettings;
+
 #[derive(Debug, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
@@ -20,6 +23,8 @@ pub struct Settings {
     pub rules: RulesSettings,
     #[serde(default)]
     pub aws: AwsSettings,
+    #[serde(default)]
+    pub rate_limit: RateLimitSettings,
 }
 
 #[derive(Debug, Deserialize, Clone)]
@@ -904,6 +909,7 @@ fn set_path(table: &mut toml::Table, parts: &[String], value: toml::Value) -> Re
 impl Settings {
     /// Refuses configurations that would weaken a check, with a message naming the setting.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.rate_limit.validate().map_err(ConfigError::Invalid)?;
         let mut ids = std::collections::BTreeSet::new();
         for idp in &self.idps {
             if !valid_idp_id(&idp.id) {

@@ -97,6 +97,35 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Aws(AwsCommand::DecodeMessage { encoded, partition }) => {
             decode_message(&settings, &encoded, &partition).await
         }
+        Command::Audit(AuditCommand::Refusals { minutes, reference }) => {
+            let pool = pool(&settings).await?;
+            let buckets = match reference {
+                Some(r) => db::refusals::by_reference(&pool, &r)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .into_iter()
+                    .collect(),
+                None => db::refusals::since(
+                    &pool,
+                    Clock::system().now() - chrono::Duration::minutes(minutes.max(1)),
+                )
+                .await
+                .map_err(|e| e.to_string())?,
+            };
+            println!("minute\treason\tidp\tclient\tcount\tlast_reference");
+            for b in &buckets {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    b.minute.format("%Y-%m-%dT%H:%MZ"),
+                    b.reason,
+                    b.idp,
+                    b.client,
+                    b.count,
+                    b.last_reference
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Audit(AuditCommand::Verify) => {
             let pool = pool(&settings).await?;
             match db::audit::verify(&pool).await.map_err(|e| e.to_string())? {

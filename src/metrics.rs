@@ -11,6 +11,9 @@ pub struct Metrics {
     pub rejections: IntCounterVec,
     pub http_duration: HistogramVec,
     pub acs_verify_duration: HistogramVec,
+    /// Requests answered 429/503 before any work: rate limits, pending-login caps, a full
+    /// verification pool.
+    pub shed: IntCounterVec,
 }
 
 impl Metrics {
@@ -45,6 +48,14 @@ impl Metrics {
             ]),
             &["idp"],
         )?;
+        let shed = IntCounterVec::new(
+            Opts::new(
+                "requests_shed_total",
+                "Sign-in requests refused before any work, by route and limit",
+            ),
+            &["route", "reason"],
+        )?;
+        registry.register(Box::new(shed.clone()))?;
         registry.register(Box::new(sign_ins.clone()))?;
         registry.register(Box::new(rejections.clone()))?;
         registry.register(Box::new(http_duration.clone()))?;
@@ -55,6 +66,7 @@ impl Metrics {
             rejections,
             http_duration,
             acs_verify_duration,
+            shed,
         })
     }
 

@@ -5,6 +5,7 @@ use crate::clock::Clock;
 use crate::configuration::Settings;
 use crate::db;
 use crate::http::cookies::CookiePolicy;
+use crate::http::rate_limit::{self, RateLimits};
 use crate::http::state::{RulesSnapshot, ServiceProvider};
 use crate::http::{AppState, headers, routes};
 use crate::metrics::Metrics;
@@ -147,7 +148,9 @@ impl Application {
             settings,
         });
 
+        let limits = web::Data::new(RateLimits::new(&state.settings.rate_limit));
         let background = vec![
+            tokio::spawn(rate_limit::maintain(limits.clone())),
             tokio::spawn(reload_rules(state.clone())),
             tokio::spawn(refresh_metadata(state.clone(), client)),
             tokio::spawn(refresh_jwks(state.clone())),
@@ -160,6 +163,7 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
+                .app_data(limits.clone())
                 .app_data(
                     web::FormConfig::default()
                         .limit(form_limit)
@@ -170,6 +174,7 @@ impl Application {
                         .error_handler(|err, req| bad_input(&err.to_string(), req)),
                 )
                 .app_data(web::PayloadConfig::new(form_limit))
+                .wrap(from_fn(rate_limit::enforce))
                 .wrap(from_fn(observe))
                 .wrap(headers::security_headers(&form_targets))
                 .configure(routes::configure)
@@ -375,5 +380,7 @@ async fn purge_expired(state: web::Data<AppState>) {
         let _ = db::logins::purge_expired(&state.pool, now).await;
         let _ = db::oidc_logins::purge_expired(&state.pool, now).await;
         let _ = db::replay::purge_expired(&state.pool, now).await;
+        let keep = chrono::Duration::days(state.settings.rate_limit.refusal_retention_days);
+        let _ = db::refusals::prune(&state.pool, now - keep).await;
     }
 }

@@ -12,29 +12,77 @@ pub struct PendingLogin {
     pub return_to: String,
 }
 
+/// Where a pending login comes from and how many one client address may hold at once.
+pub struct PendingBound<'a> {
+    pub client: &'a str,
+    pub per_client: i64,
+    pub now: DateTime<Utc>,
+}
+
+/// SQL condition: the client of `$client` holds fewer than `$cap` unexpired pending logins,
+/// SAML and OIDC together. Shared with `oidc_logins`.
+pub(super) fn under_cap(client: &str, now: &str, cap: &str) -> String {
+    format!(
+        "((SELECT count(*) FROM pending_logins WHERE client = {client} AND expires_at > {now})
+          + (SELECT count(*) FROM oidc_pending_logins WHERE client = {client} AND expires_at > {now})) < {cap}"
+    )
+}
+
+/// Stores a pending login unless its client address already holds `per_client` unexpired
+/// ones; `Ok(false)` then. Concurrent starts from one address can pass the cap by the number in
+/// flight (the rate limit bounds those), never grow it without bound.
 pub async fn insert(
     pool: &PgPool,
     login: &PendingLogin,
+    bound: &PendingBound<'_>,
     expires_at: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO pending_logins (relay_handle, request_id, idp, browser_hash, return_to, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
+) -> Result<bool, sqlx::Error> {
+    let inserted = sqlx::query(&format!(
+        "INSERT INTO pending_logins (relay_handle, request_id, idp, browser_hash, return_to, expires_at, client)
+         SELECT $1, $2, $3, $4, $5, $6, $7 WHERE {}",
+        under_cap("$7", "$8", "$9")
+    ))
     .bind(&login.relay_handle)
     .bind(&login.request_id)
     .bind(&login.idp)
     .bind(&login.browser_hash)
     .bind(&login.return_to)
     .bind(expires_at)
+    .bind(bound.client)
+    .bind(bound.now)
+    .bind(bound.per_client)
     .execute(pool)
-    .await?;
-    Ok(())
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
+}
+
+/// When the oldest unexpired pending login of `client` expires: how long a capped client waits.
+pub async fn next_expiry(
+    pool: &PgPool,
+    client: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT min(e) FROM (
+            SELECT min(expires_at) AS e FROM pending_logins WHERE client = $1 AND expires_at > $2
+            UNION ALL
+            SELECT min(expires_at) FROM oidc_pending_logins WHERE client = $1 AND expires_at > $2
+         ) AS t",
+    )
+    .bind(client)
+    .bind(now)
+    .fetch_one(pool)
+    .await
 }
 
 pub enum Taken {
     Login(PendingLogin),
-    /// The request id exists but was started by another browser; it stays usable by its owner.
-    OtherBrowser,
+    /// The request id exists but was started by another browser (at IdP `idp`); it stays
+    /// usable by its owner.
+    OtherBrowser {
+        idp: String,
+    },
     /// Unknown, already used, or expired.
     Unknown,
 }
@@ -66,17 +114,16 @@ pub async fn take(
             return_to: r.try_get("return_to")?,
         }));
     }
-    let exists: Option<i32> = sqlx::query_scalar(
-        "SELECT 1 FROM pending_logins WHERE request_id = $1 AND expires_at > $2",
+    let owner: Option<String> = sqlx::query_scalar(
+        "SELECT idp FROM pending_logins WHERE request_id = $1 AND expires_at > $2",
     )
     .bind(request_id)
     .bind(now)
     .fetch_optional(pool)
     .await?;
-    Ok(if exists.is_some() {
-        Taken::OtherBrowser
-    } else {
-        Taken::Unknown
+    Ok(match owner {
+        Some(idp) => Taken::OtherBrowser { idp },
+        None => Taken::Unknown,
     })
 }
 

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod idps;
 pub mod logins;
 pub mod oidc_logins;
+pub mod refusals;
 pub mod replay;
 pub mod rules;
 pub mod sessions;

@@ -57,30 +57,36 @@ fn open(key: &[u8], sealed: &[u8]) -> Result<Vec<u8>, PendingError> {
         .map_err(|e| PendingError::Seal(e.to_string()))
 }
 
+/// Stores a pending login unless its client already holds its cap (see `logins::insert`);
+/// `Ok(false)` then.
 pub async fn insert(
     pool: &PgPool,
     state: &str,
     browser_token: &str,
     login: &PendingOidcLogin,
-    now: DateTime<Utc>,
+    bound: &super::logins::PendingBound<'_>,
     expires_at: DateTime<Utc>,
-) -> Result<(), PendingError> {
+) -> Result<bool, PendingError> {
     let plain = serde_json::json!({ "nonce": login.nonce, "verifier": login.pkce_verifier });
     let sealed = seal(&key(browser_token, state), plain.to_string().as_bytes())?;
-    sqlx::query(
-        "INSERT INTO oidc_pending_logins (state_hash, idp, browser_hash, sealed, return_to, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
+    let inserted = sqlx::query(&format!(
+        "INSERT INTO oidc_pending_logins (state_hash, idp, browser_hash, sealed, return_to, created_at, expires_at, client)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE {}",
+        super::logins::under_cap("$8", "$6", "$9")
+    ))
     .bind(super::sha256(state.as_bytes()))
     .bind(&login.idp)
     .bind(super::sha256(browser_token.as_bytes()))
     .bind(sealed)
     .bind(&login.return_to)
-    .bind(now)
+    .bind(bound.now)
     .bind(expires_at)
+    .bind(bound.client)
+    .bind(bound.per_client)
     .execute(pool)
-    .await?;
-    Ok(())
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
 }
 
 /// Removes and returns the pending login for this `state` if this browser started it and it has

@@ -23,6 +23,8 @@ pub enum Kind {
     NotFound,
     /// A dependency (the database) is down: try again.
     Unavailable,
+    /// A rate limit or a per-client cap refused the request: try again later.
+    TooManyRequests,
     Internal,
 }
 
@@ -32,6 +34,8 @@ pub struct AppError {
     pub format: Format,
     pub reference: String,
     pub message: String,
+    /// Seconds for `Retry-After`, when waiting is what helps.
+    pub retry_after: Option<u64>,
 }
 
 impl AppError {
@@ -46,7 +50,13 @@ impl AppError {
             format,
             reference: reference.into(),
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     pub fn json(mut self) -> Self {
@@ -61,6 +71,7 @@ impl AppError {
             Kind::NotSignedIn => "Not signed in",
             Kind::NotFound => "Not found",
             Kind::Unavailable => "Please try again",
+            Kind::TooManyRequests => "Too many requests",
             Kind::Internal => "Something went wrong",
         }
     }
@@ -93,11 +104,25 @@ impl ResponseError for AppError {
             Kind::NotSignedIn => StatusCode::UNAUTHORIZED,
             Kind::NotFound => StatusCode::NOT_FOUND,
             Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Kind::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
+        let mut response = self.render();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from(seconds),
+            );
+        }
+        response
+    }
+}
+
+impl AppError {
+    fn render(&self) -> HttpResponse {
         let status = self.status_code();
         match self.format {
             Format::Json => HttpResponse::build(status)

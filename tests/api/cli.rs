@@ -385,3 +385,39 @@ async fn the_demo_rules_give_the_same_roles_via_oidc_as_via_saml() {
         }
     }
 }
+
+#[tokio::test]
+async fn audit_refusals_lists_the_counters_and_finds_a_reference() {
+    let env = cli_env("").await;
+    let pool = sqlx::PgPool::connect(&env.db_url).await.unwrap();
+    roleport::db::migrate(&pool).await.unwrap();
+    let now = roleport::clock::Clock::system().now();
+    for reference in ["REF1", "REF2"] {
+        let refused = roleport::db::refusals::Refused {
+            reason: "bad_signature",
+            idp: "corp",
+            client: "192.0.2.7",
+            reference,
+        };
+        roleport::db::refusals::record(&pool, &refused, now, 200)
+            .await
+            .unwrap();
+    }
+    let out = roleport(&env, &["audit", "refusals", "--minutes", "5"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let rows: Vec<&str> = stdout.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1, "{stdout}");
+    assert!(
+        rows[0].ends_with("\tbad_signature\tcorp\t192.0.2.7\t2\tREF2"),
+        "{stdout}"
+    );
+    let out = roleport(&env, &["audit", "refusals", "--reference", "REF1"]);
+    assert_eq!(
+        text(&out.stdout).lines().count(),
+        1,
+        "only the header: REF1 is not the latest"
+    );
+    let out = roleport(&env, &["audit", "refusals", "--reference", "REF2"]);
+    assert_eq!(text(&out.stdout).lines().count(), 2);
+}

@@ -182,19 +182,7 @@ async fn idp_initiated_sign_in_is_refused_when_disabled() {
     assert!(html.contains("Sign-in failed"));
     let reference = reference_in(&html);
     assert_eq!(app.session_count().await, 0);
-    let rows = roleport::db::audit::by_reference(&app.pool, &reference)
-        .await
-        .unwrap();
-    assert_eq!(rows.len(), 1);
-    assert!(
-        rows[0]
-            .reason
-            .as_deref()
-            .unwrap()
-            .starts_with("unsolicited_refused"),
-        "{:?}",
-        rows[0].reason
-    );
+    crate::refusals::assert_counted(&app, &reference, "unsolicited_refused").await;
     assert_eq!(app.get("/api/v1/roles").await.status(), 401);
 }
 
@@ -459,16 +447,7 @@ async fn metadata_refresh_picks_up_a_signing_key_rollover() {
     let refused = sign_in(&app).await;
     assert_eq!(refused.status(), 403);
     let reference = reference_in(&refused.text().await.unwrap());
-    let rows = roleport::db::audit::by_reference(&app.pool, &reference)
-        .await
-        .unwrap();
-    assert!(
-        rows[0]
-            .reason
-            .as_deref()
-            .unwrap()
-            .starts_with("bad_signature")
-    );
+    crate::refusals::assert_counted(&app, &reference, "bad_signature").await;
 
     // During the rollover the IdP publishes both keys; after a refresh both verify.
     let both = real.replacen(
@@ -520,16 +499,7 @@ async fn a_login_left_pending_too_long_is_refused() {
         .await;
     assert_eq!(resp.status(), 403);
     let reference = reference_in(&resp.text().await.unwrap());
-    let rows = roleport::db::audit::by_reference(&app.pool, &reference)
-        .await
-        .unwrap();
-    assert!(
-        rows[0]
-            .reason
-            .as_deref()
-            .unwrap()
-            .starts_with("in_response_to_unknown")
-    );
+    crate::refusals::assert_counted(&app, &reference, "in_response_to_unknown").await;
     assert_eq!(app.session_count().await, 0);
 }
 

@@ -3,8 +3,8 @@
 use regex::Regex;
 use roleport::clock::Clock;
 use roleport::configuration::{
-    AttributeSettings, DatabaseSettings, IdpKind, IdpSettings, RulesSettings, SamlSettings,
-    ServerSettings, SessionSettings, Settings,
+    AttributeSettings, DatabaseSettings, IdpKind, IdpSettings, RateLimitSettings, RulesSettings,
+    SamlSettings, ServerSettings, SessionSettings, Settings,
 };
 use roleport::protocol::mapping;
 use roleport::startup::Application;
@@ -93,6 +93,21 @@ pub struct Options {
     pub sp_key: Option<(PathBuf, PathBuf)>,
     /// How Roleport reaches AWS; `None` leaves the defaults (no signing key, AWS's endpoints).
     pub aws: Option<roleport::configuration::AwsSettings>,
+    /// Abuse limits; `None` gives [`relaxed_limits`], which no ordinary test reaches.
+    pub rate_limit: Option<RateLimitSettings>,
+}
+
+/// The default limits, raised so that the suite's own traffic (many sign-ins from 127.0.0.1)
+/// never meets them; tests of the limits lower them again.
+pub fn relaxed_limits() -> RateLimitSettings {
+    RateLimitSettings {
+        per_client_burst: 100_000,
+        per_client_per_minute: 100_000,
+        global_burst: 100_000,
+        global_per_second: 100_000,
+        pending_logins_per_client: 100_000,
+        ..RateLimitSettings::default()
+    }
 }
 
 impl Default for Options {
@@ -105,6 +120,7 @@ impl Default for Options {
             database: None,
             sp_key: None,
             aws: None,
+            rate_limit: None,
         }
     }
 }
@@ -134,6 +150,7 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(options: Options) -> TestApp {
+    crate::refusals::capture_logs();
     let db_name = match &options.database {
         Some(existing) => existing.clone(),
         None => {
@@ -176,6 +193,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         idps,
         rules: RulesSettings { reload_seconds: 1 },
         aws: options.aws.clone().unwrap_or_default(),
+        rate_limit: options.rate_limit.clone().unwrap_or_else(relaxed_limits),
     };
     settings.validate().expect("test settings are valid");
 
@@ -612,14 +630,26 @@ impl TestApp {
             .expect("GET callback")
     }
 
-    /// The reason of the newest audit row.
+    /// The reason of the newest refusal: an audit row's `code: detail` for a verified identity,
+    /// or the code of the newest refusal counter (see `refusals.rs`) for everything else.
     pub async fn last_reason(&self) -> String {
-        let events = self.audit_events().await;
-        events
-            .last()
-            .and_then(|e| e.get("reason"))
-            .and_then(|r| r.as_str())
-            .unwrap_or_default()
-            .to_string()
+        let audited: Option<(String, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+            "SELECT coalesce(event->>'reason', ''), at FROM audit_events ORDER BY seq DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .unwrap();
+        let counted: Option<(String, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+            "SELECT reason, last_at FROM refused_sign_ins ORDER BY last_at DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .unwrap();
+        match (audited, counted) {
+            (Some(a), Some(c)) if c.1 > a.1 => c.0,
+            (Some(a), _) => a.0,
+            (None, Some(c)) => c.0,
+            (None, None) => String::new(),
+        }
     }
 }

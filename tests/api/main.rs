@@ -6,6 +6,7 @@
 
 mod helpers;
 
+mod abuse;
 mod attacks;
 mod audit;
 mod aws_broker;
@@ -22,4 +23,5 @@ mod e2e_saml;
 mod forge;
 mod identity_values;
 mod oidc_attacks;
+mod refusals;
 mod service;

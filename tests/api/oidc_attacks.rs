@@ -229,9 +229,7 @@ impl Flight {
         let resp = self.callback(id_token).await;
         assert_eq!(resp.status(), 403, "refused ({code})");
         let html = resp.text().await.unwrap();
-        let _ = reference_in(&html);
-        let reason = self.app.last_reason().await;
-        assert!(reason.starts_with(code), "expected {code}, got {reason}");
+        crate::refusals::assert_recorded(&self.app, &reference_in(&html), code).await;
         assert_eq!(self.app.session_count().await, 0, "no session");
     }
 }
@@ -250,7 +248,7 @@ async fn alg_none_is_refused() {
     let f = flight().await;
     let header = b64(json!({"alg": "none"}).to_string().as_bytes());
     let token = format!("{header}.{}.", b64(f.claims().to_string().as_bytes()));
-    f.refused(&token, "jws.").await;
+    f.refused(&token, "jws.alg_none").await;
 }
 
 #[tokio::test]

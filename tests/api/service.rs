@@ -121,20 +121,13 @@ async fn unknown_pages_and_idps_get_a_page_with_a_reference() {
 }
 
 #[tokio::test]
-async fn an_oversized_acs_post_gets_a_page_and_an_audit_row() {
+async fn an_oversized_acs_post_gets_a_page_and_a_refusal_record() {
     let app = spawn_app().await;
     let huge = "A".repeat(3 * 1024 * 1024);
     let resp = app.post_acs(&huge, None).await;
     assert_eq!(resp.status(), 403);
     let reference = reference_in(&resp.text().await.unwrap());
-    let rows = roleport::db::audit::by_reference(&app.pool, &reference)
-        .await
-        .unwrap();
-    assert!(
-        rows[0].reason.as_deref().unwrap().starts_with("too_large"),
-        "{:?}",
-        rows[0].reason
-    );
+    crate::refusals::assert_counted(&app, &reference, "too_large").await;
     // Not a form at all.
     let resp = app
         .client

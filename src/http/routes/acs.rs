@@ -2,6 +2,7 @@
 //! (IdP trust, the pending login bound to this browser, `now`), runs it off the async threads,
 //! then records the outcome and starts the session.
 
+use super::refused::{Evidence, count_unverified};
 use crate::audit::{AuditEvent, EventKind, Outcome, new_reference};
 use crate::db;
 use crate::domain::{AWS_ROLE_ATTRIBUTE, FederatedIdentity, ReturnTo, UpstreamSaml};
@@ -67,12 +68,14 @@ enum Refusal {
     RelayStateMismatch,
     Replay,
     BadBody(String),
+    /// The assertion verified, but the identity in it was refused.
+    Identity(SamlError),
 }
 
 impl Refusal {
     fn code(&self) -> &'static str {
         match self {
-            Self::Saml(e) => e.code(),
+            Self::Saml(e) | Self::Identity(e) => e.code(),
             Self::Missing => "missing_saml_response",
             Self::UnknownRequest => "in_response_to_unknown",
             Self::OtherBrowser => "in_response_to_other_browser",
@@ -84,7 +87,7 @@ impl Refusal {
 
     fn detail(&self) -> String {
         match self {
-            Self::Saml(e) => e.to_string(),
+            Self::Saml(e) | Self::Identity(e) => e.to_string(),
             Self::Missing => "no SAMLResponse in the form".into(),
             Self::UnknownRequest => {
                 "InResponseTo names no pending login (unknown, used or expired)".into()
@@ -93,6 +96,18 @@ impl Refusal {
             Self::RelayStateMismatch => "RelayState does not match the pending login".into(),
             Self::Replay => "assertion id was already used".into(),
             Self::BadBody(why) => format!("unreadable form body: {why}"),
+        }
+    }
+
+    /// `OtherBrowser` is only ever reached with a response that verified.
+    fn evidence(&self) -> Evidence {
+        match self {
+            Self::Replay | Self::Identity(_) | Self::OtherBrowser => Evidence::Verified,
+            Self::Saml(_)
+            | Self::Missing
+            | Self::UnknownRequest
+            | Self::RelayStateMismatch
+            | Self::BadBody(_) => Evidence::Unverified,
         }
     }
 }
@@ -139,9 +154,29 @@ async fn acs(
             idp_label.as_deref(),
             refusal.code(),
             &refusal.detail(),
+            refusal.evidence(),
         )
         .await),
         Err(Failure::Unavailable(what)) => Err(sign_in_unavailable(&reference, &what)),
+        Err(Failure::Busy { retry_after }) => {
+            state
+                .metrics
+                .shed
+                .with_label_values(&["/saml/acs", "verify_pool_full"])
+                .inc();
+            tracing::warn!(
+                reference,
+                idp = idp_label.as_deref().unwrap_or("unknown"),
+                "verification pool full: sign-in answered 503"
+            );
+            Err(AppError::new(
+                Kind::Unavailable,
+                Format::Html,
+                reference,
+                "Roleport is very busy right now. Please try again in a moment.",
+            )
+            .retry_after(retry_after))
+        }
     }
 }
 
@@ -172,7 +207,8 @@ pub(super) async fn sign_in_accepted(
 }
 
 /// The end of every refused sign-in, SAML or OIDC: metrics, a precise security log line, an
-/// audit row with the reason code, and the "sign-in failed" page with the reference id (which
+/// audit row with the reason code when a verified identity was refused (else a counter, see
+/// [`refused`](super::refused)), and the "sign-in failed" page with the reference id (which
 /// says nothing about which check failed).
 pub(super) async fn sign_in_refused(
     state: &AppState,
@@ -181,6 +217,7 @@ pub(super) async fn sign_in_refused(
     idp: Option<&str>,
     code: &str,
     detail: &str,
+    evidence: Evidence,
 ) -> AppError {
     let idp = idp.unwrap_or("unknown").to_string();
     state
@@ -200,8 +237,13 @@ pub(super) async fn sign_in_refused(
         reason = code,
         detail = %detail,
         source_ip = ?meta.source_ip,
+        verified = evidence == Evidence::Verified,
         "sign-in refused"
     );
+    if evidence == Evidence::Unverified {
+        count_unverified(state, reference, &meta, &idp, code).await;
+        return sign_in_failed(reference);
+    }
     let mut event = AuditEvent::new(EventKind::SignIn, Outcome::Rejected);
     event.reason = Some(format!("{code}: {detail}"));
     event.idp = Some(idp);
@@ -210,6 +252,10 @@ pub(super) async fn sign_in_refused(
     if let Err(e) = db::audit::append(&state.pool, reference, state.clock.now(), event).await {
         tracing::error!(reference, error = %e, "audit write failed for a refused sign-in");
     }
+    sign_in_failed(reference)
+}
+
+fn sign_in_failed(reference: &str) -> AppError {
     AppError::new(
         Kind::SignInFailed,
         Format::Html,
@@ -239,6 +285,10 @@ struct Accepted {
 enum Failure {
     Refused(Refusal),
     Unavailable(String),
+    /// No verification slot came free in time.
+    Busy {
+        retry_after: u64,
+    },
 }
 
 impl From<SamlError> for Failure {
@@ -292,7 +342,18 @@ async fn consume(
                 .map_err(db_down)?
             {
                 db::logins::Taken::Login(p) => p,
-                db::logins::Taken::OtherBrowser => {
+                db::logins::Taken::OtherBrowser { idp } => {
+                    *idp_label = Some(idp.clone());
+                    // Only a response that verifies shows someone's identity arriving in the
+                    // wrong browser (login CSRF, a stolen response): that is audited in full.
+                    // Junk naming a live request id is refused for what is wrong with it.
+                    let idp = state
+                        .idp(&idp)
+                        .ok_or(SamlError::UnknownIssuer(header.issuer.clone()))?;
+                    let solicitation = Solicitation::Solicited {
+                        request_id: request_id.clone(),
+                    };
+                    verify_blocking(state, idp, xml, solicitation, limits, now).await?;
                     return Err(Failure::Refused(Refusal::OtherBrowser));
                 }
                 db::logins::Taken::Unknown => {
@@ -352,7 +413,8 @@ async fn consume(
     if !first {
         return Err(Failure::Refused(Refusal::Replay));
     }
-    let identity = extract_identity(&idp.id, &verified, &idp.attributes)?;
+    let identity = extract_identity(&idp.id, &verified, &idp.attributes)
+        .map_err(|e| Failure::Refused(Refusal::Identity(e)))?;
     let claims = claims_of(&identity);
     let grants = state.rules().evaluate(&claims).grants.len();
     // Only an assertion that already names AWS roles can be passed on to AWS; no other
@@ -389,11 +451,13 @@ async fn verify_blocking(
     limits: Limits,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<saml::VerifiedAssertion, Failure> {
-    let _slot = state
-        .blocking
-        .clone()
-        .acquire_owned()
+    // A full pool answers at once rather than queue without bound behind a flood.
+    let wait = std::time::Duration::from_millis(state.settings.rate_limit.verify_wait_ms);
+    let _slot = tokio::time::timeout(wait, state.blocking.clone().acquire_owned())
         .await
+        .map_err(|_| Failure::Busy {
+            retry_after: crate::http::rate_limit::retry_after_seconds(wait).max(1),
+        })?
         .map_err(|e| Failure::Unavailable(e.to_string()))?;
     let entity_id = state.sp.entity_id.clone();
     let acs_url = state.sp.acs_url.clone();

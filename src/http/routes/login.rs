@@ -1,5 +1,6 @@
 //! `/login`, `/login/{idp}` (SP-initiated start) and `/logout`.
 
+use super::refused::{count_unverified, pending_bound, pending_logins_capped};
 use super::session;
 use crate::audit::{AuditEvent, EventKind, Outcome, new_reference};
 use crate::db;
@@ -8,6 +9,7 @@ use crate::domain::ReturnTo;
 use crate::http::AppState;
 use crate::http::cookies::random_token;
 use crate::http::errors::{AppError, Format, Kind};
+use crate::http::rate_limit::client_key;
 use crate::http::request_meta::RequestMeta;
 use crate::http::views::{IdpLink, LoginPage};
 use crate::protocol::saml::authn_request::AuthnRequest;
@@ -58,10 +60,15 @@ async fn start(
     query: web::Query<LoginQuery>,
 ) -> Result<HttpResponse, AppError> {
     let reference = new_reference();
+    let meta = RequestMeta::of(&req);
     let idp_id = path.into_inner();
     let saml = state.idp(&idp_id);
     let oidc = state.oidc_provider(&idp_id);
     if saml.is_none() && oidc.is_none() {
+        // The name is the caller's, not an IdP's: it is logged, never made a counter label.
+        let named: String = idp_id.chars().take(64).collect();
+        tracing::warn!(security = true, reference, idp = %named, reason = "unknown_idp", source_ip = ?meta.source_ip, "sign-in start refused");
+        count_unverified(&state, &reference, &meta, "unknown", "unknown_idp").await;
         return Err(AppError::new(
             Kind::NotFound,
             Format::Html,
@@ -74,18 +81,8 @@ async fn start(
         Some(raw) => match ReturnTo::parse(raw) {
             Ok(r) => r,
             Err(e) => {
-                tracing::warn!(reference, idp = %idp_id, reason = %e, "refused post-login target");
-                let mut event = AuditEvent::new(EventKind::SignIn, Outcome::Rejected);
-                event.reason = Some(format!("bad_return_to: {e}"));
-                event.idp = Some(idp_id.clone());
-                let meta = RequestMeta::of(&req);
-                event.source_ip = meta.source_ip;
-                event.user_agent = meta.user_agent;
-                if let Err(err) =
-                    db::audit::append(&state.pool, &reference, state.clock.now(), event).await
-                {
-                    tracing::error!(reference, error = %err, "audit write failed");
-                }
+                tracing::warn!(security = true, reference, idp = %idp_id, reason = "bad_return_to", detail = %e, "refused post-login target");
+                count_unverified(&state, &reference, &meta, &idp_id, "bad_return_to").await;
                 return Err(AppError::new(
                     Kind::BadRequest,
                     Format::Html,
@@ -135,7 +132,9 @@ async fn start(
         .unwrap_or_default()
     );
     let relay_handle = random_token().map_err(|e| internal("random", &e))?;
-    let now = state.clock.now();
+    let client = client_key(&meta);
+    let bound = pending_bound(&state, &client);
+    let now = bound.now;
     let pending = PendingLogin {
         relay_handle: relay_handle.clone(),
         request_id: request_id.clone(),
@@ -143,20 +142,27 @@ async fn start(
         browser_hash: db::sha256(browser_token.as_bytes()),
         return_to: return_to.to_string(),
     };
-    if let Err(e) = db::logins::insert(
+    match db::logins::insert(
         &state.pool,
         &pending,
+        &bound,
         now + Duration::seconds(state.settings.session.login_ttl_seconds),
     )
     .await
     {
-        tracing::error!(reference, error = %e, "cannot store pending login");
-        return Err(AppError::new(
-            Kind::Unavailable,
-            Format::Html,
-            reference,
-            "Roleport cannot reach its database right now. Please try again in a moment.",
-        ));
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(pending_logins_capped(&state, &reference, &meta, &idp.id).await);
+        }
+        Err(e) => {
+            tracing::error!(reference, error = %e, "cannot store pending login");
+            return Err(AppError::new(
+                Kind::Unavailable,
+                Format::Html,
+                reference,
+                "Roleport cannot reach its database right now. Please try again in a moment.",
+            ));
+        }
     }
     let request = AuthnRequest {
         id: &request_id,

@@ -8,6 +8,7 @@ mod login;
 mod metadata;
 mod oidc;
 mod oidc_issuer;
+mod refused;
 mod roles;
 mod session;
 mod support;

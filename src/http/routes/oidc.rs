@@ -8,6 +8,7 @@
 //! shared replay cache → identity → rules → the same session, audit row and redirect as SAML.
 
 use super::acs::{sign_in_accepted, sign_in_refused, sign_in_unavailable};
+use super::refused::{Evidence, pending_bound, pending_logins_capped};
 use crate::audit::new_reference;
 use crate::db;
 use crate::db::oidc_logins::{PendingOidcLogin, Taken};
@@ -15,6 +16,7 @@ use crate::domain::{FederatedIdentity, ReturnTo};
 use crate::http::AppState;
 use crate::http::cookies::random_token;
 use crate::http::errors::{AppError, Format, Kind};
+use crate::http::rate_limit::client_key;
 use crate::http::request_meta::RequestMeta;
 use crate::protocol::oidc::{
     CallbackError, CallbackParams, Expectations, FlowBinding, IdTokenError, Pkce, VerifiedIdToken,
@@ -71,30 +73,38 @@ pub(super) async fn start(
     let pkce = random(32)
         .and_then(|r| Pkce::from_random(&r).map_err(|e| e.to_string()))
         .map_err(|e| internal("pkce", &e))?;
-    let now = state.clock.now();
+    let meta = RequestMeta::of(req);
+    let client = client_key(&meta);
     let pending = PendingOidcLogin {
         idp: provider.id.clone(),
         nonce: nonce.clone(),
         pkce_verifier: pkce.verifier().to_string(),
         return_to: return_to.to_string(),
     };
-    if let Err(e) = db::oidc_logins::insert(
+    let bound = pending_bound(state, &client);
+    match db::oidc_logins::insert(
         &state.pool,
         &flow_state,
         &browser_token,
         &pending,
-        now,
-        now + Duration::seconds(state.settings.session.login_ttl_seconds),
+        &bound,
+        bound.now + Duration::seconds(state.settings.session.login_ttl_seconds),
     )
     .await
     {
-        tracing::error!(reference, error = %e, "cannot store pending OIDC login");
-        return Err(AppError::new(
-            Kind::Unavailable,
-            Format::Html,
-            reference,
-            "Roleport cannot reach its database right now. Please try again in a moment.",
-        ));
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(pending_logins_capped(state, &reference, &meta, &provider.id).await);
+        }
+        Err(e) => {
+            tracing::error!(reference, error = %e, "cannot store pending OIDC login");
+            return Err(AppError::new(
+                Kind::Unavailable,
+                Format::Html,
+                reference,
+                "Roleport cannot reach its database right now. Please try again in a moment.",
+            ));
+        }
     }
     let url = provider.authorization_url(&flow_state, &nonce, pkce.verifier());
     tracing::info!(idp = %provider.id, "OIDC sign-in started");
@@ -162,6 +172,24 @@ impl Refusal {
             Self::Userinfo(why) => format!("userinfo: {why}"),
         }
     }
+
+    /// Only an ID token that verified carries an identity. A live state from another browser
+    /// carries none: its code cannot be redeemed without spending the owner's sign-in.
+    fn evidence(&self) -> Evidence {
+        match self {
+            Self::NonceReplay | Self::Userinfo(_) | Self::IdToken(IdTokenError::Claims(_)) => {
+                Evidence::Verified
+            }
+            Self::Callback(_)
+            | Self::OtherBrowser
+            | Self::UnknownState
+            | Self::UnknownProvider(_)
+            | Self::Exchange { .. }
+            | Self::TokenResponse(_)
+            | Self::NoIdToken
+            | Self::IdToken(_) => Evidence::Unverified,
+        }
+    }
 }
 
 enum Failure {
@@ -210,6 +238,7 @@ async fn callback(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRe
             idp_label.as_deref(),
             &refusal.code(),
             &refusal.detail(),
+            refusal.evidence(),
         )
         .await),
         Err(Failure::Unavailable(what)) => Err(sign_in_unavailable(&reference, &what)),
