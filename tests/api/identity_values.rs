@@ -318,10 +318,11 @@ async fn oidc_overlong_token_lifetime_is_refused() {
     let now = f.app.clock.now().timestamp();
     claims["iat"] = json!(now);
     claims["exp"] = json!(now + 25 * 3600);
-    f.refused(&f.signed(&claims), "id_token.lifetime_too_long")
+    let record = f
+        .refused(&f.signed(&claims), "id_token.lifetime_too_long")
         .await;
     assert_eq!(
-        f.app.last_reason().await,
+        record["reason"],
         "id_token.lifetime_too_long: token lifetime exp − iat is 90000 s, more than the maximum 86400 s"
     );
 }

@@ -225,12 +225,14 @@ impl Flight {
             .unwrap()
     }
 
-    pub(crate) async fn refused(&self, id_token: &str, code: &str) {
+    /// Asserts the refusal and returns its record (`reason` is `code: detail`).
+    pub(crate) async fn refused(&self, id_token: &str, code: &str) -> serde_json::Value {
         let resp = self.callback(id_token).await;
         assert_eq!(resp.status(), 403, "refused ({code})");
         let html = resp.text().await.unwrap();
-        crate::refusals::assert_recorded(&self.app, &reference_in(&html), code).await;
+        let record = crate::refusals::assert_recorded(&self.app, &reference_in(&html), code).await;
         assert_eq!(self.app.session_count().await, 0, "no session");
+        record
     }
 }
 

@@ -153,7 +153,8 @@ pub async fn assert_audited(app: &TestApp, reference: &str, code: &str) -> Value
 /// is only counted. Identity-value refusals (SAML `no_subject`, OIDC `claims.*`) belong here;
 /// add new ones.
 pub fn is_verified_refusal(code: &str) -> bool {
-    const VERIFIED: [&str; 4] = [
+    const VERIFIED: [&str; 5] = [
+        "identity_value_refused",
         "replay",
         "in_response_to_other_browser",
         "no_subject",
