@@ -3,8 +3,8 @@
 use regex::Regex;
 use roleport::clock::Clock;
 use roleport::configuration::{
-    AttributeSettings, DatabaseSettings, IdpKind, IdpSettings, RulesSettings, SamlSettings,
-    ServerSettings, SessionSettings, Settings,
+    AttributeSettings, DatabaseSettings, IdpKind, IdpSettings, MetricsSettings, RulesSettings,
+    SamlSettings, ServerSettings, SessionSettings, Settings,
 };
 use roleport::protocol::mapping;
 use roleport::startup::Application;
@@ -74,6 +74,8 @@ pub static PEERS: LazyLock<Peers> = LazyLock::new(|| {
 
 pub struct TestApp {
     pub address: String,
+    /// `http://127.0.0.1:<port>` of the separate `/metrics` listener.
+    pub metrics_address: String,
     pub pool: PgPool,
     pub clock: Clock,
     pub client: reqwest::Client,
@@ -81,6 +83,9 @@ pub struct TestApp {
     pub sp_entity_id: String,
     pub state: actix_web::web::Data<roleport::http::AppState>,
 }
+
+/// A last change to the settings, made by a test.
+pub type Configure = Box<dyn FnOnce(&mut Settings) + Send>;
 
 /// What a test may change before the app starts.
 pub struct Options {
@@ -93,6 +98,8 @@ pub struct Options {
     pub sp_key: Option<(PathBuf, PathBuf)>,
     /// How Roleport reaches AWS; `None` leaves the defaults (no signing key, AWS's endpoints).
     pub aws: Option<roleport::configuration::AwsSettings>,
+    /// Last changes to the settings before they are validated and the app starts.
+    pub configure: Option<Configure>,
 }
 
 impl Default for Options {
@@ -105,6 +112,7 @@ impl Default for Options {
             database: None,
             sp_key: None,
             aws: None,
+            configure: None,
         }
     }
 }
@@ -154,13 +162,15 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         idps.push(demo_saml_idp(options.idp_initiated));
     }
     idps.extend(options.extra_idps);
-    let settings = Settings {
+    let mut settings = Settings {
         server: ServerSettings {
             listen: "127.0.0.1:0".into(),
             public_url: String::new(),
             dev_mode: true,
             workers: 1,
             blocking_slots: 2,
+            trusted_proxies: Default::default(),
+            forwarded_header: Default::default(),
         },
         database: DatabaseSettings {
             url: SecretString::from(db_url.clone()),
@@ -176,7 +186,13 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         idps,
         rules: RulesSettings { reload_seconds: 1 },
         aws: options.aws.clone().unwrap_or_default(),
+        metrics: MetricsSettings {
+            listen: "127.0.0.1:0".into(),
+        },
     };
+    if let Some(configure) = options.configure {
+        configure(&mut settings);
+    }
     settings.validate().expect("test settings are valid");
 
     // Rules are imported before start-up, as an operator would.
@@ -195,6 +211,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         .expect("build app");
     let port = app.port;
     let address = format!("http://127.0.0.1:{port}");
+    let metrics_address = format!("http://127.0.0.1:{}", app.metrics_port);
     let sp_entity_id = app.state.sp.entity_id.clone();
     let state = app.state.clone();
     tokio::spawn(app.run_until_stopped());
@@ -204,6 +221,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     }
     TestApp {
         address,
+        metrics_address,
         pool,
         clock,
         client: browser(),
@@ -396,6 +414,15 @@ impl TestApp {
             .send()
             .await
             .expect("GET")
+    }
+
+    /// What the metrics listener serves at `/metrics`.
+    pub async fn metrics_text(&self) -> String {
+        let resp = reqwest::get(format!("{}/metrics", self.metrics_address))
+            .await
+            .expect("GET /metrics");
+        assert_eq!(resp.status(), 200);
+        resp.text().await.unwrap()
     }
 
     pub async fn roles_json(&self) -> serde_json::Value {

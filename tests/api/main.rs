@@ -20,5 +20,8 @@ mod cli;
 mod e2e_oidc;
 mod e2e_saml;
 mod forge;
+mod hardening;
 mod oidc_attacks;
+mod production;
 mod service;
+mod tls_proxy;
