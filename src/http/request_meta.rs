@@ -51,6 +51,13 @@ impl TrustedProxies {
                     format!("`{item}` is neither a CIDR (10.0.0.0/8) nor an IP address")
                 })?,
             };
+            // Trusting every peer would let any client that reaches Roleport directly name its
+            // own address.
+            if net.prefix_len() == 0 {
+                return Err(format!(
+                    "`{item}` trusts every peer; list the networks of your proxies instead"
+                ));
+            }
             nets.push(net);
         }
         Ok(Self(nets))
@@ -455,6 +462,62 @@ mod tests {
     }
 
     #[test]
+    fn settings_files_and_environment_set_the_proxies_and_the_metrics_listener() {
+        let path = std::env::temp_dir().join(format!(
+            "roleport-proxies-{}.toml",
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::write(
+            &path,
+            "[server]\nlisten = \"127.0.0.1:0\"\ndev_mode = true\n\
+             trusted_proxies = [\"10.0.0.0/8\"]\nforwarded_header = \"forwarded\"\n\
+             [database]\nurl = \"postgres://localhost/x\"\n",
+        )
+        .unwrap();
+        let file = crate::configuration::load(&path, []).unwrap();
+        assert!(
+            file.server
+                .trusted_proxies
+                .contains(&"10.1.2.3".parse().unwrap())
+        );
+        assert_eq!(file.server.forwarded_header, ForwardedHeader::Forwarded);
+        assert_eq!(file.metrics.listen, "127.0.0.1:9464");
+        let env = crate::configuration::load(
+            &path,
+            [
+                (
+                    "ROLEPORT_SERVER__TRUSTED_PROXIES".to_string(),
+                    "192.0.2.7, 2001:db8::/32".to_string(),
+                ),
+                (
+                    "ROLEPORT_METRICS__LISTEN".to_string(),
+                    "127.0.0.1:0".to_string(),
+                ),
+            ],
+        )
+        .unwrap();
+        let _ = std::fs::remove_file(&path);
+        assert!(
+            env.server
+                .trusted_proxies
+                .contains(&"192.0.2.7".parse().unwrap())
+        );
+        assert!(
+            env.server
+                .trusted_proxies
+                .contains(&"2001:db8::1".parse().unwrap())
+        );
+        assert!(
+            !env.server
+                .trusted_proxies
+                .contains(&"10.1.2.3".parse().unwrap())
+        );
+        assert_eq!(env.metrics.listen, "127.0.0.1:0");
+        // The default: nobody is trusted.
+        assert!(TrustedProxies::default().is_empty());
+    }
+
+    #[test]
     fn settings_accept_lists_bare_addresses_and_comma_strings() {
         let t: TrustedProxies = serde_json::from_str(r#"["10.0.0.0/8", "192.0.2.7"]"#).unwrap();
         assert!(t.contains(&"10.200.0.1".parse().unwrap()));
@@ -464,5 +527,9 @@ mod tests {
         assert_eq!(joined, t);
         assert!(serde_json::from_str::<TrustedProxies>(r#"["10.0.0.0/33"]"#).is_err());
         assert!(serde_json::from_str::<TrustedProxies>(r#"["proxy.example"]"#).is_err());
+        for everyone in ["0.0.0.0/0", "::/0"] {
+            let err = TrustedProxies::parse([everyone]).unwrap_err();
+            assert!(err.contains("trusts every peer"), "{err}");
+        }
     }
 }
