@@ -182,6 +182,10 @@ impl Application {
                         .error_handler(|err, req| bad_input(&err.to_string(), req)),
                 )
                 .app_data(web::PayloadConfig::new(form_limit))
+                .wrap(
+                    actix_web::middleware::ErrorHandlers::new()
+                        .default_handler(crate::http::errors::plain_errors),
+                )
                 .wrap(from_fn(observe))
                 .wrap(from_fn(headers::strict_transport_security))
                 .wrap(headers::security_headers(&form_targets))

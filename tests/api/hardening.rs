@@ -332,3 +332,57 @@ async fn a_lost_database_shows_no_internal_text() {
         assert!(body.contains("reference"), "{path}:\n{body}");
     }
 }
+
+#[tokio::test]
+async fn actix_refusals_become_pages_with_a_reference_and_no_framework_text() {
+    let app = spawn_app().await;
+    app.sign_in("alice").await;
+    let csrf = app.csrf_token().await;
+    let api = |body: Vec<u8>, encoding: Option<&'static str>| {
+        let mut req = app
+            .client
+            .post(format!("{}/api/v1/credentials", app.address))
+            .header("X-CSRF-Token", csrf.clone())
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(e) = encoding {
+            req = req.header("content-encoding", e);
+        }
+        req.send()
+    };
+    // A body over the limit, and one that claims gzip but is not: actix refuses both before
+    // the handler runs ("payload reached size limit", "can not decode content-encoding").
+    for (resp, status) in [
+        (api(vec![b' '; 4 * 1024 * 1024], None).await.unwrap(), 413),
+        (
+            api(b"not gzip at all".to_vec(), Some("gzip"))
+                .await
+                .unwrap(),
+            400,
+        ),
+    ] {
+        assert_eq!(resp.status(), status);
+        assert_eq!(resp.headers()["content-type"], "application/problem+json");
+        let problem: serde_json::Value = resp.json().await.unwrap();
+        let detail = problem["detail"].as_str().unwrap().to_lowercase();
+        assert!(
+            !detail.contains("payload") && !detail.contains("decode"),
+            "{detail}"
+        );
+        assert_eq!(problem["reference"].as_str().unwrap().len(), 12);
+    }
+    // The same for a page.
+    let resp = app
+        .client
+        .post(format!("{}/saml/acs", app.address))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("content-encoding", "gzip")
+        .body("not gzip at all")
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_client_error(), "{}", resp.status());
+    let html = resp.text().await.unwrap();
+    assert!(!html.to_lowercase().contains("decode"), "{html}");
+    reference_in(&html);
+}
