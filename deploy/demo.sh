@@ -40,6 +40,8 @@ command -v cargo >/dev/null || die "cargo is missing. Install Rust with rustup (
 then run: bash deploy/demo.sh"
 
 LISTEN_PORT=8080
+# deploy/demo/roleport.toml [metrics] listen: Prometheus metrics, off the public listener.
+METRICS_PORT=9464
 PUBLIC_URL="http://127.0.0.1:$LISTEN_PORT"
 LDAP_PORT=${DEMO_LDAP_PORT:-38910}
 IDP_PORT=${DEMO_IDP_PORT:-38911}
@@ -179,7 +181,7 @@ if [[ ! -s "$AWS_KEY" || ! -s "$AWS_CERT" ]]; then
 fi
 
 # --- Peers: OpenLDAP + SimpleSAMLphp ------------------------------------------------------------
-for port in "$LISTEN_PORT" "$FED_PORT"; do
+for port in "$LISTEN_PORT" "$METRICS_PORT" "$FED_PORT"; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     die "127.0.0.1:$port is already in use; stop what listens there (ss -ltnp 'sport = :$port') and run again"
   fi

@@ -25,6 +25,29 @@ pub struct Settings {
     pub aws: AwsSettings,
     #[serde(default)]
     pub rate_limit: RateLimitSettings,
+    #[serde(default)]
+    pub metrics: MetricsSettings,
+}
+
+/// `/metrics` has its own listener, kept off the public one (default loopback).
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Address to bind; port 0 picks a free port.
+    #[serde(default = "default_metrics_listen")]
+    pub listen: String,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        Self {
+            listen: default_metrics_listen(),
+        }
+    }
+}
+
+fn default_metrics_listen() -> String {
+    "127.0.0.1:9464".into()
 }
 
 #[derive(Debug, Deserialize, Clone)]
@@ -163,6 +186,12 @@ pub struct ServerSettings {
     /// Threads for blocking C calls (xmlsec); requests queue for a slot rather than grow the pool.
     #[serde(default = "default_blocking_slots")]
     pub blocking_slots: usize,
+    /// Proxies whose `X-Forwarded-For`/`Forwarded` headers are believed (CIDRs or addresses).
+    #[serde(default)]
+    pub trusted_proxies: crate::http::request_meta::TrustedProxies,
+    /// Which forwarding header those proxies write: `x-forwarded-for` or `forwarded`.
+    #[serde(default)]
+    pub forwarded_header: crate::http::request_meta::ForwardedHeader,
 }
 
 #[derive(Debug, Deserialize, Clone)]

@@ -47,8 +47,11 @@ pub enum StartupError {
 
 pub struct Application {
     pub port: u16,
+    /// The port of the `/metrics` listener.
+    pub metrics_port: u16,
     pub state: web::Data<AppState>,
     server: Server,
+    metrics_server: Server,
     background: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -72,6 +75,15 @@ impl Application {
         } else {
             settings.server.public_url.trim_end_matches('/').to_string()
         };
+
+        let metrics_listener =
+            TcpListener::bind(&settings.metrics.listen).map_err(|source| StartupError::Bind {
+                address: settings.metrics.listen.clone(),
+                source,
+            })?;
+        let metrics_address = metrics_listener
+            .local_addr()
+            .map_err(|e| StartupError::Other(e.to_string()))?;
 
         let pool = db::connect(&settings.database.url, settings.database.max_connections).await?;
         if settings.database.migrate_on_start {
@@ -174,8 +186,13 @@ impl Application {
                         .error_handler(|err, req| bad_input(&err.to_string(), req)),
                 )
                 .app_data(web::PayloadConfig::new(form_limit))
+                .wrap(
+                    actix_web::middleware::ErrorHandlers::new()
+                        .default_handler(crate::http::errors::plain_errors),
+                )
                 .wrap(from_fn(rate_limit::enforce))
                 .wrap(from_fn(observe))
+                .wrap(from_fn(headers::strict_transport_security))
                 .wrap(headers::security_headers(&form_targets))
                 .configure(routes::configure)
                 .default_service(web::to(not_found))
@@ -184,17 +201,33 @@ impl Application {
         .listen(listener)
         .map_err(|e| StartupError::Other(e.to_string()))?
         .run();
-        tracing::info!(%public_url, "roleport listening");
+        let metrics_state = state.clone();
+        let metrics_server = HttpServer::new(move || {
+            App::new()
+                .app_data(metrics_state.clone())
+                .configure(routes::configure_metrics)
+        })
+        .workers(1)
+        .listen(metrics_listener)
+        .map_err(|e| StartupError::Other(e.to_string()))?
+        .run();
+        tracing::info!(%public_url, metrics = %metrics_address, "roleport listening");
         Ok(Self {
             port,
+            metrics_port: metrics_address.port(),
             state,
             server,
+            metrics_server,
             background,
         })
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let metrics = self.metrics_server.handle();
+        let metrics_task = tokio::spawn(self.metrics_server);
         let result = self.server.await;
+        metrics.stop(true).await;
+        metrics_task.abort();
         for task in self.background {
             task.abort();
         }

@@ -2,7 +2,10 @@
 //! with a reference id that also stands in the log line and the audit row.
 
 use super::views::ErrorPage;
+use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 use std::fmt;
@@ -152,4 +155,51 @@ impl AppError {
             }
         }
     }
+}
+
+/// Error answers that did not come from an [`AppError`] (actix's own: a method the route does
+/// not take, a body over the size limit, an unreadable payload) carry actix's error text as
+/// plain text and no reference. They become the usual page or problem JSON, with a reference
+/// that the log line names too. Roleport's own pages and problem JSON pass unchanged.
+pub fn plain_errors<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let ours = res
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            ct.starts_with("text/html")
+                || ct.starts_with("application/problem+json")
+                || ct.starts_with("application/json")
+        });
+    if ours {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let reference = crate::audit::new_reference();
+    let (req, _) = res.into_parts();
+    tracing::warn!(reference, path = %req.path(), method = %req.method(), status = status.as_u16(), "request refused before reaching a handler");
+    let format = if req.path().starts_with("/api/") {
+        Format::Json
+    } else {
+        Format::Html
+    };
+    let (kind, message) = match status {
+        StatusCode::NOT_FOUND => (Kind::NotFound, "There is no page at this address."),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            Kind::BadRequest,
+            "This address does not take that kind of request.",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (Kind::BadRequest, "The request was too large."),
+        s if s.is_server_error() => (Kind::Internal, "Roleport could not handle this request."),
+        _ => (
+            Kind::BadRequest,
+            "The request was incomplete or malformed. Go back and try again.",
+        ),
+    };
+    let mut page = AppError::new(kind, format, reference, message).error_response();
+    // The status stays what it was (405, 413, …); only the words and the reference change.
+    *page.status_mut() = status;
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, page).map_into_right_body(),
+    ))
 }

@@ -1,6 +1,15 @@
 //! Security headers on every response (design.md §5.4).
 
-use actix_web::middleware::DefaultHeaders;
+use crate::http::AppState;
+use crate::http::request_meta::client_origin;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderValue, STRICT_TRANSPORT_SECURITY};
+use actix_web::middleware::{DefaultHeaders, Next};
+use actix_web::web;
+
+/// One year, subdomains included: Roleport's origin is https-only outside development.
+pub const HSTS: &str = "max-age=31536000; includeSubDomains";
 
 /// The policy for every page. `form_targets` are the origins a form's POST may lead to besides
 /// Roleport itself: browsers apply `form-action` to the redirect after a POST too, so the
@@ -28,6 +37,25 @@ pub fn security_headers(form_targets: &[String]) -> DefaultHeaders {
         .add(("Referrer-Policy", "no-referrer"))
         .add(("Cross-Origin-Opener-Policy", "same-origin"))
         .add(("Cache-Control", "no-store"))
+}
+
+/// HSTS on every response outside dev_mode (where `public_url` must be https). Left off only
+/// when a trusted proxy says the request came over plain http (RFC 6797 §7.2); what an
+/// untrusted client claims about its scheme changes nothing.
+pub async fn strict_transport_security(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let send = req
+        .app_data::<web::Data<AppState>>()
+        .is_some_and(|state| !state.settings.server.dev_mode)
+        && client_origin(req.request()).and_then(|o| o.forwarded_https) != Some(false);
+    let mut res = next.call(req).await?;
+    if send {
+        res.headers_mut()
+            .insert(STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS));
+    }
+    Ok(res)
 }
 
 #[cfg(test)]

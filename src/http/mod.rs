@@ -3,6 +3,7 @@
 pub mod cookies;
 pub mod errors;
 pub mod headers;
+pub mod public_messages;
 pub mod rate_limit;
 pub mod request_meta;
 pub mod routes;

@@ -153,6 +153,15 @@ pub struct CredentialsCheckPage {
     pub csrf_token: String,
 }
 
+/// `GET /logout`: the confirm button (a form posting the CSRF token).
+#[derive(Template, WebTemplate)]
+#[template(path = "logout.html")]
+pub struct SignOutPage {
+    pub person: String,
+    pub idp: String,
+    pub csrf_token: String,
+}
+
 #[derive(Template)]
 #[template(path = "error.html")]
 pub struct ErrorPage<'a> {

@@ -317,7 +317,7 @@ async fn a_proxy_error_page_is_named_by_its_status_and_not_retried() {
     assert_failure_class(
         &app,
         "sts_other",
-        "AWS refused the request (HTTP 403, not an AWS error): the answer was not an AWS error document",
+        "AWS refused the request (HTTP 403, not an AWS error). If this keeps happening",
     )
     .await;
     assert_eq!(sts.seen.lock().unwrap().len(), 2);

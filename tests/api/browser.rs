@@ -209,6 +209,9 @@ async fn browser_alice_signs_in_through_the_idp_form_and_sees_both_roles() {
     let csrf = page["csrf"].as_str().expect("csrf-token meta present");
     assert!(csrf.len() >= 16, "csrf token too short: {csrf:?}");
     assert_page_sound(&page, &shot.0);
+    // The header's Sign out button (a POST with the CSRF token) ended the session.
+    assert_eq!(page["sign_out"]["landed"], "/login", "{page}");
+    assert_eq!(page["sign_out"]["roles_then"], "/login", "{page}");
 
     // The browser, not a scripted client, made the sign-in: the audit row says so.
     let events = app.audit_events().await;

@@ -252,7 +252,14 @@ async fn logout_ends_the_session() {
     let app = spawn_app().await;
     app.sign_in("alice").await;
     assert_eq!(app.get("/api/v1/roles").await.status(), 200);
-    let resp = app.get("/logout").await;
+    let csrf = app.csrf_token().await;
+    let resp = app
+        .client
+        .post(format!("{}/logout", app.address))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 303);
     assert_eq!(app.get("/api/v1/roles").await.status(), 401);
     assert_eq!(app.session_count().await, 0);

@@ -3,8 +3,8 @@
 use regex::Regex;
 use roleport::clock::Clock;
 use roleport::configuration::{
-    AttributeSettings, DatabaseSettings, IdpKind, IdpSettings, RateLimitSettings, RulesSettings,
-    SamlSettings, ServerSettings, SessionSettings, Settings,
+    AttributeSettings, DatabaseSettings, IdpKind, IdpSettings, MetricsSettings, RateLimitSettings,
+    RulesSettings, SamlSettings, ServerSettings, SessionSettings, Settings,
 };
 use roleport::protocol::mapping;
 use roleport::startup::Application;
@@ -74,6 +74,8 @@ pub static PEERS: LazyLock<Peers> = LazyLock::new(|| {
 
 pub struct TestApp {
     pub address: String,
+    /// `http://127.0.0.1:<port>` of the separate `/metrics` listener.
+    pub metrics_address: String,
     pub pool: PgPool,
     pub clock: Clock,
     pub client: reqwest::Client,
@@ -81,6 +83,9 @@ pub struct TestApp {
     pub sp_entity_id: String,
     pub state: actix_web::web::Data<roleport::http::AppState>,
 }
+
+/// A last change to the settings, made by a test.
+pub type Configure = Box<dyn FnOnce(&mut Settings) + Send>;
 
 /// What a test may change before the app starts.
 pub struct Options {
@@ -95,6 +100,8 @@ pub struct Options {
     pub aws: Option<roleport::configuration::AwsSettings>,
     /// Abuse limits; `None` gives [`relaxed_limits`], which no ordinary test reaches.
     pub rate_limit: Option<RateLimitSettings>,
+    /// Last changes to the settings before they are validated and the app starts.
+    pub configure: Option<Configure>,
 }
 
 /// The default limits, raised so that the suite's own traffic (many sign-ins from 127.0.0.1)
@@ -121,6 +128,7 @@ impl Default for Options {
             sp_key: None,
             aws: None,
             rate_limit: None,
+            configure: None,
         }
     }
 }
@@ -171,13 +179,15 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         idps.push(demo_saml_idp(options.idp_initiated));
     }
     idps.extend(options.extra_idps);
-    let settings = Settings {
+    let mut settings = Settings {
         server: ServerSettings {
             listen: "127.0.0.1:0".into(),
             public_url: String::new(),
             dev_mode: true,
             workers: 1,
             blocking_slots: 2,
+            trusted_proxies: Default::default(),
+            forwarded_header: Default::default(),
         },
         database: DatabaseSettings {
             url: SecretString::from(db_url.clone()),
@@ -194,7 +204,13 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         rules: RulesSettings { reload_seconds: 1 },
         aws: options.aws.clone().unwrap_or_default(),
         rate_limit: options.rate_limit.clone().unwrap_or_else(relaxed_limits),
+        metrics: MetricsSettings {
+            listen: "127.0.0.1:0".into(),
+        },
     };
+    if let Some(configure) = options.configure {
+        configure(&mut settings);
+    }
     settings.validate().expect("test settings are valid");
 
     // Rules are imported before start-up, as an operator would.
@@ -213,6 +229,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         .expect("build app");
     let port = app.port;
     let address = format!("http://127.0.0.1:{port}");
+    let metrics_address = format!("http://127.0.0.1:{}", app.metrics_port);
     let sp_entity_id = app.state.sp.entity_id.clone();
     let state = app.state.clone();
     tokio::spawn(app.run_until_stopped());
@@ -222,6 +239,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     }
     TestApp {
         address,
+        metrics_address,
         pool,
         clock,
         client: browser(),
@@ -414,6 +432,15 @@ impl TestApp {
             .send()
             .await
             .expect("GET")
+    }
+
+    /// What the metrics listener serves at `/metrics`.
+    pub async fn metrics_text(&self) -> String {
+        let resp = reqwest::get(format!("{}/metrics", self.metrics_address))
+            .await
+            .expect("GET /metrics");
+        assert_eq!(resp.status(), 200);
+        resp.text().await.unwrap()
     }
 
     pub async fn roles_json(&self) -> serde_json::Value {

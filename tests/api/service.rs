@@ -63,7 +63,7 @@ async fn metrics_count_sign_ins_by_outcome() {
     let app = spawn_app().await;
     app.sign_in("bob").await;
     app.post_acs("bm90IHhtbA==", None).await;
-    let text = app.get("/metrics").await.text().await.unwrap();
+    let text = app.metrics_text().await;
     assert!(
         text.contains(r#"roleport_sign_ins_total{idp="demo-saml",outcome="accepted"} 1"#),
         "{text}"

@@ -6,6 +6,7 @@
 // <base>/login, clicks the demo-saml provider, fills SimpleSAMLphp's login form, lets the
 // browser auto-post the SAMLResponse back to Roleport, waits for <base>/roles, and prints ONE
 // JSON line describing the page it landed on. A full-page screenshot is saved to the given path.
+// Then it signs out with the header's button and reports where that and a later /roles led.
 // Any failure exits non-zero with a message on stderr (and a screenshot of where it got stuck,
 // next to the requested one, when the browser got that far).
 //
@@ -59,13 +60,25 @@ try {
     };
   });
   await page.screenshot({ path: screenshot, fullPage: true });
+  const url = page.url();
+
+  // Sign out with the header's button (a form posting the CSRF token), then try the roles page.
+  let signOut = null;
+  const button = page.locator('header form.signout button');
+  if ((await button.count()) > 0) {
+    await Promise.all([page.waitForURL((u) => pathOf(u.toString()) === '/login'), button.click()]);
+    const landed = pathOf(page.url());
+    await page.goto(`${base}/roles`);
+    signOut = { landed, roles_then: pathOf(page.url()) };
+  }
   process.stdout.write(
     JSON.stringify({
-      url: page.url(),
-      path: pathOf(page.url()),
+      url,
+      path: pathOf(url),
       ...result,
       stylesheets: await stylesheets(page),
       auto_posted: autoPosted,
+      sign_out: signOut,
       console_errors: seen.consoleErrors,
       csp_violations: seen.cspViolations,
       failed_requests: seen.failedRequests,

@@ -159,7 +159,12 @@ pub(crate) async fn issue(
                 IssueErrorClass::Configuration => Kind::Internal,
                 IssueErrorClass::Unavailable => Kind::Unavailable,
             };
-            return Err(AppError::new(kind, format, reference, e.to_string()));
+            return Err(AppError::new(
+                kind,
+                format,
+                reference,
+                crate::http::public_messages::issue_error(&e),
+            ));
         }
     };
     if let Some(map) = details.as_object_mut() {
@@ -580,11 +585,12 @@ async fn saml_post(
         Err(e) => {
             event.reason = Some(format!("{}: {e}", e.code()));
             audit_or_log(&state, &reference, event).await;
+            tracing::warn!(reference, reason = e.code(), error = %e, "SAML POST not signed");
             return Err(AppError::new(
                 Kind::Unavailable,
                 Format::Html,
                 reference,
-                e.to_string(),
+                crate::http::public_messages::issue_error(&e),
             ));
         }
     };
@@ -620,11 +626,13 @@ async fn saml_post(
         reference,
     };
     let body = askama::Template::render(&page).map_err(|e| {
+        let reference = new_reference();
+        tracing::error!(reference, error = %e, "SAML POST page not rendered");
         AppError::new(
             Kind::Internal,
             Format::Html,
-            new_reference(),
-            format!("page: {e}"),
+            reference,
+            "Roleport could not show this page. Please try again.",
         )
     })?;
     // This one page may post to AWS's sign-in endpoint; every other page only to Roleport.

@@ -1,4 +1,5 @@
-//! `/healthz` (the process answers), `/readyz` (database reachable, IdP metadata fresh), `/metrics`.
+//! `/healthz` (the process answers), `/readyz` (database reachable, IdP metadata fresh), and
+//! `/metrics`, which is served only on the separate `[metrics] listen` address.
 
 use crate::http::AppState;
 use actix_web::{HttpResponse, web};
@@ -6,8 +7,12 @@ use chrono::Duration;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz))
-        .route("/metrics", web::get().to(metrics));
+        .route("/readyz", web::get().to(readyz));
+}
+
+/// The metrics listener's only route.
+pub fn configure_metrics(cfg: &mut web::ServiceConfig) {
+    cfg.route("/metrics", web::get().to(metrics));
 }
 
 async fn healthz() -> HttpResponse {

@@ -1,8 +1,7 @@
-//! `/login`, `/login/{idp}` (SP-initiated start) and `/logout`.
+//! `/login` and `/login/{idp}` (SP-initiated start).
 
 use super::refused::{count_unverified, pending_bound, pending_logins_capped};
-use super::session;
-use crate::audit::{AuditEvent, EventKind, Outcome, new_reference};
+use crate::audit::new_reference;
 use crate::db;
 use crate::db::logins::PendingLogin;
 use crate::domain::ReturnTo;
@@ -19,8 +18,7 @@ use serde::Deserialize;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/login", web::get().to(login_page))
-        .route("/login/{idp}", web::get().to(start))
-        .route("/logout", web::get().to(logout));
+        .route("/login/{idp}", web::get().to(start));
 }
 
 #[derive(Deserialize)]
@@ -186,33 +184,4 @@ async fn start(
         response.cookie(state.cookies.browser(browser_token));
     }
     Ok(response.finish())
-}
-
-async fn logout(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, AppError> {
-    if let Some(signed_in) = session::current(&state, &req, Format::Html).await? {
-        let reference = new_reference();
-        if let Err(e) = db::sessions::delete(&state.pool, &signed_in.token_hash).await {
-            tracing::error!(reference, error = %e, "cannot delete session");
-            return Err(AppError::new(
-                Kind::Unavailable,
-                Format::Html,
-                reference,
-                "Roleport cannot reach its database right now; you are still signed in. Please try again.",
-            ));
-        }
-        let mut event = AuditEvent::new(EventKind::SignOut, Outcome::Accepted);
-        event.idp = Some(signed_in.session.identity.idp.clone());
-        event.subject = Some(signed_in.session.identity.subject.clone());
-        let meta = RequestMeta::of(&req);
-        event.source_ip = meta.source_ip;
-        event.user_agent = meta.user_agent;
-        if let Err(e) = db::audit::append(&state.pool, &reference, state.clock.now(), event).await {
-            tracing::error!(reference, error = %e, "audit write failed");
-        }
-        tracing::info!(reference, subject = %signed_in.session.identity.subject, "signed out");
-    }
-    Ok(HttpResponse::SeeOther()
-        .insert_header(("Location", "/login"))
-        .cookie(state.cookies.removal(state.cookies.session_name()))
-        .finish())
 }

@@ -5,6 +5,7 @@ mod assets;
 mod credentials;
 mod health;
 mod login;
+mod logout;
 mod metadata;
 mod oidc;
 mod oidc_issuer;
@@ -15,10 +16,12 @@ mod support;
 
 use actix_web::web;
 
+pub use health::configure_metrics;
 pub use session::SignedIn;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(login::configure)
+        .configure(logout::configure)
         .configure(acs::configure)
         .configure(oidc::configure)
         .configure(oidc_issuer::configure)

@@ -260,12 +260,7 @@ async fn decode(
                 page.problem = Some(e.to_string());
                 return Ok(html_page(StatusCode::BAD_REQUEST, &page));
             }
-            let message = match e {
-                SupportError::NoCredentials | SupportError::IncompleteCredentials(_) => {
-                    "Roleport is not set up to decode messages: it has no AWS credentials of its own. Tell the Roleport operators and quote the reference below.".to_string()
-                }
-                other => other.to_string(),
-            };
+            let message = crate::http::public_messages::support_error(&e);
             return Err(AppError::new(
                 Kind::Unavailable,
                 Format::Html,
@@ -398,7 +393,10 @@ async fn run_check(
                 Kind::Unavailable,
                 format,
                 reference,
-                format!("Credentials were issued, but AWS could not confirm them: {e}"),
+                format!(
+                    "Credentials were issued, but AWS could not confirm them: {}",
+                    crate::http::public_messages::sts_error(&e)
+                ),
             ))
         }
     }

@@ -1,0 +1,101 @@
+//! Sign-out: `GET /logout` only asks (a page with a button), `POST /logout` with the session's
+//! CSRF token ends the session. Another site can therefore not sign a person out.
+
+use super::session::{self, SignedIn};
+use crate::audit::{AuditEvent, EventKind, Outcome, new_reference};
+use crate::db;
+use crate::http::AppState;
+use crate::http::errors::{AppError, Format, Kind};
+use crate::http::request_meta::RequestMeta;
+use crate::http::views::SignOutPage;
+use actix_web::{HttpRequest, HttpResponse, Responder, web};
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/logout", web::get().to(confirm))
+        .route("/logout", web::post().to(sign_out));
+}
+
+async fn confirm(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, AppError> {
+    match session::current(&state, &req, Format::Html).await? {
+        Some(signed_in) => Ok(SignOutPage {
+            person: signed_in.session.identity.subject.clone(),
+            idp: signed_in.session.identity.idp.clone(),
+            csrf_token: signed_in.session.csrf_token.clone(),
+        }
+        .respond_to(&req)
+        .map_into_boxed_body()),
+        None => Ok(to_login()),
+    }
+}
+
+#[derive(Deserialize)]
+struct SignOutForm {
+    csrf_token: Option<String>,
+}
+
+async fn sign_out(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<SignOutForm>,
+) -> Result<HttpResponse, AppError> {
+    let Some(signed_in) = session::current(&state, &req, Format::Html).await? else {
+        return Ok(to_login());
+    };
+    let reference = new_reference();
+    let mut event = AuditEvent::new(EventKind::SignOut, Outcome::Accepted);
+    event.idp = Some(signed_in.session.identity.idp.clone());
+    event.subject = Some(signed_in.session.identity.subject.clone());
+    let meta = RequestMeta::of(&req);
+    event.source_ip = meta.source_ip;
+    event.user_agent = meta.user_agent;
+    if !token_matches(&signed_in, form.csrf_token.as_deref()) {
+        tracing::warn!(security = true, reference, subject = %signed_in.session.identity.subject, "sign-out refused: missing or wrong CSRF token");
+        event.outcome = Outcome::Rejected;
+        event.reason = Some("bad_csrf_token: sign-out without the session's CSRF token".into());
+        audit_or_log(&state, &reference, event).await;
+        return Err(AppError::new(
+            Kind::BadRequest,
+            Format::Html,
+            reference,
+            "This sign-out form has expired, so you are still signed in. Sign out with the button on a Roleport page.",
+        ));
+    }
+    if let Err(e) = db::sessions::delete(&state.pool, &signed_in.token_hash).await {
+        tracing::error!(reference, error = %e, "cannot delete session");
+        return Err(AppError::new(
+            Kind::Unavailable,
+            Format::Html,
+            reference,
+            "Roleport cannot reach its database right now; you are still signed in. Please try again.",
+        ));
+    }
+    audit_or_log(&state, &reference, event).await;
+    tracing::info!(reference, subject = %signed_in.session.identity.subject, "signed out");
+    Ok(HttpResponse::SeeOther()
+        .insert_header(("Location", "/login"))
+        .cookie(state.cookies.removal(state.cookies.session_name()))
+        .finish())
+}
+
+async fn audit_or_log(state: &AppState, reference: &str, event: AuditEvent) {
+    if let Err(e) = db::audit::append(&state.pool, reference, state.clock.now(), event).await {
+        tracing::error!(reference, error = %e, "audit write failed");
+    }
+}
+
+fn token_matches(signed_in: &SignedIn, sent: Option<&str>) -> bool {
+    let sent = sent.unwrap_or_default();
+    !sent.is_empty()
+        && bool::from(
+            sent.as_bytes()
+                .ct_eq(signed_in.session.csrf_token.as_bytes()),
+        )
+}
+
+fn to_login() -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header(("Location", "/login"))
+        .finish()
+}
