@@ -354,6 +354,7 @@ roles:
     access: {mode: saml_broker}
 rules:
   - id: admins
+    idp: [demo-saml, demo-oidc]
     claim: group
     match: ldap_dn
     pattern: aws-admins
@@ -361,6 +362,7 @@ rules:
     session_tags: {team: platform, cost-center: "42"}
     transitive_tag_keys: [team]
   - id: readonly
+    idp: [demo-saml, demo-oidc]
     claim: group
     match: ldap_dn
     pattern: cn=aws-readonly,ou=groups,dc=example,dc=org
@@ -379,7 +381,7 @@ async fn assume_role_with_roleport_own_long_term_credentials() {
     assert_eq!(body["DurationSeconds"], 7200);
     assert_eq!(
         body["AssumedRoleArn"],
-        "arn:aws:sts::123456789012:assumed-role/Admin/alice@example.org"
+        "arn:aws:sts::123456789012:assumed-role/Admin/alice@example.org@demo-saml"
     );
     // The credentials work: moto names the role and alice's session.
     assert_eq!(
@@ -389,14 +391,14 @@ async fn assume_role_with_roleport_own_long_term_credentials() {
             body["SessionToken"].as_str().unwrap()
         )
         .await,
-        "arn:aws:sts::123456789012:assumed-role/Admin/alice@example.org"
+        "arn:aws:sts::123456789012:assumed-role/Admin/alice@example.org@demo-saml"
     );
     let calls = sts.calls();
     assert_eq!(calls.len(), 1);
     AssumeRoleCheck {
         role_arn: ADMIN_ARN,
-        session_name: "alice@example.org",
-        source_identity: "alice",
+        session_name: "alice@example.org@demo-saml",
+        source_identity: "alice@demo-saml",
         // The order STS sees: the rule's tags sorted by key.
         tags: &[("cost-center", "42"), ("team", "platform")],
         transitive: &["team"],
@@ -408,7 +410,7 @@ async fn assume_role_with_roleport_own_long_term_credentials() {
 
     let row = audit_row(&app, &body).await;
     assert_eq!(row["details"]["mode"], "assume_role");
-    assert_eq!(row["details"]["source_identity"], "alice");
+    assert_eq!(row["details"]["source_identity"], "alice@demo-saml");
     assert_eq!(row["details"]["access_key_id"], body["AccessKeyId"]);
     let text = row.to_string();
     assert!(!text.contains(MOTO.get("BROKER_SECRET_ACCESS_KEY")));
@@ -454,8 +456,8 @@ async fn assume_role_with_temporary_own_credentials_is_chained_and_capped_at_an_
     let calls = sts.calls();
     AssumeRoleCheck {
         role_arn: ADMIN_ARN,
-        session_name: "alice@example.org",
-        source_identity: "alice",
+        session_name: "alice@example.org@demo-saml",
+        source_identity: "alice@demo-saml",
         tags: &[("cost-center", "42"), ("team", "platform")],
         transitive: &["team"],
         external_id: Some(EXTERNAL_ID),
@@ -472,7 +474,7 @@ async fn assume_role_with_temporary_own_credentials_is_chained_and_capped_at_an_
             body["SessionToken"].as_str().unwrap()
         )
         .await,
-        "arn:aws:sts::123456789012:assumed-role/Admin/alice@example.org"
+        "arn:aws:sts::123456789012:assumed-role/Admin/alice@example.org@demo-saml"
     );
     // AWS refuses SessionDuration for role-chained credentials at the federation endpoint.
     assert_eq!(
@@ -553,6 +555,7 @@ roles:
       mode: federation_token{policy}
 rules:
   - id: readonly
+    idp: [demo-saml, demo-oidc]
     claim: group
     match: ldap_dn
     pattern: cn=aws-readonly,ou=groups,dc=example,dc=org
@@ -703,11 +706,13 @@ roles:
     max_session_seconds: 7200
 rules:
   - id: admins
+    idp: [demo-saml, demo-oidc]
     claim: group
     match: ldap_dn
     pattern: aws-admins
     roles: [arn:aws:iam::123456789012:role/Admin]
   - id: readonly
+    idp: [demo-saml, demo-oidc]
     claim: group
     match: ldap_dn
     pattern: cn=aws-readonly,ou=groups,dc=example,dc=org

@@ -114,6 +114,16 @@ impl ClaimPath {
     }
 
     /// The path as text, for messages.
+    /// The top-level claim names this path reads: the whole path when looked up literally, and
+    /// its first segment.
+    pub fn top_level_names(&self) -> Vec<&str> {
+        self.literal
+            .as_deref()
+            .into_iter()
+            .chain(self.segments.first().map(String::as_str))
+            .collect()
+    }
+
     pub fn as_text(&self) -> String {
         self.literal
             .clone()
