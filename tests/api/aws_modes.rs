@@ -580,7 +580,7 @@ async fn federation_token_with_the_session_policy_the_grant_names() {
     // constant key it hands out), so the federated user's ARN is checked as STS returned it.
     assert_eq!(
         body["AssumedRoleArn"],
-        "arn:aws:sts::123456789012:federated-user/bob@example.org"
+        "arn:aws:sts::123456789012:federated-user/bob@example.org@demo-saml"
     );
     assert_eq!(
         caller_arn(
@@ -615,7 +615,7 @@ async fn federation_token_with_the_session_policy_the_grant_names() {
             "GetFederationToken needs long-term keys"
         );
         let name = call.p("Name");
-        assert_eq!(name, "bob@example.org");
+        assert_eq!(name, "bob@example.org@demo-saml");
         assert!(sigv4_regex_ok(name, 2, 32), "{name}");
         assert_eq!(call.p("DurationSeconds"), duration);
         let seconds: u32 = duration.parse().unwrap();
@@ -643,7 +643,7 @@ async fn federation_token_with_the_session_policy_the_grant_names() {
     }
     let row = audit_row(&app, &body).await;
     assert_eq!(row["details"]["mode"], "federation_token");
-    assert_eq!(row["details"]["role_session_name"], "bob@example.org");
+    assert_eq!(row["details"]["role_session_name"], "bob@example.org@demo-saml");
     assert_eq!(row["details"]["source_identity"], serde_json::Value::Null);
     assert!(
         !row.to_string()

@@ -567,7 +567,7 @@ async fn credentials_check_runs_get_caller_identity_with_fresh_credentials() {
     assert_eq!(text_of(&html, "caller-account"), "123456789012");
     let user_id = text_of(&html, "caller-user-id");
     assert!(
-        user_id.starts_with("AROA") && user_id.ends_with(":alice@example.org"),
+        user_id.starts_with("AROA") && user_id.ends_with(":alice@example.org@demo-saml"),
         "{user_id}"
     );
     assert!(html.contains("The check passed"), "{html}");
@@ -629,7 +629,7 @@ async fn credentials_check_runs_get_caller_identity_with_fresh_credentials() {
         body["UserId"]
             .as_str()
             .unwrap()
-            .ends_with(":alice@example.org")
+            .ends_with(":alice@example.org@demo-saml")
     );
     assert_eq!(body["Matches"], true);
     assert!(body.get("SecretAccessKey").is_none() && body.get("SessionToken").is_none());
