@@ -643,7 +643,10 @@ async fn federation_token_with_the_session_policy_the_grant_names() {
     }
     let row = audit_row(&app, &body).await;
     assert_eq!(row["details"]["mode"], "federation_token");
-    assert_eq!(row["details"]["role_session_name"], "bob@example.org@demo-saml");
+    assert_eq!(
+        row["details"]["role_session_name"],
+        "bob@example.org@demo-saml"
+    );
     assert_eq!(row["details"]["source_identity"], serde_json::Value::Null);
     assert!(
         !row.to_string()

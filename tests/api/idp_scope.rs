@@ -397,6 +397,46 @@ async fn an_unverified_oidc_email_reaches_no_rule() {
     assert_eq!(role_names(&app).await, ["Admin", "ReadOnly"]);
 }
 
+/// A provider configured to take the stable id from the e-mail claim: an unverified address would
+/// become the subject (and so reach `subject` rules), so such a sign-in is refused.
+#[tokio::test]
+async fn an_unverified_email_cannot_become_the_subject() {
+    let op = FakeOp::start().await;
+    let mut idp = op.idp("google");
+    if let roleport::configuration::IdpKind::Oidc(oidc) = &mut idp.kind {
+        oidc.claims.stable_id = "email".into();
+    }
+    let rules = "  - id: admin-by-subject
+    idp: google
+    claim: subject
+    match: exact
+    pattern: admin@example.org
+    roles: [arn:aws:iam::123456789012:role/Admin]
+";
+    let app = spawn_app_with(Options {
+        rules_yaml: with_rules(rules),
+        extra_idps: vec![idp],
+        include_demo_saml: false,
+        ..Options::default()
+    })
+    .await;
+    let unverified = json!({"email": "admin@example.org", "email_verified": false});
+    let resp = fake_op_sign_in(&app, &op, "google", unverified).await;
+    assert_eq!(resp.status(), 403);
+    let _ = reference_in(&resp.text().await.unwrap());
+    let reason = app.last_reason().await;
+    assert!(
+        reason.starts_with("claims.stable_id_unverified_email: "),
+        "{reason}"
+    );
+    assert_eq!(app.session_count().await, 0);
+
+    let verified = json!({"email": "admin@example.org", "email_verified": true});
+    let resp = fake_op_sign_in(&app, &op, "google", verified).await;
+    assert_eq!(resp.status(), 303);
+    assert_eq!(role_names(&app).await, ["Admin"]);
+}
+
 const SAML_EMAIL_RULES: &str = "  - id: mail-attribute
     idp: demo-saml
     claim: attribute:mail

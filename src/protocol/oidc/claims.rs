@@ -35,7 +35,9 @@
 //!
 //! **Stable id.** Default path `sub`; may point elsewhere (Entra's `oid`). A non-empty string of
 //! at most 255 bytes without control characters, or an integer (written in decimal). It is unique
-//! only per issuer: the caller stores it together with the issuer.
+//! only per issuer: the caller stores it together with the issuer. When the stable id is read
+//! from the e-mail claim, an address the provider does not vouch for refuses the sign-in
+//! ([`ClaimsError::StableIdUnverifiedEmail`]): it would otherwise reach `subject` rules.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -64,6 +66,8 @@ pub enum ClaimsError {
     TooManyGroups(usize),
     #[error("hosted domain {0:?} is not allowed")]
     HostedDomainNotAllowed(Option<String>),
+    #[error("the stable id is the e-mail claim {0:?}, and the provider does not vouch for it")]
+    StableIdUnverifiedEmail(String),
 }
 
 impl ClaimsError {
@@ -77,6 +81,7 @@ impl ClaimsError {
             Self::EmailMalformed => "claims.email_malformed",
             Self::TooManyGroups(_) => "claims.too_many_groups",
             Self::HostedDomainNotAllowed(_) => "claims.hd_not_allowed",
+            Self::StableIdUnverifiedEmail(_) => "claims.stable_id_unverified_email",
         }
     }
 }
@@ -278,6 +283,14 @@ pub fn extract_identity(
         Some(Value::String(s)) if s == "false" => false,
         Some(_) => return Err(ClaimsError::Malformed(mapping.email_verified.as_text())),
     };
+    // A subject read from the e-mail claim is that address: no rule (a `subject` rule included)
+    // may see it unless the provider vouches for it.
+    if !email_verified && email.is_some() && mapping.stable_id.as_text() == mapping.email.as_text()
+    {
+        return Err(ClaimsError::StableIdUnverifiedEmail(
+            mapping.email.as_text(),
+        ));
+    }
     let name = mapping
         .name
         .resolve(claims)
