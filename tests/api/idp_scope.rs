@@ -513,3 +513,47 @@ async fn a_stored_rule_without_idp_applies_to_no_idp_and_is_reported() {
     assert_eq!(app.sign_in("alice").await.status(), 303);
     assert_eq!(role_names(&app).await, ["ReadOnly"]);
 }
+
+/// Migration 0009 on rules stored by an older release: one `idp` becomes a one-element list, a
+/// missing one stays missing (applies to no IdP), never "every IdP".
+#[tokio::test]
+async fn migration_0009_keeps_scoped_rules_and_leaves_unscoped_ones_applying_to_no_idp() {
+    use roleport::protocol::mapping::IdpScope;
+    use sqlx::{Connection, Executor};
+    let name = format!("roleport_test_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(ADMIN_DB_URL).await.unwrap();
+    admin
+        .execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
+        .await
+        .unwrap();
+    let pool = sqlx::PgPool::connect(&format!("postgres://postgres@127.0.0.1:5432/{name}"))
+        .await
+        .unwrap();
+    let mut before = sqlx::migrate::Migrator::new(std::path::Path::new("migrations"))
+        .await
+        .unwrap();
+    let older: Vec<_> = before
+        .migrations
+        .iter()
+        .filter(|m| m.version < 9)
+        .cloned()
+        .collect();
+    before.migrations = older.into();
+    before.run(&pool).await.unwrap();
+    for (id, idp) in [("scoped", Some("corp")), ("legacy", None)] {
+        sqlx::query(
+            "INSERT INTO mapping_rules (id, idp, claim, match_kind, pattern, roles, effect)
+             VALUES ($1, $2, 'group', 'exact', 'admins', '[]', 'allow')",
+        )
+        .bind(id)
+        .bind(idp)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    roleport::db::migrate(&pool).await.unwrap();
+    let set = roleport::db::rules::load(&pool).await.unwrap();
+    let idp_of = |id: &str| set.rules.iter().find(|r| r.id == id).unwrap().idp.clone();
+    assert_eq!(idp_of("scoped"), Some(IdpScope::Only(vec!["corp".into()])));
+    assert_eq!(idp_of("legacy"), None);
+}
