@@ -303,8 +303,9 @@ pub struct Rule {
 
 /// Which identity providers a rule applies to: written `idp: corp`, `idp: [corp, partner]`, or
 /// `idp: "*"` for every IdP.
+/// Serialized as the document writes it: `["*"]`, or the ids.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(from = "Vec<String>", into = "Vec<String>")]
 pub enum IdpScope {
     /// `idp: "*"`: the rule means every IdP, and says so (import and explain warn about it).
     Any,
@@ -339,6 +340,18 @@ impl IdpScope {
         } else {
             IdpScope::Only(ids)
         }
+    }
+}
+
+impl From<Vec<String>> for IdpScope {
+    fn from(ids: Vec<String>) -> IdpScope {
+        IdpScope::from_ids(ids)
+    }
+}
+
+impl From<IdpScope> for Vec<String> {
+    fn from(scope: IdpScope) -> Vec<String> {
+        scope.ids()
     }
 }
 
