@@ -325,7 +325,7 @@ cat <<BANNER
    paste the export lines into a shell, then run
      $VENV/bin/python -c 'import boto3;print(boto3.client("sts",endpoint_url="$MOTO_URL",region_name="us-east-1").get_caller_identity()["Arn"])'
    For alice on Administrator it prints
-     arn:aws:sts::123456789012:assumed-role/Admin/alice@example.org
+     arn:aws:sts::123456789012:assumed-role/Admin/alice@example.org@demo-saml
    Logs: $PEERS/moto/moto.log, $RUN/federation.log,
          $PEERS/oidc/server.log
    Press Ctrl-C to stop Roleport, moto, the sign-in stand-in,

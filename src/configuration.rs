@@ -633,6 +633,10 @@ pub struct AttributeSettings {
     pub subject: Option<String>,
     #[serde(default = "default_email_attributes")]
     pub email: Vec<String>,
+    /// Whether the IdP vouches for the addresses in `email` (it signs them; default true).
+    /// `false` keeps every e-mail attribute away from the rules.
+    #[serde(default = "default_true")]
+    pub email_verified: bool,
     #[serde(default = "default_display_name_attributes")]
     pub display_name: Vec<String>,
 }
@@ -643,6 +647,7 @@ impl Default for AttributeSettings {
             groups: default_group_attributes(),
             subject: None,
             email: default_email_attributes(),
+            email_verified: true,
             display_name: default_display_name_attributes(),
         }
     }

@@ -182,14 +182,41 @@ async fn pool(settings: &Settings) -> Result<sqlx::PgPool, String> {
     Ok(pool)
 }
 
+/// `(rule id, idp id)` for every IdP a rule names that this configuration does not define.
+fn unconfigured_idps(settings: &Settings, set: &mapping::RuleSet) -> Vec<(String, String)> {
+    let configured: std::collections::BTreeSet<&str> =
+        settings.idps.iter().map(|i| i.id.as_str()).collect();
+    set.rules
+        .iter()
+        .filter_map(|r| match &r.idp {
+            Some(mapping::IdpScope::Only(ids)) => Some((r, ids)),
+            _ => None,
+        })
+        .flat_map(|(r, ids)| {
+            ids.iter()
+                .filter(|id| !configured.contains(id.as_str()))
+                .map(|id| (r.id.clone(), id.clone()))
+        })
+        .collect()
+}
+
 async fn rules(settings: &Settings, command: RulesCommand) -> Result<ExitCode, String> {
     let pool = pool(settings).await?;
     match command {
         RulesCommand::Import { file } => {
             let text =
                 std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-            match mapping::parse_document(&text) {
-                Ok(set) => {
+            match mapping::parse_document_with_warnings(&text) {
+                Ok((set, warnings)) => {
+                    for w in &warnings {
+                        eprintln!("{}: warning: {w}", file.display());
+                    }
+                    for (rule, idp) in unconfigured_idps(settings, &set) {
+                        eprintln!(
+                            "{}: warning: rule {rule} names idp {idp}, which is not configured here; it applies to nobody until it is",
+                            file.display()
+                        );
+                    }
                     let generation = db::rules::replace_all(&pool, &set)
                         .await
                         .map_err(|e| e.to_string())?;
@@ -241,6 +268,16 @@ async fn rules(settings: &Settings, command: RulesCommand) -> Result<ExitCode, S
                 groups,
                 attributes: attrs,
             };
+            // Positioned in what `roleport rules export` prints, the document form of the store.
+            let export = mapping::render_document(compiled.rule_set());
+            for w in mapping::document_warnings(&export) {
+                eprintln!("warning: {w} (line of `roleport rules export`)");
+            }
+            for rule in compiled.rules_without_idp() {
+                eprintln!(
+                    "warning: rule {rule} was stored without idp and applies to no IdP; import the rules again with idp set"
+                );
+            }
             let explanation = mapping::explain(&compiled, &claims);
             if json {
                 println!(

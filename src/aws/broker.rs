@@ -8,8 +8,8 @@ use crate::configuration::{AwsSettings, KeyPairFiles};
 use crate::domain::{FederatedIdentity, UpstreamSaml};
 use crate::protocol::aws::{
     AwsRuleError, BrokerError, BrokerSigningKey, CredentialKind, DurationRequest,
-    PartitionEndpoints, RoleSessionName, SamlBrokerRequest, SessionDuration, SessionTags,
-    SourceIdentity, build_signed_response, session_duration,
+    PartitionEndpoints, SamlBrokerRequest, SessionDuration, SessionTags, build_signed_response,
+    scoped_identity, session_duration,
 };
 use crate::protocol::mapping::{AccessMode, Grant, Partition};
 use crate::protocol::xml::escape as xml_escape;
@@ -391,13 +391,8 @@ impl AwsRuntime {
             .first()
             .cloned()
             .ok_or(IssueError::NoSigningKey)?;
-        let person = req
-            .identity
-            .email
-            .as_deref()
-            .unwrap_or(&req.identity.subject);
-        let role_session_name = RoleSessionName::derive(person);
-        let source_identity = SourceIdentity::derive(&req.identity.subject);
+        let role_session_name = super::modes::session_name(req.identity);
+        let source_identity = super::modes::source_identity(req.identity);
         let request = SamlBrokerRequest {
             issuer: self.idp_entity_id.clone(),
             response_id: random_id().map_err(IssueError::Signing)?,
@@ -405,7 +400,8 @@ impl AwsRuntime {
             now: req.now,
             authn_instant: req.now,
             endpoints,
-            name_id: req.identity.subject.clone(),
+            // Scoped like SourceIdentity: the same subject from two IdPs is two people.
+            name_id: scoped_identity(&req.identity.subject, &req.identity.idp),
             role_arn: grant.role_arn.clone(),
             provider_arn: self.provider_arn(grant),
             role_session_name: role_session_name.clone(),

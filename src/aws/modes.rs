@@ -22,7 +22,7 @@ use crate::protocol::aws::{
     AWS_SAML_ATTRIBUTE_PREFIX, CredentialKind, DurationRequest, FederationTokenName,
     MAX_MINTED_TOKEN_SECONDS, MintError, RoleSessionName, SessionTags, SourceIdentity,
     WebIdentityClaims, check_federation_policies, federation_token_duration,
-    mint_web_identity_token, session_duration,
+    mint_web_identity_token, scoped_identity, session_duration,
 };
 use crate::protocol::mapping::AccessMode;
 use std::collections::BTreeMap;
@@ -68,7 +68,7 @@ impl AwsRuntime {
             saml_session_duration: None,
             chained: false,
         })?;
-        let role_session_name = RoleSessionName::derive(person(req.identity));
+        let role_session_name = session_name(req.identity);
         let issued = self
             .sts
             .assume_role_with_web_identity(
@@ -101,8 +101,8 @@ impl AwsRuntime {
             chained: false,
         })?;
         let key = self.oidc_keys.first().ok_or(IssueError::NoOidcKey)?;
-        let role_session_name = RoleSessionName::derive(person(req.identity));
-        let source_identity = SourceIdentity::derive(&req.identity.subject);
+        let role_session_name = session_name(req.identity);
+        let source_identity = source_identity(req.identity);
         let tags = SessionTags::from_map(&grant.session_tags, &grant.transitive_tag_keys)?;
         let mut jti = [0u8; 16];
         openssl::rand::rand_bytes(&mut jti).map_err(|e| IssueError::Signing(e.to_string()))?;
@@ -112,7 +112,7 @@ impl AwsRuntime {
             &WebIdentityClaims {
                 issuer: &self.oidc_issuer,
                 audience: grant.access.oidc_audience(),
-                subject: &req.identity.subject,
+                subject: &scoped_identity(&req.identity.subject, &req.identity.idp),
                 source_identity: &source_identity,
                 tags: &tags,
                 jti: &jti,
@@ -233,8 +233,8 @@ impl AwsRuntime {
             saml_session_duration: None,
             chained,
         })?;
-        let role_session_name = RoleSessionName::derive(person(req.identity));
-        let source_identity = SourceIdentity::derive(&req.identity.subject);
+        let role_session_name = session_name(req.identity);
+        let source_identity = source_identity(req.identity);
         let tags = SessionTags::from_map(&grant.session_tags, &grant.transitive_tag_keys)?;
         let issued = self
             .sts
@@ -281,7 +281,7 @@ impl AwsRuntime {
             .federation_user
             .clone()
             .ok_or(IssueError::NoFederationUser)?;
-        let name = FederationTokenName::derive(person(req.identity));
+        let name = FederationTokenName::of_person(person(req.identity), &req.identity.idp);
         // GetFederationToken takes session tags but has no transitive keys (a federated user
         // cannot chain roles).
         let tags = SessionTags::from_map(&grant.session_tags, &[])?;
@@ -312,9 +312,20 @@ impl AwsRuntime {
     }
 }
 
-/// Whom AWS names in the session: the e-mail address when there is one, else the subject.
+/// Whom AWS names in the session: the e-mail address when there is one (an identity only
+/// carries one its IdP vouches for), else the subject.
 fn person(identity: &FederatedIdentity) -> &str {
     identity.email.as_deref().unwrap_or(&identity.subject)
+}
+
+/// The RoleSessionName: `<person>@<idp>`, fitted, so two IdPs' users never share one.
+pub(crate) fn session_name(identity: &FederatedIdentity) -> RoleSessionName {
+    RoleSessionName::of_person(person(identity), &identity.idp)
+}
+
+/// The SourceIdentity: `<subject>@<idp>`, fitted. Customers write IAM conditions on it.
+pub(crate) fn source_identity(identity: &FederatedIdentity) -> SourceIdentity {
+    SourceIdentity::of_person(&identity.subject, &identity.idp)
 }
 
 /// Whether one of the upstream Role values is exactly `role-arn,provider-arn` (AWS accepts

@@ -2,7 +2,7 @@
 //! transaction and bumps the generation, which every replica polls to reload.
 
 use crate::protocol::mapping::{
-    Access, AccessMode, Account, CompiledRules, Role, Rule, RuleSet, SessionPolicy,
+    Access, AccessMode, Account, CompiledRules, IdpScope, Role, Rule, RuleSet, SessionPolicy,
 };
 use sqlx::{PgPool, Row};
 
@@ -114,14 +114,21 @@ pub async fn replace_all(pool: &PgPool, set: &RuleSet) -> Result<i64, RulesDbErr
         .await?;
     }
     for rule in &set.rules {
+        // Documents refuse such a rule; this keeps any other caller from storing one.
+        let idps = rule.idp.as_ref().map(IdpScope::ids).ok_or_else(|| {
+            invalid(format!(
+                "rule {} names no idp: every rule must name its IdP",
+                rule.id
+            ))
+        })?;
         sqlx::query(
-            "INSERT INTO mapping_rules (id, description, idp, claim, match_kind, pattern, roles, effect, priority,
+            "INSERT INTO mapping_rules (id, description, idps, claim, match_kind, pattern, roles, effect, priority,
                  max_session_seconds, session_tags, transitive_tag_keys, capabilities)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(&rule.id)
         .bind(&rule.description)
-        .bind(&rule.idp)
+        .bind(json(&idps)?)
         .bind(String::from(rule.claim.clone()))
         .bind(String::from(rule.match_kind))
         .bind(&rule.pattern)
@@ -204,7 +211,7 @@ async fn load_with_generation(pool: &PgPool) -> Result<(i64, RuleSet), RulesDbEr
     }
     let mut rules = Vec::new();
     for row in sqlx::query(
-        "SELECT id, description, idp, claim, match_kind, pattern, roles, effect, priority, max_session_seconds,
+        "SELECT id, description, idps, claim, match_kind, pattern, roles, effect, priority, max_session_seconds,
                 session_tags, transitive_tag_keys, capabilities FROM mapping_rules ORDER BY id",
     )
     .fetch_all(&mut *tx)
@@ -213,7 +220,12 @@ async fn load_with_generation(pool: &PgPool) -> Result<(i64, RuleSet), RulesDbEr
         rules.push(Rule {
             id: row.try_get("id")?,
             description: row.try_get("description")?,
-            idp: row.try_get("idp")?,
+            idp: row
+                .try_get::<Option<serde_json::Value>, _>("idps")?
+                .map(serde_json::from_value::<Vec<String>>)
+                .transpose()
+                .map_err(invalid)?
+                .map(IdpScope::from_ids),
             claim: row.try_get::<String, _>("claim")?.try_into().map_err(invalid)?,
             match_kind: row.try_get::<String, _>("match_kind")?.try_into().map_err(invalid)?,
             pattern: row.try_get("pattern")?,
@@ -254,5 +266,13 @@ pub async fn load_compiled(pool: &PgPool) -> Result<(i64, CompiledRules), RulesD
                 .join("; "),
         )
     })?;
+    let unscoped = compiled.rules_without_idp();
+    if !unscoped.is_empty() {
+        tracing::error!(
+            security = true,
+            rules = ?unscoped,
+            "mapping rules stored without idp apply to no IdP: import the rules again with idp set on every rule"
+        );
+    }
     Ok((generation, compiled))
 }

@@ -1,5 +1,6 @@
 //! Parsed-not-validated value types used across the crate.
 
+mod email_trust;
 mod identity;
 mod return_to;
 mod upstream_id_token;

@@ -17,6 +17,8 @@ pub struct SamlIdp {
     pub sign_requests: bool,
     pub allow_idp_initiated: bool,
     pub attributes: AttributeMapping,
+    /// Whether this IdP vouches for the e-mail addresses it sends (`attributes.email_verified`).
+    pub email_verified: bool,
     /// When metadata from a URL was last fetched successfully.
     pub refreshed_at: Option<DateTime<Utc>>,
 }
@@ -150,6 +152,7 @@ pub fn build(
             email: settings.attributes.email.clone(),
             display_name: settings.attributes.display_name.clone(),
         },
+        email_verified: settings.attributes.email_verified,
         refreshed_at,
     })
 }

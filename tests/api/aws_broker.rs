@@ -32,13 +32,13 @@ async fn alice_gets_admin_credentials_that_work_and_what_was_sent_obeys_aws_rule
     assert!(chrono::DateTime::parse_from_rfc3339(body["Expiration"].as_str().unwrap()).is_ok());
     assert_eq!(
         body["AssumedRoleArn"],
-        "arn:aws:sts::123456789012:assumed-role/Admin/alice@example.org"
+        "arn:aws:sts::123456789012:assumed-role/Admin/alice@example.org@demo-saml"
     );
 
     // The credentials work: moto names the picked role and alice's session.
     assert_eq!(
         caller_arn(key, secret, token).await,
-        "arn:aws:sts::123456789012:assumed-role/Admin/alice@example.org"
+        "arn:aws:sts::123456789012:assumed-role/Admin/alice@example.org@demo-saml"
     );
 
     let calls = sts.seen.lock().unwrap().clone();
@@ -46,9 +46,9 @@ async fn alice_gets_admin_credentials_that_work_and_what_was_sent_obeys_aws_rule
     SamlCheck {
         app: &app,
         role_arn: "arn:aws:iam::123456789012:role/Admin",
-        session_name: "alice@example.org",
+        session_name: "alice@example.org@demo-saml",
         duration: 3600,
-        source_identity: "alice",
+        source_identity: "alice@demo-saml",
         recipient: "https://signin.aws.amazon.com/saml",
         audience: "urn:amazon:webservices",
     }
@@ -231,7 +231,7 @@ async fn console_link_goes_through_the_federation_endpoint() {
             session["sessionToken"].as_str().unwrap()
         )
         .await,
-        "arn:aws:sts::123456789012:assumed-role/Admin/alice@example.org"
+        "arn:aws:sts::123456789012:assumed-role/Admin/alice@example.org@demo-saml"
     );
     let events = app.audit_events().await;
     assert!(
@@ -461,9 +461,9 @@ async fn console_only_saml_post_goes_straight_to_aws_sign_in() {
     SamlCheck {
         app: &app,
         role_arn: "arn:aws:iam::123456789012:role/Admin",
-        session_name: "alice@example.org",
+        session_name: "alice@example.org@demo-saml",
         duration: 3600,
-        source_identity: "alice",
+        source_identity: "alice@demo-saml",
         recipient: "https://signin.aws.amazon.com/saml",
         audience: "urn:amazon:webservices",
     }

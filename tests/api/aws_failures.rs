@@ -228,7 +228,7 @@ async fn throttling_then_success_issues_credentials() {
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(
         body["AssumedRoleArn"],
-        "arn:aws:sts::123456789012:assumed-role/Admin/alice@example.org"
+        "arn:aws:sts::123456789012:assumed-role/Admin/alice@example.org@demo-saml"
     );
     assert!(body["AccessKeyId"].as_str().unwrap().starts_with("ASIA"));
     let seen = sts.seen.lock().unwrap().clone();
@@ -386,6 +386,7 @@ roles:
     max_session_seconds: 3600
 rules:
   - id: admins
+    idp: [demo-saml, demo-oidc]
     claim: group
     match: ldap_dn
     pattern: aws-admins
@@ -463,7 +464,7 @@ async fn partition_credentials_obey_that_partitions_rules(case: PartitionCase) {
     assert_eq!(
         body["AssumedRoleArn"],
         format!(
-            "arn:{}:sts::{}:assumed-role/Admin/alice@example.org",
+            "arn:{}:sts::{}:assumed-role/Admin/alice@example.org@demo-saml",
             case.partition, case.account
         )
     );
@@ -489,9 +490,9 @@ async fn partition_credentials_obey_that_partitions_rules(case: PartitionCase) {
     SamlCheck {
         app: &p.app,
         role_arn: &role_arn,
-        session_name: "alice@example.org",
+        session_name: "alice@example.org@demo-saml",
         duration: 3600,
-        source_identity: "alice",
+        source_identity: "alice@demo-saml",
         recipient: case.recipient,
         audience: case.audience,
     }
@@ -555,9 +556,9 @@ async fn commercial_partition_beside_the_others_keeps_its_own_identifiers() {
     SamlCheck {
         app: &p.app,
         role_arn: "arn:aws:iam::123456789012:role/Admin",
-        session_name: "alice@example.org",
+        session_name: "alice@example.org@demo-saml",
         duration: 3600,
-        source_identity: "alice",
+        source_identity: "alice@demo-saml",
         recipient: "https://signin.aws.amazon.com/saml",
         audience: "urn:amazon:webservices",
     }

@@ -14,7 +14,8 @@ use base64::Engine;
 use roleport::configuration::KeyPairFiles;
 
 const ADMIN: &str = "123456789012-Admin";
-const ADMIN_SESSION_ARN: &str = "arn:aws:sts::123456789012:assumed-role/Admin/alice@example.org";
+const ADMIN_SESSION_ARN: &str =
+    "arn:aws:sts::123456789012:assumed-role/Admin/alice@example.org@demo-saml";
 
 /// A signing key pair on disk, with its certificate as PEM and as metadata carries it (base64 DER).
 struct SigningKey {

@@ -354,6 +354,7 @@ roles:
     access: {mode: saml_broker}
 rules:
   - id: admins
+    idp: [demo-saml, demo-oidc]
     claim: group
     match: ldap_dn
     pattern: aws-admins
@@ -361,6 +362,7 @@ rules:
     session_tags: {team: platform, cost-center: "42"}
     transitive_tag_keys: [team]
   - id: readonly
+    idp: [demo-saml, demo-oidc]
     claim: group
     match: ldap_dn
     pattern: cn=aws-readonly,ou=groups,dc=example,dc=org
@@ -379,7 +381,7 @@ async fn assume_role_with_roleport_own_long_term_credentials() {
     assert_eq!(body["DurationSeconds"], 7200);
     assert_eq!(
         body["AssumedRoleArn"],
-        "arn:aws:sts::123456789012:assumed-role/Admin/alice@example.org"
+        "arn:aws:sts::123456789012:assumed-role/Admin/alice@example.org@demo-saml"
     );
     // The credentials work: moto names the role and alice's session.
     assert_eq!(
@@ -389,14 +391,14 @@ async fn assume_role_with_roleport_own_long_term_credentials() {
             body["SessionToken"].as_str().unwrap()
         )
         .await,
-        "arn:aws:sts::123456789012:assumed-role/Admin/alice@example.org"
+        "arn:aws:sts::123456789012:assumed-role/Admin/alice@example.org@demo-saml"
     );
     let calls = sts.calls();
     assert_eq!(calls.len(), 1);
     AssumeRoleCheck {
         role_arn: ADMIN_ARN,
-        session_name: "alice@example.org",
-        source_identity: "alice",
+        session_name: "alice@example.org@demo-saml",
+        source_identity: "alice@demo-saml",
         // The order STS sees: the rule's tags sorted by key.
         tags: &[("cost-center", "42"), ("team", "platform")],
         transitive: &["team"],
@@ -408,7 +410,7 @@ async fn assume_role_with_roleport_own_long_term_credentials() {
 
     let row = audit_row(&app, &body).await;
     assert_eq!(row["details"]["mode"], "assume_role");
-    assert_eq!(row["details"]["source_identity"], "alice");
+    assert_eq!(row["details"]["source_identity"], "alice@demo-saml");
     assert_eq!(row["details"]["access_key_id"], body["AccessKeyId"]);
     let text = row.to_string();
     assert!(!text.contains(MOTO.get("BROKER_SECRET_ACCESS_KEY")));
@@ -454,8 +456,8 @@ async fn assume_role_with_temporary_own_credentials_is_chained_and_capped_at_an_
     let calls = sts.calls();
     AssumeRoleCheck {
         role_arn: ADMIN_ARN,
-        session_name: "alice@example.org",
-        source_identity: "alice",
+        session_name: "alice@example.org@demo-saml",
+        source_identity: "alice@demo-saml",
         tags: &[("cost-center", "42"), ("team", "platform")],
         transitive: &["team"],
         external_id: Some(EXTERNAL_ID),
@@ -472,7 +474,7 @@ async fn assume_role_with_temporary_own_credentials_is_chained_and_capped_at_an_
             body["SessionToken"].as_str().unwrap()
         )
         .await,
-        "arn:aws:sts::123456789012:assumed-role/Admin/alice@example.org"
+        "arn:aws:sts::123456789012:assumed-role/Admin/alice@example.org@demo-saml"
     );
     // AWS refuses SessionDuration for role-chained credentials at the federation endpoint.
     assert_eq!(
@@ -558,6 +560,7 @@ roles:
       mode: federation_token{policy}
 rules:
   - id: readonly
+    idp: [demo-saml, demo-oidc]
     claim: group
     match: ldap_dn
     pattern: cn=aws-readonly,ou=groups,dc=example,dc=org
@@ -582,7 +585,7 @@ async fn federation_token_with_the_session_policy_the_grant_names() {
     // constant key it hands out), so the federated user's ARN is checked as STS returned it.
     assert_eq!(
         body["AssumedRoleArn"],
-        "arn:aws:sts::123456789012:federated-user/bob@example.org"
+        "arn:aws:sts::123456789012:federated-user/bob@example.org@demo-saml"
     );
     assert_eq!(
         caller_arn(
@@ -617,7 +620,7 @@ async fn federation_token_with_the_session_policy_the_grant_names() {
             "GetFederationToken needs long-term keys"
         );
         let name = call.p("Name");
-        assert_eq!(name, "bob@example.org");
+        assert_eq!(name, "bob@example.org@demo-saml");
         assert!(sigv4_regex_ok(name, 2, 32), "{name}");
         assert_eq!(call.p("DurationSeconds"), duration);
         let seconds: u32 = duration.parse().unwrap();
@@ -645,7 +648,10 @@ async fn federation_token_with_the_session_policy_the_grant_names() {
     }
     let row = audit_row(&app, &body).await;
     assert_eq!(row["details"]["mode"], "federation_token");
-    assert_eq!(row["details"]["role_session_name"], "bob@example.org");
+    assert_eq!(
+        row["details"]["role_session_name"],
+        "bob@example.org@demo-saml"
+    );
     assert_eq!(row["details"]["source_identity"], serde_json::Value::Null);
     assert!(
         !row.to_string()
@@ -709,11 +715,13 @@ roles:
     max_session_seconds: 7200
 rules:
   - id: admins
+    idp: [demo-saml, demo-oidc]
     claim: group
     match: ldap_dn
     pattern: aws-admins
     roles: [arn:aws:iam::123456789012:role/Admin]
   - id: readonly
+    idp: [demo-saml, demo-oidc]
     claim: group
     match: ldap_dn
     pattern: cn=aws-readonly,ou=groups,dc=example,dc=org

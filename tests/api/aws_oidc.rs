@@ -13,7 +13,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 const ADMIN: &str = "123456789012-Admin";
 const ADMIN_ARN: &str = "arn:aws:iam::123456789012:role/Admin";
-const ALICE_ARN: &str = "arn:aws:sts::123456789012:assumed-role/Admin/alice@example.org";
+const ALICE_ARN: &str = "arn:aws:sts::123456789012:assumed-role/Admin/alice@example.org@demo-saml";
+const ALICE_OIDC_ARN: &str =
+    "arn:aws:sts::123456789012:assumed-role/Admin/alice@example.org@demo-oidc";
 
 const OIDC_BROKER_RULES: &str = r#"
 version: 1
@@ -32,6 +34,7 @@ roles:
     access: {mode: oidc_broker, oidc_audience: roleport-readonly}
 rules:
   - id: admins
+    idp: [demo-saml, demo-oidc]
     claim: group
     match: ldap_dn
     pattern: aws-admins
@@ -39,6 +42,7 @@ rules:
     session_tags: {team: platform, cost-center: "42"}
     transitive_tag_keys: [team]
   - id: readonly
+    idp: [demo-saml, demo-oidc]
     claim: group
     match: ldap_dn
     pattern: cn=aws-readonly,ou=groups,dc=example,dc=org
@@ -228,11 +232,11 @@ async fn oidc_broker_after_a_saml_sign_in_works_on_moto() {
         &app,
         &call,
         ADMIN_ARN,
-        "alice@example.org",
+        "alice@example.org@demo-saml",
         TokenCheck {
             audience: "sts.amazonaws.com",
-            subject: "alice",
-            source_identity: "alice",
+            subject: "alice@demo-saml",
+            source_identity: "alice@demo-saml",
             tags: Some(admin_tags()),
         },
     )
@@ -254,16 +258,16 @@ async fn oidc_broker_after_an_oidc_sign_in_works_on_moto_with_the_roles_audience
     let app = app(aws_settings(&sts.url, None), true).await;
     assert_eq!(app.oidc_sign_in("alice").await.status(), 303);
     let body = credentials(&app, ADMIN).await;
-    assert_eq!(works_on_moto(&body).await, ALICE_ARN);
+    assert_eq!(works_on_moto(&body).await, ALICE_OIDC_ARN);
     check_call(
         &app,
         &web_identity_call(&sts),
         ADMIN_ARN,
-        "alice@example.org",
+        "alice@example.org@demo-oidc",
         TokenCheck {
             audience: "sts.amazonaws.com",
-            subject: "alice",
-            source_identity: "alice",
+            subject: "alice@demo-oidc",
+            source_identity: "alice@demo-oidc",
             tags: Some(admin_tags()),
         },
     )
@@ -278,17 +282,17 @@ async fn a_roles_oidc_audience_is_the_tokens_aud() {
     let body = credentials(&app, "123456789012-ReadOnly").await;
     assert_eq!(
         works_on_moto(&body).await,
-        "arn:aws:sts::123456789012:assumed-role/ReadOnly/alice@example.org"
+        "arn:aws:sts::123456789012:assumed-role/ReadOnly/alice@example.org@demo-saml"
     );
     check_call(
         &app,
         &web_identity_call(&sts),
         "arn:aws:iam::123456789012:role/ReadOnly",
-        "alice@example.org",
+        "alice@example.org@demo-saml",
         TokenCheck {
             audience: "roleport-readonly",
-            subject: "alice",
-            source_identity: "alice",
+            subject: "alice@demo-saml",
+            source_identity: "alice@demo-saml",
             tags: None,
         },
     )
@@ -323,11 +327,11 @@ async fn every_signing_key_is_published_and_the_first_signs() {
         &app,
         &web_identity_call(&sts),
         ADMIN_ARN,
-        "alice@example.org",
+        "alice@example.org@demo-saml",
         TokenCheck {
             audience: "sts.amazonaws.com",
-            subject: "alice",
-            source_identity: "alice",
+            subject: "alice@demo-saml",
+            source_identity: "alice@demo-saml",
             tags: Some(admin_tags()),
         },
     )
@@ -455,10 +459,13 @@ async fn oidc_passthrough_sends_the_upstream_id_token_as_it_is() {
 
     assert_eq!(app.oidc_sign_in("alice").await.status(), 303);
     let body = credentials(&app, ADMIN).await;
-    assert_eq!(works_on_moto(&body).await, ALICE_ARN);
+    assert_eq!(works_on_moto(&body).await, ALICE_OIDC_ARN);
     let call = web_identity_call(&sts);
     assert_eq!(call.params["RoleArn"], ADMIN_ARN);
-    assert_eq!(call.params["RoleSessionName"], "alice@example.org");
+    assert_eq!(
+        call.params["RoleSessionName"],
+        "alice@example.org@demo-oidc"
+    );
     assert!(
         !call.headers.contains_key("authorization"),
         "AssumeRoleWithWebIdentity is unsigned"

@@ -42,7 +42,7 @@ const FORBIDDEN_TO_ROLEPORT: &str = "message-roleport-may-not-decode";
 
 /// What DecodeAuthorizationMessage returns for [`ENCODED`]: AWS's documented structure, with
 /// a tag value that would be markup if a page forgot to escape it.
-const DECODED: &str = r#"{"allowed":false,"explicitDeny":true,"matchedStatements":{"items":[{"statementId":"DenyLargeInstances","effect":"DENY","principals":{"items":[{"value":"AROAEXAMPLEROLEID"}]},"principalGroups":{"items":[]},"actions":{"items":[{"value":"ec2:RunInstances"}]},"resources":{"items":[{"value":"*"}]},"conditions":{"items":[]}}]},"failures":{"items":[]},"context":{"principal":{"id":"AROAEXAMPLEROLEID:alice@example.org","name":"alice@example.org","arn":"arn:aws:sts::123456789012:assumed-role/ReadOnly/alice@example.org"},"action":"ec2:RunInstances","resource":"arn:aws:ec2:us-east-1:123456789012:instance/*","conditions":{"items":[{"key":"ec2:InstanceType","values":{"items":[{"value":"m5.24xlarge"}]}},{"key":"aws:Region","values":{"items":[{"value":"us-east-1"}]}},{"key":"aws:RequestTag/Name","values":{"items":[{"value":"<script>alert(1)</script>"}]}}]}}}"#;
+const DECODED: &str = r#"{"allowed":false,"explicitDeny":true,"matchedStatements":{"items":[{"statementId":"DenyLargeInstances","effect":"DENY","principals":{"items":[{"value":"AROAEXAMPLEROLEID"}]},"principalGroups":{"items":[]},"actions":{"items":[{"value":"ec2:RunInstances"}]},"resources":{"items":[{"value":"*"}]},"conditions":{"items":[]}}]},"failures":{"items":[]},"context":{"principal":{"id":"AROAEXAMPLEROLEID:alice@example.org","name":"alice@example.org","arn":"arn:aws:sts::123456789012:assumed-role/ReadOnly/alice@example.org@demo-saml"},"action":"ec2:RunInstances","resource":"arn:aws:ec2:us-east-1:123456789012:instance/*","conditions":{"items":[{"key":"ec2:InstanceType","values":{"items":[{"value":"m5.24xlarge"}]}},{"key":"aws:Region","values":{"items":[{"value":"us-east-1"}]}},{"key":"aws:RequestTag/Name","values":{"items":[{"value":"<script>alert(1)</script>"}]}}]}}}"#;
 
 /// A fake STS for DecodeAuthorizationMessage: decodes [`ENCODED`] (whitespace removed),
 /// refuses [`UNDECODABLE`] as AWS does, denies Roleport for [`FORBIDDEN_TO_ROLEPORT`].
@@ -146,7 +146,7 @@ async fn decode_page_shows_the_decoded_message_readably_to_people_granted_it() {
     );
     assert_eq!(
         text_of(&html, "principal"),
-        "arn:aws:sts::123456789012:assumed-role/ReadOnly/alice@example.org"
+        "arn:aws:sts::123456789012:assumed-role/ReadOnly/alice@example.org@demo-saml"
     );
     assert!(html.contains("<code>ec2:InstanceType</code> = <code>m5.24xlarge</code>"));
     assert!(html.contains("<code>aws:Region</code> = <code>us-east-1</code>"));
@@ -562,12 +562,12 @@ async fn credentials_check_runs_get_caller_identity_with_fresh_credentials() {
         .unwrap();
     assert_eq!(resp.status(), 200);
     let html = resp.text().await.unwrap();
-    let arn = "arn:aws:sts::123456789012:assumed-role/Admin/alice@example.org";
+    let arn = "arn:aws:sts::123456789012:assumed-role/Admin/alice@example.org@demo-saml";
     assert_eq!(text_of(&html, "caller-arn"), arn);
     assert_eq!(text_of(&html, "caller-account"), "123456789012");
     let user_id = text_of(&html, "caller-user-id");
     assert!(
-        user_id.starts_with("AROA") && user_id.ends_with(":alice@example.org"),
+        user_id.starts_with("AROA") && user_id.ends_with(":alice@example.org@demo-saml"),
         "{user_id}"
     );
     assert!(html.contains("The check passed"), "{html}");
@@ -622,14 +622,14 @@ async fn credentials_check_runs_get_caller_identity_with_fresh_credentials() {
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(
         body["Arn"],
-        "arn:aws:sts::123456789012:assumed-role/ReadOnly/alice@example.org"
+        "arn:aws:sts::123456789012:assumed-role/ReadOnly/alice@example.org@demo-saml"
     );
     assert_eq!(body["Account"], "123456789012");
     assert!(
         body["UserId"]
             .as_str()
             .unwrap()
-            .ends_with(":alice@example.org")
+            .ends_with(":alice@example.org@demo-saml")
     );
     assert_eq!(body["Matches"], true);
     assert!(body.get("SecretAccessKey").is_none() && body.get("SessionToken").is_none());

@@ -282,7 +282,8 @@ async fn browser_wrong_password_stays_at_the_idp_and_opens_no_session() {
 // ----- Credentials page and console link -----
 
 const ADMIN: &str = "123456789012-Admin";
-const ADMIN_SESSION_ARN: &str = "arn:aws:sts::123456789012:assumed-role/Admin/alice@example.org";
+const ADMIN_SESSION_ARN: &str =
+    "arn:aws:sts::123456789012:assumed-role/Admin/alice@example.org@demo-saml";
 /// The browser's time zone for the credentials page: not UTC, with summer time.
 const TIME_ZONE: &str = "Europe/Berlin";
 
@@ -523,9 +524,9 @@ async fn browser_alice_copies_admin_credentials_that_work_in_her_time_zone() {
         SamlCheck {
             app: &app,
             role_arn: "arn:aws:iam::123456789012:role/Admin",
-            session_name: "alice@example.org",
+            session_name: "alice@example.org@demo-saml",
             duration: 3600,
-            source_identity: "alice",
+            source_identity: "alice@demo-saml",
             recipient: "https://signin.aws.amazon.com/saml",
             audience: "urn:amazon:webservices",
         }
@@ -628,9 +629,9 @@ async fn browser_alice_opens_the_admin_console_through_the_federation_endpoint()
     SamlCheck {
         app: &app,
         role_arn: "arn:aws:iam::123456789012:role/Admin",
-        session_name: "alice@example.org",
+        session_name: "alice@example.org@demo-saml",
         duration: 3600,
-        source_identity: "alice",
+        source_identity: "alice@demo-saml",
         recipient: "https://signin.aws.amazon.com/saml",
         audience: "urn:amazon:webservices",
     }

@@ -421,3 +421,51 @@ async fn audit_refusals_lists_the_counters_and_finds_a_reference() {
     let out = roleport(&env, &["audit", "refusals", "--reference", "REF2"]);
     assert_eq!(text(&out.stdout).lines().count(), 2);
 }
+
+/// Every rule names its IdP: `import` refuses a rule without one, on its line, saying how to
+/// fix it; `import` and `explain` warn about each `idp: "*"` rule with its line.
+#[tokio::test]
+async fn rules_without_idp_are_refused_and_star_rules_warned_about() {
+    let env = cli_env("").await;
+    let missing = TEST_RULES.replacen("    idp: [demo-saml, demo-oidc]\n", "", 1);
+    let line = missing.lines().position(|l| l == "  - id: admins").unwrap() + 1;
+    let file = write(&env.dir, "missing.yaml", &missing);
+    let out = roleport(&env, &["rules", "import", file.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "line {line}, column 5 (rules[0].idp): every rule must name its IdP: add idp: <id> \
+             (or idp: \"*\" to apply it to every IdP)"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("nothing was changed"), "{err}");
+
+    let star = TEST_RULES.replacen("idp: [demo-saml, demo-oidc]", "idp: \"*\"", 1);
+    let star_line = star.lines().position(|l| l.contains("idp: \"*\"")).unwrap() + 1;
+    let file = write(&env.dir, "star.yaml", &star);
+    let out = roleport(&env, &["rules", "import", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "warning: line {star_line}, column 10 (rule admins): idp: \"*\" applies this rule to every identity provider"
+        )),
+        "{err}"
+    );
+    // Both rules name demo-saml and demo-oidc, which this configuration does not define.
+    assert!(
+        err.contains("warning: rule readonly names idp demo-saml, which is not configured here"),
+        "{err}"
+    );
+
+    let out = roleport(&env, &["rules", "explain", "--idp", "anything"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("(rule admins): idp: \"*\" applies this rule to every identity provider"),
+        "{err}"
+    );
+    assert_eq!(err.matches("warning:").count(), 1, "{err}");
+}

@@ -350,8 +350,8 @@ async fn rule_changes_apply_without_signing_in_again() {
         vec!["Admin", "ReadOnly"]
     );
     let only_readonly = TEST_RULES.replace(
-        "  - id: admins\n    claim: group\n    match: ldap_dn\n    pattern: aws-admins\n    roles: [arn:aws:iam::123456789012:role/Admin]\n",
-        "  - id: admins-denied\n    claim: group\n    match: ldap_dn\n    pattern: aws-admins\n    roles: [arn:aws:iam::123456789012:role/Admin]\n    effect: deny\n",
+        "  - id: admins\n    idp: [demo-saml, demo-oidc]\n    claim: group\n    match: ldap_dn\n    pattern: aws-admins\n    roles: [arn:aws:iam::123456789012:role/Admin]\n",
+        "  - id: admins-denied\n    idp: [demo-saml, demo-oidc]\n    claim: group\n    match: ldap_dn\n    pattern: aws-admins\n    roles: [arn:aws:iam::123456789012:role/Admin]\n    effect: deny\n",
     );
     let set = roleport::protocol::mapping::parse_document(&only_readonly).unwrap();
     roleport::db::rules::replace_all(&app.pool, &set)
@@ -418,6 +418,7 @@ async fn metadata_refresh_picks_up_a_signing_key_rollover() {
     idp.id = "rollover".into();
     idp.metadata_url = Some(url);
     let app = spawn_app_with(Options {
+        rules_yaml: TEST_RULES.replace("[demo-saml, demo-oidc]", "rollover"),
         extra_idps: vec![idp],
         include_demo_saml: false,
         ..Options::default()

@@ -43,11 +43,13 @@ roles:
     max_session_seconds: 3600
 rules:
   - id: admins-by-group
+    idp: forge
     claim: group
     match: exact
     pattern: aws-admins
     roles: [arn:aws:iam::123456789012:role/Admin]
   - id: admins-by-attribute
+    idp: forge
     claim: "attribute:groups"
     match: exact
     pattern: aws-admins
@@ -57,7 +59,7 @@ rules:
 /// [`FORGE_RULES`] plus Admin for the subject `alice@example.org` itself.
 pub fn forge_rules_with_subject_rule() -> String {
     format!(
-        "{FORGE_RULES}  - id: admin-by-subject\n    claim: subject\n    match: exact\n    pattern: alice@example.org\n    roles: [arn:aws:iam::123456789012:role/Admin]\n"
+        "{FORGE_RULES}  - id: admin-by-subject\n    idp: forge\n    claim: subject\n    match: exact\n    pattern: alice@example.org\n    roles: [arn:aws:iam::123456789012:role/Admin]\n"
     )
 }
 

@@ -34,11 +34,13 @@ roles:
     max_session_seconds: 7200
 rules:
   - id: admins
+    idp: [demo-saml, demo-oidc]
     claim: group
     match: ldap_dn
     pattern: aws-admins
     roles: [arn:aws:iam::123456789012:role/Admin]
   - id: readonly
+    idp: [demo-saml, demo-oidc]
     claim: group
     match: ldap_dn
     pattern: cn=aws-readonly,ou=groups,dc=example,dc=org

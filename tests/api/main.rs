@@ -23,6 +23,7 @@ mod e2e_saml;
 mod forge;
 mod hardening;
 mod identity_values;
+mod idp_scope;
 mod oidc_attacks;
 mod production;
 mod refusals;

@@ -17,8 +17,8 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 
-const CLIENT_ID: &str = "roleport-fake-client";
-const ACCESS_TOKEN: &str = "fake-access-token-0123456789";
+pub(crate) const CLIENT_ID: &str = "roleport-fake-client";
+pub(crate) const ACCESS_TOKEN: &str = "fake-access-token-0123456789";
 
 struct OpState {
     issuer: String,
@@ -29,8 +29,8 @@ struct OpState {
 }
 
 #[derive(Clone)]
-struct FakeOp {
-    issuer: String,
+pub(crate) struct FakeOp {
+    pub(crate) issuer: String,
     state: Arc<Mutex<OpState>>,
 }
 
@@ -49,7 +49,7 @@ fn new_key() -> PKey<Private> {
 }
 
 impl FakeOp {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let issuer = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
         let state = Arc::new(Mutex::new(OpState {
@@ -109,7 +109,7 @@ impl FakeOp {
         FakeOp { issuer, state }
     }
 
-    fn idp(&self, id: &str) -> IdpSettings {
+    pub(crate) fn idp(&self, id: &str) -> IdpSettings {
         let mut oidc = OidcIdpSettings::new(self.issuer.clone(), CLIENT_ID);
         oidc.client_secret = Some(SecretString::from("fake-secret".to_string()));
         IdpSettings {
@@ -128,11 +128,11 @@ impl FakeOp {
         }
     }
 
-    fn key(&self) -> (String, PKey<Private>) {
+    pub(crate) fn key(&self) -> (String, PKey<Private>) {
         self.state.lock().unwrap().keys.last().cloned().unwrap()
     }
 
-    fn answer(&self, id_token: &str) {
+    pub(crate) fn answer(&self, id_token: &str) {
         self.state.lock().unwrap().token_body = Some(
             json!({"access_token": ACCESS_TOKEN, "token_type": "Bearer", "expires_in": 300,
                    "id_token": id_token})
@@ -142,7 +142,7 @@ impl FakeOp {
 }
 
 /// RS256 over header.payload with the given key; the header and payload are used verbatim.
-fn sign_raw(header: &str, payload: &str, key: &PKey<Private>) -> String {
+pub(crate) fn sign_raw(header: &str, payload: &str, key: &PKey<Private>) -> String {
     let input = format!("{}.{}", b64(header.as_bytes()), b64(payload.as_bytes()));
     let mut signer = Signer::new(MessageDigest::sha256(), key).unwrap();
     signer.update(input.as_bytes()).unwrap();
@@ -160,9 +160,9 @@ fn hs256(header: &str, payload: &str, secret: &[u8]) -> String {
 /// A sign-in in flight at Roleport: the fake OP's flow, with what the authorization request said.
 pub(crate) struct Flight {
     pub(crate) app: TestApp,
-    op: FakeOp,
-    state: String,
-    nonce: String,
+    pub(crate) op: FakeOp,
+    pub(crate) state: String,
+    pub(crate) nonce: String,
 }
 
 pub(crate) async fn flight() -> Flight {
@@ -182,7 +182,7 @@ pub(crate) async fn flight() -> Flight {
     }
 }
 
-async fn begin(app: &TestApp, idp: &str) -> (String, String) {
+pub(crate) async fn begin(app: &TestApp, idp: &str) -> (String, String) {
     let auth = app.start_oidc(idp).await;
     let q = query_of(&auth);
     assert_eq!(q["code_challenge_method"], "S256");

@@ -413,8 +413,9 @@ async fn consume(
     if !first {
         return Err(Failure::Refused(Refusal::Replay));
     }
-    let identity = extract_identity(&idp.id, &verified, &idp.attributes)
+    let mut identity = extract_identity(&idp.id, &verified, &idp.attributes)
         .map_err(|e| Failure::Refused(Refusal::Identity(e)))?;
+    identity.forget_unverified_email(idp.email_verified, &idp.attributes.email);
     let claims = claims_of(&identity);
     let grants = state.rules().evaluate(&claims).grants.len();
     // Only an assertion that already names AWS roles can be passed on to AWS; no other
@@ -436,7 +437,7 @@ pub fn claims_of(identity: &FederatedIdentity) -> Claims {
         idp: identity.idp.clone(),
         subject: identity.subject.clone(),
         email: identity.email.clone(),
-        // SAML attributes are asserted by the IdP under its signature.
+        // An identity only keeps an address its IdP vouches for (`forget_unverified_email`).
         email_verified: identity.email.is_some(),
         groups: identity.groups.clone(),
         attributes: identity.attributes.clone(),

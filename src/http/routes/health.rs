@@ -40,8 +40,16 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         }
     }
     let ready = database && stale.is_empty();
-    let body =
-        serde_json::json!({ "ready": ready, "database": database, "stale_idp_metadata": stale });
+    // Reported, not failed on: such a rule grants nothing (it applies to no IdP), and taking
+    // every replica out of the load balancer would turn an inert rule into an outage.
+    let rules = state.rules();
+    let without_idp = rules.rules_without_idp();
+    let body = serde_json::json!({
+        "ready": ready,
+        "database": database,
+        "stale_idp_metadata": stale,
+        "rules_without_idp": without_idp,
+    });
     if ready {
         HttpResponse::Ok().json(body)
     } else {

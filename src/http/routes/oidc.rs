@@ -343,16 +343,19 @@ async fn consume(
     }
     let attributes = rule_attributes(&claims, &provider.policy.claims)
         .map_err(|e| Refusal::IdToken(IdTokenError::Claims(e)))?;
-    let federated = FederatedIdentity {
+    let mut federated = FederatedIdentity {
         idp: provider.id.clone(),
         subject: identity.stable_id.clone(),
-        // Only a verified address reaches the rules (an `email` rule must not match an
-        // address the provider did not verify).
-        email: identity.verified_email().map(str::to_owned),
+        email: identity.email.clone(),
         display_name: identity.name.clone(),
         groups: identity.groups.clone(),
         attributes,
     };
+    // Only a verified address reaches the rules, through `email` or any attribute path.
+    federated.forget_unverified_email(
+        identity.email_verified,
+        &provider.policy.claims.email.top_level_names(),
+    );
     let grants = state
         .rules()
         .evaluate(&super::acs::claims_of(&federated))

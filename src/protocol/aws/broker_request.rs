@@ -188,9 +188,9 @@ pub(crate) mod tests {
             name_id: "alice@example.org".into(),
             role_arn: "arn:aws:iam::123456789012:role/Admin".into(),
             provider_arn: "arn:aws:iam::123456789012:saml-provider/Roleport".into(),
-            role_session_name: RoleSessionName::derive("alice@example.org"),
+            role_session_name: RoleSessionName::fit("alice@example.org@corp"),
             session_duration_seconds: 3600,
-            source_identity: SourceIdentity::derive("alice@example.org"),
+            source_identity: SourceIdentity::fit("alice@example.org@corp"),
             session_tags: SessionTags::new(
                 [("team", "platform"), ("cost-center", "4711")],
                 ["team"],

@@ -48,6 +48,7 @@ pub use endpoints::{
     EndpointOverrides, PartitionEndpoints, is_aws_saml_recipient, is_region, saml_audience,
 };
 pub use error::AwsRuleError;
+pub use names::{HASH_HEX_CHARS, IDP_SEPARATOR, scoped_identity};
 pub use saml_broker::{
     AWS_SAML_ATTRIBUTE_PREFIX, BrokerError, BrokerSigningKey, SignedSamlResponse,
     build_signed_response,

@@ -348,9 +348,9 @@ fn structure_matches_what_aws_requires() {
     let p = "https://aws.amazon.com/SAML/Attributes/";
     let want: Vec<(String, Vec<String>)> = vec![
         (format!("{p}Role"), vec!["arn:aws:iam::123456789012:role/Admin,arn:aws:iam::123456789012:saml-provider/Roleport".into()]),
-        (format!("{p}RoleSessionName"), vec!["alice@example.org".into()]),
+        (format!("{p}RoleSessionName"), vec!["alice@example.org@corp".into()]),
         (format!("{p}SessionDuration"), vec!["3600".into()]),
-        (format!("{p}SourceIdentity"), vec!["alice@example.org".into()]),
+        (format!("{p}SourceIdentity"), vec!["alice@example.org@corp".into()]),
         (format!("{p}PrincipalTag:team"), vec!["platform".into()]),
         (format!("{p}PrincipalTag:cost-center"), vec!["4711".into()]),
         (format!("{p}TransitiveTagKeys"), vec!["team".into()]),
@@ -586,16 +586,19 @@ fn debug_hides_the_response() {
 }
 
 #[test]
-fn derived_names_flow_through() {
+fn fitted_names_flow_through() {
     let mut req = request();
-    req.role_session_name = RoleSessionName::derive("CN=Doe\\, Jane,OU=Staff,DC=corp,DC=example");
-    req.source_identity = SourceIdentity::derive("jane.doe@corp.example");
+    req.role_session_name =
+        RoleSessionName::of_person("CN=Doe\\, Jane,OU=Staff,DC=corp,DC=example", "corp");
+    req.source_identity = SourceIdentity::of_person("jane.doe@corp.example", "corp");
     let signed = build_signed_response(&req, &signing_key()).unwrap();
+    let session = req.role_session_name.as_str();
     assert!(
-        signed
-            .xml
-            .contains(">CN=Doe-,-Jane,OU=Staff,DC=corp,DC=example<")
+        session.starts_with("CN=Doe-,-Jane,OU=Staff,DC=corp,DC=example@corp="),
+        "{session}"
     );
+    assert!(signed.xml.contains(&format!(">{session}<")));
+    assert!(signed.xml.contains(">jane.doe@corp.example@corp<"));
     assert!(samael_verify(&signed.xml, &keys().0).is_ok());
 }
 

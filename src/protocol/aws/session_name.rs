@@ -130,21 +130,17 @@ mod tests {
     }
 
     #[test]
-    fn derive_table() {
-        let cases = [
-            ("alice@example.org", "alice@example.org"),
-            ("EXAMPLE\\alice", "EXAMPLE-alice"),
-            (
-                "uid=alice,ou=people,dc=example,dc=org",
-                "uid=alice,ou=people,dc=example,dc=org",
-            ),
-            ("b", "b_"),
-        ];
-        for (id, want) in cases {
-            assert_eq!(RoleSessionName::derive(id).as_str(), want);
-        }
+    fn of_person_scopes_by_idp() {
+        assert_eq!(
+            RoleSessionName::of_person("alice@example.org", "corp").as_str(),
+            "alice@example.org@corp"
+        );
+        assert_ne!(
+            RoleSessionName::of_person("alice@example.org", "corp"),
+            RoleSessionName::of_person("alice@example.org", "google")
+        );
         let long = format!("{}@example.org", "firstname.lastname".repeat(5));
-        let d = FederationTokenName::derive(&long);
+        let d = FederationTokenName::of_person(&long, "corp");
         assert_eq!(d.as_str().len(), 32);
         assert!(FederationTokenName::parse(d.as_str()).is_ok());
     }
@@ -156,7 +152,7 @@ mod tests {
         let bad: Result<RoleSessionName, _> = serde_json::from_str("\"a\"");
         assert!(bad.is_err());
         assert_eq!(
-            serde_json::to_string(&RoleSessionName::derive("bob"))
+            serde_json::to_string(&RoleSessionName::fit("bob"))
                 .ok()
                 .as_deref(),
             Some("\"bob\"")
@@ -165,27 +161,15 @@ mod tests {
 
     proptest! {
         #[test]
-        fn derived_role_session_names_always_parse(id in any::<String>()) {
-            let d = RoleSessionName::derive(&id);
+        fn fitted_role_session_names_always_parse(id in any::<String>(), idp in "[a-z0-9_-]{1,64}") {
+            let d = RoleSessionName::of_person(&id, &idp);
             prop_assert!(RoleSessionName::parse(d.as_str()).is_ok(), "{:?} -> {:?}", id, d);
         }
 
         #[test]
-        fn derived_federation_names_always_parse(id in any::<String>()) {
-            let d = FederationTokenName::derive(&id);
+        fn fitted_federation_names_always_parse(id in any::<String>(), idp in "[a-z0-9_-]{1,64}") {
+            let d = FederationTokenName::of_person(&id, &idp);
             prop_assert!(FederationTokenName::parse(d.as_str()).is_ok(), "{:?} -> {:?}", id, d);
-        }
-
-        #[test]
-        fn valid_names_derive_to_themselves(id in "[A-Za-z0-9_+=,.@][A-Za-z0-9_+=,.@-]{0,62}[A-Za-z0-9_+=,.@]") {
-            prop_assume!(!id.contains("--"));
-            let derived = RoleSessionName::derive(&id);
-            prop_assert_eq!(derived.as_str(), id.as_str());
-        }
-
-        #[test]
-        fn derive_is_deterministic(id in ".{0,200}") {
-            prop_assert_eq!(RoleSessionName::derive(&id), RoleSessionName::derive(&id));
         }
     }
 }

@@ -58,9 +58,9 @@ mod tests {
     }
 
     #[test]
-    fn derive_never_yields_aws_prefix() {
+    fn fit_never_yields_aws_prefix() {
         for id in ["aws:alice", "AWS:root", "Aws:"] {
-            let d = SourceIdentity::derive(id);
+            let d = SourceIdentity::fit(id);
             assert!(!d.as_str().to_ascii_lowercase().starts_with("aws:"));
             assert!(SourceIdentity::parse(d.as_str()).is_ok(), "{id} -> {d}");
         }
@@ -68,8 +68,8 @@ mod tests {
 
     proptest! {
         #[test]
-        fn derived_always_parses(id in any::<String>()) {
-            let d = SourceIdentity::derive(&id);
+        fn fitted_always_parses(id in any::<String>(), idp in "[a-z0-9_-]{1,64}") {
+            let d = SourceIdentity::of_person(&id, &idp);
             prop_assert!(SourceIdentity::parse(d.as_str()).is_ok());
         }
     }

@@ -146,7 +146,7 @@ mod tests {
         let mut tags = BTreeMap::new();
         tags.insert("team".to_string(), "platform".to_string());
         let tags = SessionTags::from_map(&tags, &["team".to_string()]).unwrap();
-        let si = SourceIdentity::derive("uid-1");
+        let si = SourceIdentity::fit("uid-1@corp");
         let now = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
         let token = mint_web_identity_token(
             &key,

@@ -25,14 +25,14 @@ use std::fmt;
 use std::sync::LazyLock;
 
 use regex::Regex;
-use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use super::engine::CompiledRules;
 use super::error::{ErrorKind, Part, RuleError, Section, Site};
 use super::model::{
-    Access, AccessMode, Account, ClaimSelector, DEFAULT_ROLE_SESSION_SECONDS, Effect, MatchKind,
-    Partition, Role, RoleArn, Rule, RuleSet, SessionPolicy,
+    ANY_IDP, Access, AccessMode, Account, ClaimSelector, DEFAULT_ROLE_SESSION_SECONDS, Effect,
+    IdpScope, MatchKind, Partition, Role, RoleArn, Rule, RuleSet, SessionPolicy,
 };
 use super::spans::{self, NodeId, Spanned};
 
@@ -166,7 +166,7 @@ struct DocRule {
     #[serde(default)]
     description: Option<Spanned<String>>,
     #[serde(default)]
-    idp: Option<Spanned<String>>,
+    idp: Option<Spanned<DocIdp>>,
     claim: Spanned<String>,
     #[serde(rename = "match")]
     match_kind: Spanned<String>,
@@ -184,6 +184,44 @@ struct DocRule {
     transitive_tag_keys: Option<SpannedList>,
     #[serde(default)]
     capabilities: Option<SpannedList>,
+}
+
+/// A rule's `idp`: one id (or `"*"`), or a list of ids whose entries keep their positions.
+enum DocIdp {
+    One(String),
+    Many(Vec<Spanned<String>>),
+}
+
+impl DocIdp {
+    fn ids(&self) -> Vec<String> {
+        match self {
+            DocIdp::One(id) => vec![id.clone()],
+            DocIdp::Many(ids) => ids.iter().map(|s| s.value.clone()).collect(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for DocIdp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Ids;
+        impl<'de> Visitor<'de> for Ids {
+            type Value = DocIdp;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an IdP id, a list of IdP ids, or \"*\" for every IdP")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<DocIdp, E> {
+                Ok(DocIdp::One(v.to_owned()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<DocIdp, A::Error> {
+                let mut ids = Vec::new();
+                while let Some(id) = seq.next_element()? {
+                    ids.push(id);
+                }
+                Ok(DocIdp::Many(ids))
+            }
+        }
+        deserializer.deserialize_any(Ids)
+    }
 }
 
 /// A YAML mapping kept as entries, so each key keeps its position and repeats are visible.
@@ -209,17 +247,81 @@ impl<'de> Deserialize<'de> for TagMap {
     }
 }
 
+/// Something legal in a document that an operator should look at twice: a rule for every IdP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DocumentWarning {
+    /// 1-based.
+    pub line: usize,
+    pub column: Option<usize>,
+    pub rule_id: String,
+    pub message: String,
+}
+
+impl fmt::Display for DocumentWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}", self.line)?;
+        if let Some(column) = self.column {
+            write!(f, ", column {column}")?;
+        }
+        write!(f, " (rule {}): {}", self.rule_id, self.message)
+    }
+}
+
 /// Reads and checks a rules document. On any error nothing is returned, so a caller applying
 /// the result cannot apply half of a broken file.
 pub fn parse_document(text: &str) -> Result<RuleSet, Vec<DocumentError>> {
+    parse_document_with_warnings(text).map(|(set, _)| set)
+}
+
+/// [`parse_document`], plus a warning for every rule that applies to every IdP (`idp: "*"`):
+/// with several IdPs side by side, such a rule lets any of them satisfy it.
+pub fn parse_document_with_warnings(
+    text: &str,
+) -> Result<(RuleSet, Vec<DocumentWarning>), Vec<DocumentError>> {
     let doc: DocFile = spans::read(text).map_err(|e| vec![yaml_error(text, &e)])?;
-    let (set, mut errors, suspects) = convert(&doc);
+    let set = checked(text, &doc)?;
+    let warnings = warnings_of(text, &doc);
+    Ok((set, warnings))
+}
+
+/// The warnings of a document without checking it otherwise, e.g. of `roleport rules export`'s
+/// output for `roleport rules explain`. Text that is not a rules document has none.
+pub fn document_warnings(text: &str) -> Vec<DocumentWarning> {
+    spans::read::<DocFile>(text).map_or_else(|_| Vec::new(), |doc| warnings_of(text, &doc))
+}
+
+fn warnings_of(text: &str, doc: &DocFile) -> Vec<DocumentWarning> {
+    doc.rules
+        .iter()
+        .flatten()
+        .filter_map(|item| {
+            let rule = &item.value;
+            let idp = rule.idp.as_ref()?;
+            (IdpScope::from_ids(idp.value.ids()) == IdpScope::Any).then(|| {
+                let position = spans::locate::<DocFile>(text, idp.node);
+                DocumentWarning {
+                    line: position.map_or(1, |(line, _)| line),
+                    column: position.map(|(_, column)| column),
+                    rule_id: rule.id.value.clone(),
+                    message: format!(
+                        "idp: \"{ANY_IDP}\" applies this rule to every identity provider, so a \
+                         user of any configured IdP who matches it gets its roles; name the IdP(s) \
+                         unless that is meant"
+                    ),
+                }
+            })
+        })
+        .collect()
+}
+
+fn checked(text: &str, doc: &DocFile) -> Result<RuleSet, Vec<DocumentError>> {
+    let (set, mut errors, suspects) = convert(doc);
     match CompiledRules::compile(set.clone()) {
         Ok(_) if errors.is_empty() => return Ok(set),
         Ok(_) => {}
         Err(found) => errors.extend(found.into_iter().filter(|e| !suspects.explains(e, &set))),
     }
-    Err(locate_all(text, &doc, errors))
+    Err(locate_all(text, doc, errors))
 }
 
 /// Values a conversion error replaced with a stand-in, whose consequences are not news.
@@ -464,6 +566,16 @@ fn convert_rule(
                 Effect::Allow
             }),
     };
+    if r.idp.is_none() {
+        errors.push(RuleError::new(
+            at("idp"),
+            ErrorKind::MissingIdp,
+            format!(
+                "every rule must name its IdP: add idp: <id> (or idp: \"{ANY_IDP}\" to apply it \
+                 to every IdP)"
+            ),
+        ));
+    }
     let mut session_tags = BTreeMap::new();
     for (key, value) in r.session_tags.iter().flat_map(|t| &t.value.0) {
         if session_tags
@@ -484,7 +596,7 @@ fn convert_rule(
     Rule {
         id: r.id.value.clone(),
         description: text(&r.description),
-        idp: r.idp.as_ref().map(|s| s.value.clone()),
+        idp: r.idp.as_ref().map(|s| IdpScope::from_ids(s.value.ids())),
         claim,
         match_kind,
         pattern: r.pattern.value.clone(),
@@ -591,7 +703,7 @@ fn rule_node(r: &DocRule, part: &Part) -> Option<NodeId> {
         Part::Field(name) => match *name {
             "id" => Some(r.id.node),
             "description" => node(&r.description),
-            "idp" => node(&r.idp),
+            "idp" => r.idp.as_ref().map(|s| s.node),
             "claim" => Some(r.claim.node),
             "match" => Some(r.match_kind.node),
             "pattern" => Some(r.pattern.node),
@@ -601,6 +713,10 @@ fn rule_node(r: &DocRule, part: &Part) -> Option<NodeId> {
             "session_tags" => r.session_tags.as_ref().map(|s| s.node),
             other => list(other).map(|l| l.node),
         },
+        Part::Element("idp", j) => r.idp.as_ref().map(|idp| match &idp.value {
+            DocIdp::Many(ids) => ids.get(*j).map_or(idp.node, |e| e.node),
+            DocIdp::One(_) => idp.node,
+        }),
         Part::Element(name, j) => list(name).map(|l| l.value.get(*j).map_or(l.node, |e| e.node)),
         // The last occurrence: it is the one whose value survives, and the repeat.
         Part::Key(_, key) => r.session_tags.as_ref().map(|tags| {

@@ -36,6 +36,8 @@ struct RoleTarget {
 pub(crate) enum Outcome<'c> {
     Matched(Cow<'c, str>),
     IdpDiffers,
+    /// A stored rule without `idp`: it applies to no IdP.
+    IdpMissing,
     EmailUnverified,
     NoClaimValue,
     NoValueMatched(usize),
@@ -81,6 +83,17 @@ impl CompiledRules {
             })
             .collect();
         Ok(CompiledRules { set, rules, roles })
+    }
+
+    /// Ids of the rules stored without `idp` (before it was mandatory), which apply to no IdP
+    /// until the rules are imported again with `idp` set.
+    pub fn rules_without_idp(&self) -> Vec<&str> {
+        self.set
+            .rules
+            .iter()
+            .filter(|r| r.idp.is_none())
+            .map(|r| r.id.as_str())
+            .collect()
     }
 
     /// The rule set as given (input order), e.g. to store or render it.
@@ -161,8 +174,10 @@ impl CompiledRules {
 
 impl CompiledRule {
     pub(crate) fn assess<'c>(&self, claims: &'c Claims, dns: &mut DnCache) -> Outcome<'c> {
-        if self.rule.idp.as_ref().is_some_and(|idp| *idp != claims.idp) {
-            return Outcome::IdpDiffers;
+        match &self.rule.idp {
+            None => return Outcome::IdpMissing,
+            Some(scope) if !scope.admits(&claims.idp) => return Outcome::IdpDiffers,
+            Some(_) => {}
         }
         match select(&self.rule.claim, claims) {
             Selected::Absent => Outcome::NoClaimValue,

@@ -87,6 +87,8 @@ pub enum ErrorKind {
     InvalidRuleId,
     DuplicateRuleId,
     InvalidIdp,
+    /// A rule in a document without `idp`.
+    MissingIdp,
     InvalidClaim,
     InvalidMatchKind,
     InvalidEffect,

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::engine::{CompiledRules, Outcome};
 use super::matcher::DnCache;
-use super::model::{ClaimSelector, Claims, Decision, Effect, MatchKind};
+use super::model::{ClaimSelector, Claims, Decision, Effect, IdpScope, MatchKind};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Explanation {
@@ -23,7 +23,8 @@ pub struct RuleTrace {
     pub rule_id: String,
     pub effect: Effect,
     pub priority: i32,
-    pub idp: Option<String>,
+    /// `None`: stored without `idp`, applies to no IdP.
+    pub idp: Option<IdpScope>,
     pub claim: ClaimSelector,
     pub match_kind: MatchKind,
     pub pattern: String,
@@ -42,6 +43,8 @@ pub enum TraceReason {
     IdpDiffers {
         rule_idp: String,
     },
+    /// Stored before `idp` was mandatory: applies to no IdP until imported again.
+    IdpMissing,
     EmailUnverified,
     NoClaimValue,
     NoValueMatched {
@@ -63,8 +66,13 @@ pub fn explain(rules: &CompiledRules, claims: &Claims) -> Explanation {
                 }
             }
             Outcome::IdpDiffers => TraceReason::IdpDiffers {
-                rule_idp: rule.idp.clone().unwrap_or_default(),
+                rule_idp: rule
+                    .idp
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
             },
+            Outcome::IdpMissing => TraceReason::IdpMissing,
             Outcome::EmailUnverified => TraceReason::EmailUnverified,
             Outcome::NoClaimValue => TraceReason::NoClaimValue,
             Outcome::NoValueMatched(tried) => TraceReason::NoValueMatched {
@@ -154,6 +162,11 @@ impl fmt::Display for RuleTrace {
             TraceReason::IdpDiffers { rule_idp } => {
                 write!(f, "idp differs (rule is for {rule_idp:?})")
             }
+            TraceReason::IdpMissing => write!(
+                f,
+                "names no idp (stored before idp was mandatory), so it applies to no IdP; \
+                 import the rules again with idp set"
+            ),
             TraceReason::EmailUnverified => write!(f, "email is not verified"),
             TraceReason::NoClaimValue => write!(f, "no {claim} claim"),
             TraceReason::NoValueMatched { values_tried } => write!(

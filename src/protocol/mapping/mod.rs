@@ -6,8 +6,10 @@
 //!
 //! Semantics, in one place:
 //! - Deny by default: a role is granted only when an applying allow rule names it.
-//! - A rule applies when its `idp` is unset or equals the claims' IdP and any value of its
-//!   claim matches its pattern. `email` and `email_domain` only see a verified address.
+//! - Every rule names its IdPs (`idp: corp`, `idp: [corp, partner]`, or `idp: "*"` for every
+//!   IdP). A rule applies when its `idp` admits the claims' IdP and any value of its claim
+//!   matches its pattern. `email` and `email_domain` only see a verified address. A stored
+//!   rule without `idp` (imported before it was mandatory) applies to no IdP.
 //! - An applying deny rule removes its roles whatever the priorities. A deny rule for `*`
 //!   removes every role and every capability.
 //! - Among applying allow rules naming one role, the highest priority decides (ties: smallest
@@ -31,14 +33,18 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
-pub use document::{DOCUMENT_VERSION, DocumentError, DocumentErrorKind, parse_document};
+pub use document::{
+    DOCUMENT_VERSION, DocumentError, DocumentErrorKind, DocumentWarning, document_warnings,
+    parse_document, parse_document_with_warnings,
+};
 pub use engine::CompiledRules;
 pub use error::{ErrorKind, Part, RuleError, Section, Site};
 pub use explain::{Explanation, RuleTrace, TraceReason, explain};
 pub use ldap_dn::{Dn, DnError};
 pub use model::{
-    ALL_ROLES, Access, AccessMode, Account, ClaimSelector, Claims, DEFAULT_ROLE_SESSION_SECONDS,
-    Decision, Effect, Grant, GrantAccess, MAX_SESSION_SECONDS, MIN_RULE_SESSION_SECONDS, MatchKind,
-    Partition, Role, RoleArn, Rule, RuleSet, SessionPolicy, UnknownName, is_account_id,
+    ALL_ROLES, ANY_IDP, Access, AccessMode, Account, ClaimSelector, Claims,
+    DEFAULT_ROLE_SESSION_SECONDS, Decision, Effect, Grant, GrantAccess, IdpScope,
+    MAX_SESSION_SECONDS, MIN_RULE_SESSION_SECONDS, MatchKind, Partition, Role, RoleArn, Rule,
+    RuleSet, SessionPolicy, UnknownName, is_account_id, is_idp_id,
 };
 pub use render::render_document;

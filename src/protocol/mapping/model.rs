@@ -283,8 +283,11 @@ pub enum Effect {
 pub struct Rule {
     pub id: String,
     pub description: String,
-    /// `None` applies to every identity provider.
-    pub idp: Option<String>,
+    /// The identity providers whose sign-ins the rule reads. `None` only comes from rows stored
+    /// before `idp` was mandatory: such a rule applies to no IdP (a document without `idp` is
+    /// refused, and a rule silently widened to "any IdP" would let one IdP's users satisfy
+    /// another's rules).
+    pub idp: Option<IdpScope>,
     pub claim: ClaimSelector,
     pub match_kind: MatchKind,
     pub pattern: String,
@@ -296,6 +299,75 @@ pub struct Rule {
     pub session_tags: BTreeMap<String, String>,
     pub transitive_tag_keys: Vec<String>,
     pub capabilities: Vec<String>,
+}
+
+/// Which identity providers a rule applies to: written `idp: corp`, `idp: [corp, partner]`, or
+/// `idp: "*"` for every IdP.
+/// Serialized as the document writes it: `["*"]`, or the ids.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "Vec<String>", into = "Vec<String>")]
+pub enum IdpScope {
+    /// `idp: "*"`: the rule means every IdP, and says so (import and explain warn about it).
+    Any,
+    /// The IdP ids, in the order written.
+    Only(Vec<String>),
+}
+
+/// The `idp` of a rule that applies to every identity provider.
+pub const ANY_IDP: &str = "*";
+
+impl IdpScope {
+    pub fn admits(&self, idp: &str) -> bool {
+        match self {
+            IdpScope::Any => true,
+            IdpScope::Only(ids) => ids.iter().any(|id| id == idp),
+        }
+    }
+
+    /// The scope as written in a document: `*`, or the ids.
+    pub fn ids(&self) -> Vec<String> {
+        match self {
+            IdpScope::Any => vec![ANY_IDP.to_owned()],
+            IdpScope::Only(ids) => ids.clone(),
+        }
+    }
+
+    /// Reads `*` alone as every IdP and anything else as a list of ids (checked by
+    /// validation, which refuses `*` next to ids).
+    pub fn from_ids(ids: Vec<String>) -> IdpScope {
+        if ids.len() == 1 && ids.first().is_some_and(|id| id == ANY_IDP) {
+            IdpScope::Any
+        } else {
+            IdpScope::Only(ids)
+        }
+    }
+}
+
+impl From<Vec<String>> for IdpScope {
+    fn from(ids: Vec<String>) -> IdpScope {
+        IdpScope::from_ids(ids)
+    }
+}
+
+impl From<IdpScope> for Vec<String> {
+    fn from(scope: IdpScope) -> Vec<String> {
+        scope.ids()
+    }
+}
+
+impl fmt::Display for IdpScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.ids().join(", "))
+    }
+}
+
+/// An identity provider id as configuration accepts it (`[[idp]] id`): 1-64 of a-z 0-9 - _.
+/// Never contains `@`, which is what makes `<subject>@<idp>` unambiguous.
+pub fn is_idp_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
 impl Rule {

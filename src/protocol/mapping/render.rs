@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::document::DOCUMENT_VERSION;
-use super::model::{Access, Account, Role, Rule, RuleSet};
+use super::model::{Access, Account, IdpScope, Role, Rule, RuleSet};
 
 #[derive(Serialize)]
 struct OutFile<'a> {
@@ -45,8 +45,10 @@ struct OutRule<'a> {
     id: &'a str,
     #[serde(skip_serializing_if = "str::is_empty")]
     description: &'a str,
+    /// One id as a scalar, several as a list; absent only for a stored rule from before `idp`
+    /// was mandatory, which then reads back as the error that says how to fix it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    idp: Option<&'a str>,
+    idp: Option<OutIdp>,
     claim: String,
     #[serde(rename = "match")]
     match_kind: &'static str,
@@ -62,6 +64,20 @@ struct OutRule<'a> {
     transitive_tag_keys: &'a [String],
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     capabilities: &'a [String],
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum OutIdp {
+    One(String),
+    Many(Vec<String>),
+}
+
+fn out_idp(scope: &IdpScope) -> OutIdp {
+    match scope.ids().as_slice() {
+        [one] => OutIdp::One(one.clone()),
+        ids => OutIdp::Many(ids.to_vec()),
+    }
 }
 
 /// Writes a rule set as a document that [`super::parse_document`] reads back to an equal set.
@@ -99,7 +115,7 @@ pub fn render_document(set: &RuleSet) -> String {
             .map(|r| OutRule {
                 id: &r.id,
                 description: &r.description,
-                idp: r.idp.as_deref(),
+                idp: r.idp.as_ref().map(out_idp),
                 claim: r.claim.to_string(),
                 match_kind: r.match_kind.as_str(),
                 pattern: &r.pattern,

@@ -8,9 +8,9 @@ use regex::Regex;
 
 use super::error::{ErrorKind, Part, RuleError, Section, Site};
 use super::model::{
-    ALL_ROLES, Access, AccessMode, Account, ClaimSelector, DEFAULT_ROLE_SESSION_SECONDS, Effect,
-    GrantAccess, MAX_SESSION_SECONDS, MIN_RULE_SESSION_SECONDS, MatchKind, Partition, Role,
-    RoleArn, Rule, RuleSet, SessionPolicy, is_account_id,
+    ALL_ROLES, ANY_IDP, Access, AccessMode, Account, ClaimSelector, DEFAULT_ROLE_SESSION_SECONDS,
+    Effect, GrantAccess, IdpScope, MAX_SESSION_SECONDS, MIN_RULE_SESSION_SECONDS, MatchKind,
+    Partition, Role, RoleArn, Rule, RuleSet, SessionPolicy, is_account_id, is_idp_id,
 };
 use crate::protocol::aws::{
     MAX_MANAGED_POLICY_ARNS, check_federation_policies, check_policy_arns, pack_inline_policy,
@@ -446,17 +446,8 @@ fn check_rules(rules: &[Rule], roles: &BTreeSet<&str>, errors: &mut Vec<RuleErro
                 ),
             ));
         }
-        if let Some(idp) = &rule.idp
-            && !is_label(idp, MAX_LABEL_CHARS)
-        {
-            errors.push(RuleError::new(
-                at(Part::Field("idp")),
-                ErrorKind::InvalidIdp,
-                format!(
-                    "idp, when given, must be a 1-{MAX_LABEL_CHARS} character identity \
-                     provider id, got {idp:?}"
-                ),
-            ));
+        if let Some(scope) = &rule.idp {
+            check_idp_scope(scope, &at, errors);
         }
         if let ClaimSelector::Attribute(name) = &rule.claim
             && !is_label(name, MAX_LABEL_CHARS)
@@ -488,6 +479,48 @@ fn check_rules(rules: &[Rule], roles: &BTreeSet<&str>, errors: &mut Vec<RuleErro
         }
         check_rule_roles(rule, roles, &at, errors);
         check_grant_fields(rule, &at, errors);
+    }
+}
+
+/// A rule's `idp`: IdP ids as configuration writes them, each once, or `*` alone. A rule
+/// without `idp` is refused where it is written (the document), not here: stored rules from
+/// before `idp` was mandatory still compile, and apply to no IdP.
+fn check_idp_scope(scope: &IdpScope, at: &dyn Fn(Part) -> Site, errors: &mut Vec<RuleError>) {
+    let IdpScope::Only(ids) = scope else {
+        return;
+    };
+    if ids.is_empty() {
+        errors.push(RuleError::new(
+            at(Part::Field("idp")),
+            ErrorKind::InvalidIdp,
+            format!(
+                "idp lists no identity provider: name one or more IdP ids (or idp: \"{ANY_IDP}\" \
+                 to apply the rule to every IdP)"
+            ),
+        ));
+    }
+    let mut seen = BTreeMap::new();
+    for (j, id) in ids.iter().enumerate() {
+        let message = if id == ANY_IDP {
+            format!(
+                "\"{ANY_IDP}\" already means every IdP, so it must be idp's only value: write \
+                 idp: \"{ANY_IDP}\""
+            )
+        } else if !is_idp_id(id) {
+            format!(
+                "an idp is an identity provider id ([[idp]] id: 1-64 of a-z 0-9 - _), got {id:?}"
+            )
+        } else if let Some(first) = first_seen(&mut seen, id, j) {
+            format!("an idp is listed once: {id} is also idp[{first}]")
+        } else {
+            continue;
+        };
+        let part = if ids.len() == 1 {
+            Part::Field("idp")
+        } else {
+            Part::Element("idp", j)
+        };
+        errors.push(RuleError::new(at(part), ErrorKind::InvalidIdp, message));
     }
 }
 

@@ -39,7 +39,9 @@
 //!
 //! **Stable id.** Default path `sub`; may point elsewhere (Entra's `oid`). An exact value (above)
 //! of at most 255 bytes, or an integer (written in decimal). It is unique only per issuer: the
-//! caller stores it together with the issuer.
+//! caller stores it together with the issuer. When the stable id is read from the e-mail claim,
+//! an address the provider does not vouch for refuses the sign-in
+//! ([`ClaimsError::StableIdUnverifiedEmail`]): it would otherwise reach `subject` rules.
 //!
 //! **Display names** (`name` or the configured name path, `given_name`, `family_name`,
 //! `middle_name`, `nickname`) are shown, never matched: they are not kept for rules and not
@@ -76,6 +78,8 @@ pub enum ClaimsError {
     HostedDomainNotAllowed(Option<String>),
     #[error(transparent)]
     IdentityValue(#[from] IdentityValueError),
+    #[error("the stable id is the e-mail claim {0:?}, and the provider does not vouch for it")]
+    StableIdUnverifiedEmail(String),
 }
 
 impl ClaimsError {
@@ -91,6 +95,7 @@ impl ClaimsError {
             Self::HostedDomainNotAllowed(_) => "claims.hd_not_allowed",
             // Not namespaced: one code for the one rule, SAML and OIDC alike.
             Self::IdentityValue(e) => e.code(),
+            Self::StableIdUnverifiedEmail(_) => "claims.stable_id_unverified_email",
         }
     }
 }
@@ -128,6 +133,16 @@ impl ClaimPath {
     }
 
     /// The path as text, for messages.
+    /// The top-level claim names this path reads: the whole path when looked up literally, and
+    /// its first segment.
+    pub fn top_level_names(&self) -> Vec<&str> {
+        self.literal
+            .as_deref()
+            .into_iter()
+            .chain(self.segments.first().map(String::as_str))
+            .collect()
+    }
+
     pub fn as_text(&self) -> String {
         self.literal
             .clone()
@@ -282,6 +297,14 @@ pub fn extract_identity(
         Some(Value::String(s)) if s == "false" => false,
         Some(_) => return Err(ClaimsError::Malformed(mapping.email_verified.as_text())),
     };
+    // A subject read from the e-mail claim is that address: no rule (a `subject` rule included)
+    // may see it unless the provider vouches for it.
+    if !email_verified && email.is_some() && mapping.stable_id.as_text() == mapping.email.as_text()
+    {
+        return Err(ClaimsError::StableIdUnverifiedEmail(
+            mapping.email.as_text(),
+        ));
+    }
     let name = mapping
         .name
         .resolve(claims)

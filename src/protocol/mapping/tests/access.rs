@@ -36,6 +36,7 @@ roles:
       saml_provider: corp-idp
 rules:
   - id: all
+    idp: "*"
     claim: group
     match: exact
     pattern: staff
@@ -170,7 +171,7 @@ accounts:
 roles:
   - arn: arn:aws:iam::123456789012:role/Admin
 rules:
-  - {id: a, claim: group, match: exact, pattern: staff, roles: [arn:aws:iam::123456789012:role/Admin]}
+  - {id: a, idp: "*", claim: group, match: exact, pattern: staff, roles: [arn:aws:iam::123456789012:role/Admin]}
 "#;
 
 #[test]

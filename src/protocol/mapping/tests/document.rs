@@ -19,7 +19,7 @@ roles:
 rules:
   - id: admins
     description: AWS admins group
-    idp: demo-saml        # optional
+    idp: demo-saml        # required: an IdP id, a list of them, or "*" for every IdP
     claim: group          # group | email | email_domain | subject | attribute:<name>
     match: ldap_dn        # exact | glob | regex | ldap_dn
     pattern: aws-admins
@@ -30,6 +30,7 @@ rules:
     session_tags: {team: platform}
     transitive_tag_keys: [team]
   - id: devs
+    idp: [demo-saml, google]
     claim: email_domain
     match: glob
     pattern: "*.example.com"
@@ -37,6 +38,7 @@ rules:
       - arn:aws:iam::210987654321:role/Developer
     capabilities: [decode-authorization-message]
   - id: no-contractors
+    idp: "*"
     claim: attribute:employment
     match: exact
     pattern: contractor
@@ -71,7 +73,12 @@ fn valid_document_reads_with_defaults() {
     assert_eq!(set.roles[1].description, "");
     assert_eq!(set.roles[1].max_session_seconds, 3600);
     let admins = &set.rules[0];
-    assert_eq!(admins.idp.as_deref(), Some("demo-saml"));
+    assert_eq!(admins.idp, Some(IdpScope::Only(vec!["demo-saml".into()])));
+    assert_eq!(
+        set.rules[1].idp,
+        Some(IdpScope::Only(vec!["demo-saml".into(), "google".into()]))
+    );
+    assert_eq!(set.rules[2].idp, Some(IdpScope::Any));
     assert_eq!(admins.match_kind, MatchKind::LdapDn);
     assert_eq!(admins.session_tags["team"], "platform");
     assert_eq!(set.rules[1].effect, Effect::Allow);
@@ -146,7 +153,7 @@ fn awkward_strings_survive_a_round_trip() {
         );
         rule.description = (*text).to_owned();
         rule.pattern = format!("{text}x");
-        rule.idp = Some(label);
+        rule.idp = Some(IdpScope::Only(vec![format!("idp-{i}")]));
         rule.priority = -7;
         set.rules.push(rule);
     }
@@ -173,11 +180,13 @@ roles:
     max_session_seconds: 60
 rules:
   - id: admins
+    idp: corp
     claim: group
     match: regex
     pattern: "(unclosed"
     roles: [arn:aws:iam::123456789012:role/Admin]
   - id: admins
+    idp: corp
     claim: group
     match: exact
     pattern: x
@@ -208,16 +217,16 @@ fn every_semantic_error_is_reported_on_its_line() {
                 rule_kind(ErrorKind::SessionDurationOutOfRange),
                 "roles[2].max_session_seconds"
             ),
-            (18, rule_kind(ErrorKind::InvalidPattern), "rules[0].pattern"),
-            (20, rule_kind(ErrorKind::DuplicateRuleId), "rules[1].id"),
-            (26, rule_kind(ErrorKind::UnknownRole), "rules[1].roles[1]"),
+            (19, rule_kind(ErrorKind::InvalidPattern), "rules[0].pattern"),
+            (21, rule_kind(ErrorKind::DuplicateRuleId), "rules[1].id"),
+            (28, rule_kind(ErrorKind::UnknownRole), "rules[1].roles[1]"),
             (
-                29,
+                31,
                 rule_kind(ErrorKind::InvalidSessionTag),
                 "rules[1].session_tags.\"aws:x\""
             ),
             (
-                30,
+                32,
                 rule_kind(ErrorKind::InvalidTransitiveTagKey),
                 "rules[1].transitive_tag_keys[0]"
             ),
@@ -268,6 +277,7 @@ roles:
   - arn: arn:aws:iam::123456789012:role/Admin
 rules:
   - id: a
+    idp: corp
     claim: groups
     match: fuzzy
     pattern: x
@@ -278,9 +288,9 @@ rules:
         lines(text),
         [
             (5, rule_kind(ErrorKind::InvalidPartition)),
-            (10, rule_kind(ErrorKind::InvalidClaim)),
-            (11, rule_kind(ErrorKind::InvalidMatchKind)),
-            (14, rule_kind(ErrorKind::InvalidEffect)),
+            (11, rule_kind(ErrorKind::InvalidClaim)),
+            (12, rule_kind(ErrorKind::InvalidMatchKind)),
+            (15, rule_kind(ErrorKind::InvalidEffect)),
         ],
         "no PartitionMismatch or MisusedWildcard echo of the stand-in values"
     );
@@ -314,7 +324,7 @@ fn schema_and_syntax_errors_carry_a_line() {
     assert_eq!(lines(&wrong_type), [(24, DocumentErrorKind::Yaml)]);
     let missing = VALID.replace("    pattern: contractor\n", "");
     // A missing key is reported at the start of the item that lacks it.
-    assert_eq!(lines(&missing), [(35, DocumentErrorKind::Yaml)]);
+    assert_eq!(lines(&missing), [(36, DocumentErrorKind::Yaml)]);
     let syntax = VALID.replace(
         "session_tags: {team: platform}",
         "session_tags: {team: platform",
@@ -370,7 +380,7 @@ fn anchors_and_aliases_are_plain_yaml() {
     let text = VALID.replace(
         "roles: [arn:aws:iam::123456789012:role/Admin]",
         "roles: &admin [arn:aws:iam::123456789012:role/Admin]",
-    ) + "  - id: zz\n    claim: subject\n    match: exact\n    pattern: root\n    roles: *admin\n";
+    ) + "  - id: zz\n    idp: corp\n    claim: subject\n    match: exact\n    pattern: root\n    roles: *admin\n";
     let set = parse_document(&text).unwrap();
     assert_eq!(set.rules[3].roles, [arn(PROD, "Admin")]);
 }
@@ -379,7 +389,7 @@ fn anchors_and_aliases_are_plain_yaml() {
 fn error_list_is_capped_with_a_summary() {
     let mut text = String::from("version: 1\nrules:\n");
     for i in 0..130 {
-        text.push_str(&format!("  - {{id: Bad{i}, claim: group, match: exact, pattern: x, roles: [\"*\"], effect: deny}}\n"));
+        text.push_str(&format!("  - {{id: Bad{i}, idp: corp, claim: group, match: exact, pattern: x, roles: [\"*\"], effect: deny}}\n"));
     }
     let errors = parse_document(&text).unwrap_err();
     assert_eq!(errors.len(), 101);

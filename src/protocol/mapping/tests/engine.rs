@@ -150,7 +150,7 @@ fn duration_is_the_smaller_of_role_max_and_rule_cap() {
 #[test]
 fn idp_scoping() {
     let mut scoped = group("scoped", "admins", &admin());
-    scoped.idp = Some("corp-saml".into());
+    scoped.idp = Some(IdpScope::Only(vec!["corp-saml".into()]));
     let any = group("any", "devs", &[arn(DEV, "Developer")]);
     let set = base(vec![scoped, any]);
     assert_eq!(
@@ -392,7 +392,7 @@ fn session_tag_rules() {
 #[test]
 fn explanation_says_why() {
     let mut scoped = group("scoped", "admins", &admin());
-    scoped.idp = Some("other".into());
+    scoped.idp = Some(IdpScope::Only(vec!["other".into()]));
     let rules = vec![
         allow(
             "by-dn",

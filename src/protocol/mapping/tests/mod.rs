@@ -8,6 +8,7 @@
 mod access;
 mod document;
 mod engine;
+mod idp_scope;
 mod matching;
 mod props;
 
@@ -42,7 +43,7 @@ pub(super) fn allow(
     Rule {
         id: id.to_owned(),
         description: String::new(),
-        idp: None,
+        idp: Some(IdpScope::Any),
         claim,
         match_kind: kind,
         pattern: pattern.to_owned(),

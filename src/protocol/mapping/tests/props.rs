@@ -76,7 +76,8 @@ fn rule(id: usize) -> impl Strategy<Value = Rule> {
             )| {
                 let mut rule = allow(&format!("r{id:02}"), claim, kind, &pattern, &roles);
                 rule.priority = priority;
-                rule.idp = idp.map(str::to_owned);
+                rule.idp =
+                    Some(idp.map_or(IdpScope::Any, |id| IdpScope::Only(vec![id.to_owned()])));
                 if is_deny {
                     rule.effect = Effect::Deny;
                     if deny_all {
