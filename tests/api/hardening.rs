@@ -18,8 +18,8 @@ async fn app_behind(trusted: &'static [&'static str], header: ForwardedHeader) -
     .await
 }
 
-/// Provokes an audited refusal (a post-login target off Roleport) with `headers`, and returns
-/// the client address its audit row names.
+/// Provokes a refusal (a post-login target off Roleport) with `headers`, and returns the client
+/// its record names: an unverified refusal is counted per client (IPv6 per /64), not chained.
 async fn audited_source(app: &TestApp, headers: &[(&str, &str)]) -> String {
     let mut req = app.client.get(format!(
         "{}/login/demo-saml?return_to=https%3A%2F%2Fevil.example%2F",
@@ -31,20 +31,11 @@ async fn audited_source(app: &TestApp, headers: &[(&str, &str)]) -> String {
     let resp = req.send().await.unwrap();
     assert_eq!(resp.status(), 400);
     let reference = reference_in(&resp.text().await.unwrap());
-    let rows = roleport::db::audit::by_reference(&app.pool, &reference)
+    let bucket = crate::refusals::counter(app, &reference)
         .await
-        .unwrap();
-    assert_eq!(rows.len(), 1);
-    assert!(
-        rows[0]
-            .reason
-            .as_deref()
-            .unwrap()
-            .starts_with("bad_return_to"),
-        "{:?}",
-        rows[0].reason
-    );
-    rows[0].source_ip.clone().expect("a client address")
+        .expect("a refusal counter under the reference");
+    assert_eq!(bucket.reason, "bad_return_to");
+    bucket.client
 }
 
 const SPOOF: &[(&str, &str)] = &[
@@ -116,7 +107,7 @@ async fn rfc7239_forwarded_chains_are_read_when_configured() {
             )]
         )
         .await,
-        "2001:db8::7"
+        "2001:db8:0:0::/64"
     );
     // In this mode X-Forwarded-For is the client's own header.
     assert_eq!(
