@@ -58,6 +58,14 @@ impl SupportError {
         }
     }
 
+    /// For the log line and the audit row: with AWS's own words where it answered.
+    pub fn detail(&self) -> String {
+        match self {
+            Self::Sts(e) => e.detail(),
+            other => other.to_string(),
+        }
+    }
+
     /// Whether the person's input was at fault (rather than Roleport or AWS).
     pub fn is_bad_input(&self) -> bool {
         matches!(self, Self::BadMessage(_) | Self::InvalidMessage { .. })
@@ -277,8 +285,8 @@ impl Sts {
             .send()
             .await
             .map_err(|e| match classify(e) {
-                StsError::Other { code, .. } if code.starts_with("InvalidAuthorizationMessage") => {
-                    SupportError::InvalidMessage { code }
+                StsError::Other(words) if words.code.starts_with("InvalidAuthorizationMessage") => {
+                    SupportError::InvalidMessage { code: words.code }
                 }
                 other => SupportError::Sts(other),
             })?;

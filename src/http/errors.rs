@@ -24,6 +24,18 @@ pub enum Kind {
     /// A dependency (the database) is down: try again.
     Unavailable,
     Internal,
+    /// AWS does not trust Roleport for the role: only the platform team can fix it.
+    AwsNotTrusted,
+    /// AWS refused the call for a reason that retrying will not fix.
+    AwsRefused,
+    /// AWS is busy (throttling, failing or not answering): try again.
+    AwsBusy,
+    /// The role is reached with an OpenID provider's ID token, and the sign-in was SAML.
+    WrongSignIn,
+    /// The role's access mode is retired.
+    AccessModeRetired,
+    /// AWS would refuse what the sign-in gave (an expired token or assertion): sign in again.
+    SignInTooOld,
 }
 
 #[derive(Debug)]
@@ -62,6 +74,12 @@ impl AppError {
             Kind::NotFound => "Not found",
             Kind::Unavailable => "Please try again",
             Kind::Internal => "Something went wrong",
+            Kind::AwsNotTrusted => "AWS does not trust Roleport for this role",
+            Kind::AwsRefused => "AWS refused this request",
+            Kind::AwsBusy => "AWS is busy; please try again",
+            Kind::WrongSignIn => "This role needs a sign-in through an OpenID provider",
+            Kind::AccessModeRetired => "This role's way into AWS is retired",
+            Kind::SignInTooOld => "Your sign-in is too old for AWS",
         }
     }
 }
@@ -90,10 +108,14 @@ impl ResponseError for AppError {
         match self.kind {
             Kind::SignInFailed => StatusCode::FORBIDDEN,
             Kind::BadRequest => StatusCode::BAD_REQUEST,
-            Kind::NotSignedIn => StatusCode::UNAUTHORIZED,
+            Kind::NotSignedIn | Kind::SignInTooOld => StatusCode::UNAUTHORIZED,
             Kind::NotFound => StatusCode::NOT_FOUND,
-            Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Kind::Unavailable | Kind::AwsBusy => StatusCode::SERVICE_UNAVAILABLE,
             Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Kind::AwsNotTrusted | Kind::WrongSignIn => StatusCode::FORBIDDEN,
+            Kind::AwsRefused => StatusCode::UNPROCESSABLE_ENTITY,
+            // The rules, not the person, name a mode that no longer exists.
+            Kind::AccessModeRetired => StatusCode::CONFLICT,
         }
     }
 
@@ -114,7 +136,13 @@ impl ResponseError for AppError {
                     title: self.title(),
                     message: &self.message,
                     reference: &self.reference,
-                    show_login: matches!(self.kind, Kind::SignInFailed | Kind::NotSignedIn),
+                    show_login: matches!(
+                        self.kind,
+                        Kind::SignInFailed
+                            | Kind::NotSignedIn
+                            | Kind::WrongSignIn
+                            | Kind::SignInTooOld
+                    ),
                 };
                 match page.render() {
                     Ok(body) => HttpResponse::build(status)

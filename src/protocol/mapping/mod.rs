@@ -25,13 +25,16 @@ mod ldap_dn;
 mod matcher;
 mod model;
 mod render;
+mod session_limits;
 mod spans;
 mod validate;
 
 #[cfg(test)]
 mod tests;
 
-pub use document::{DOCUMENT_VERSION, DocumentError, DocumentErrorKind, parse_document};
+pub use document::{
+    DOCUMENT_VERSION, DocumentError, DocumentErrorKind, parse_document, retired_mode_message,
+};
 pub use engine::CompiledRules;
 pub use error::{ErrorKind, Part, RuleError, Section, Site};
 pub use explain::{Explanation, RuleTrace, TraceReason, explain};
