@@ -37,7 +37,9 @@ impl AwsRuntime {
         match req.grant.access.mode {
             AccessMode::SamlBroker => self.issue_saml_broker(blocking, req).await,
             // A stored rule may still name it: refused with the reason, never re-routed.
-            AccessMode::SamlPassthrough => Err(IssueError::RetiredMode(AccessMode::SamlPassthrough)),
+            AccessMode::SamlPassthrough => {
+                Err(IssueError::RetiredMode(AccessMode::SamlPassthrough))
+            }
             AccessMode::AssumeRole => self.issue_assume_role(req).await,
             AccessMode::FederationToken => self.issue_federation_token(req).await,
             AccessMode::OidcBroker => self.issue_oidc_broker(req).await,
@@ -275,7 +277,10 @@ mod tests {
     fn error_classes_tell_who_can_act() {
         use super::super::broker::IssueErrorClass as C;
         let table = [
-            (IssueError::RetiredMode(AccessMode::SamlPassthrough), C::Retired),
+            (
+                IssueError::RetiredMode(AccessMode::SamlPassthrough),
+                C::Retired,
+            ),
             (IssueError::NoUpstreamIdToken, C::WrongSignIn),
             (
                 IssueError::UpstreamIdTokenExpired {

@@ -387,17 +387,13 @@ fn sts_tags(tags: &SessionTags) -> Result<Option<Vec<Tag>>, StsError> {
     tags.tags()
         .iter()
         .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .map_err(|e| {
-                    StsError::Other(AwsWords {
-                        code: "BadTag".into(),
-                        message: e.to_string(),
-                        request_id: None,
-                    })
+            Tag::builder().key(k).value(v).build().map_err(|e| {
+                StsError::Other(AwsWords {
+                    code: "BadTag".into(),
+                    message: e.to_string(),
+                    request_id: None,
                 })
+            })
         })
         .collect::<Result<Vec<_>, _>>()
         .map(Some)
@@ -469,9 +465,7 @@ where
         | "InvalidIdentityToken"
         | "InvalidIdentityTokenException" => StsError::RejectedClaim(words),
         "AccessDenied" | "AccessDeniedException" => StsError::AccessDenied(words),
-        "Throttling" | "ThrottlingException" | "RequestLimitExceeded" => {
-            StsError::Throttled(words)
-        }
+        "Throttling" | "ThrottlingException" | "RequestLimitExceeded" => StsError::Throttled(words),
         "MalformedPolicyDocument"
         | "MalformedPolicyDocumentException"
         | "PackedPolicyTooLarge"

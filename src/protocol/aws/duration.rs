@@ -418,12 +418,36 @@ mod tests {
             (fed(Some(7200), Some(1800), 43_200), 1800, B::RuleCap),
             (fed(Some(900), None, 3600), 900, B::Requested),
             // Past 12 h only where both the role and the rule allow it explicitly.
-            (fed(Some(200_000), None, 129_600), 43_200, B::TwelveHourLimit),
-            (fed(Some(200_000), Some(43_200), 129_600), 43_200, B::RuleCap),
-            (fed(Some(200_000), Some(129_600), 43_200), 43_200, B::RoleMaximum),
-            (fed(Some(100_000), Some(129_600), 129_600), 100_000, B::Requested),
-            (fed(Some(200_000), Some(129_600), 129_600), 129_600, B::RuleCap),
-            (fed(Some(200_000), Some(129_600), 90_000), 90_000, B::RoleMaximum),
+            (
+                fed(Some(200_000), None, 129_600),
+                43_200,
+                B::TwelveHourLimit,
+            ),
+            (
+                fed(Some(200_000), Some(43_200), 129_600),
+                43_200,
+                B::RuleCap,
+            ),
+            (
+                fed(Some(200_000), Some(129_600), 43_200),
+                43_200,
+                B::RoleMaximum,
+            ),
+            (
+                fed(Some(100_000), Some(129_600), 129_600),
+                100_000,
+                B::Requested,
+            ),
+            (
+                fed(Some(200_000), Some(129_600), 129_600),
+                129_600,
+                B::RuleCap,
+            ),
+            (
+                fed(Some(200_000), Some(129_600), 90_000),
+                90_000,
+                B::RoleMaximum,
+            ),
         ];
         for (r, seconds, by) in ok {
             let d = federation_token_duration(&r);

@@ -13,7 +13,8 @@ use super::model::{
     RoleArn, Rule, RuleSet, SessionPolicy, is_account_id,
 };
 use crate::protocol::aws::{
-    FEDERATION_TOKEN_MAX_SECONDS, MAX_MANAGED_POLICY_ARNS, check_federation_policies, check_policy_arns, pack_inline_policy,
+    FEDERATION_TOKEN_MAX_SECONDS, MAX_MANAGED_POLICY_ARNS, check_federation_policies,
+    check_policy_arns, pack_inline_policy,
 };
 
 /// STS limits on session tags.

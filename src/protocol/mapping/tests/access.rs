@@ -574,11 +574,22 @@ fn saml_passthrough_is_refused_at_import_where_it_is_named() {
         "Use saml_broker",
         "oidc_passthrough for an OpenID Connect provider",
     ] {
-        assert!(error.message.contains(words), "{words:?} in {}", error.message);
+        assert!(
+            error.message.contains(words),
+            "{words:?} in {}",
+            error.message
+        );
     }
-    assert!(error.to_string().starts_with(&format!("line {line}, column 13")));
+    assert!(
+        error
+            .to_string()
+            .starts_with(&format!("line {line}, column 13"))
+    );
     // On an account too.
-    let text = WITH_ACCESS.replace("mode: assume_role\n      external_id: prod-ext-1", "mode: saml_passthrough");
+    let text = WITH_ACCESS.replace(
+        "mode: assume_role\n      external_id: prod-ext-1",
+        "mode: saml_passthrough",
+    );
     let errors = located(&text);
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert_eq!(errors[0].2, rule_kind(ErrorKind::RetiredAccessMode));
@@ -641,7 +652,10 @@ rules:
     assert_eq!(errors[0].2, rule_kind(ErrorKind::SessionDurationOutOfRange));
     assert_eq!(errors[0].3, "roles[0].max_session_seconds");
     let message = &parse_document(&doc("assume_role", 50_000, 3600)).unwrap_err()[0].message;
-    assert!(message.contains("only for federation_token roles"), "{message}");
+    assert!(
+        message.contains("only for federation_token roles"),
+        "{message}"
+    );
 
     // A rule allowing more than 12 h must name only roles that allow it too.
     let errors = located(&doc(policy, 43_200, 50_000));
