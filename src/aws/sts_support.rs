@@ -39,10 +39,23 @@ pub enum SupportError {
         "AWS could not decode this message: it is not a valid encoded authorization message, or it was produced for another account ({code})"
     )]
     InvalidMessage { code: String },
-    #[error(transparent)]
+    #[error("{}", support_words(.0))]
     Sts(#[from] StsError),
     #[error("AWS STS answered without a decoded message")]
     NoAnswer,
+}
+
+/// A support call is made with Roleport's own credentials or with ones it just issued, not to
+/// assume a role: an AccessDenied here is about those credentials, not a role's trust policy.
+fn support_words(e: &StsError) -> String {
+    match e {
+        StsError::AccessDenied(words) => format!(
+            "AWS denied access to this call for the credentials Roleport used ({}). Retrying will \
+             not help; ask the Roleport operators, quoting the reference below.",
+            words.code
+        ),
+        other => other.to_string(),
+    }
 }
 
 impl SupportError {
@@ -61,7 +74,10 @@ impl SupportError {
     /// For the log line and the audit row: with AWS's own words where it answered.
     pub fn detail(&self) -> String {
         match self {
-            Self::Sts(e) => e.detail(),
+            Self::Sts(e) => match e.aws_words() {
+                Some(words) => format!("{self} AWS said: {words}"),
+                None => self.to_string(),
+            },
             other => other.to_string(),
         }
     }
