@@ -479,3 +479,71 @@ where
         _ => StsError::Other(words),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(code: &str) -> AwsWords {
+        AwsWords {
+            code: code.into(),
+            message: format!("{code} said by AWS"),
+            request_id: Some("req-1".into()),
+        }
+    }
+
+    #[test]
+    fn each_error_says_which_kind_of_problem_it_is_and_keeps_aws_words() {
+        use StsErrorClass as C;
+        let table = [
+            (StsError::Expired(words("ExpiredToken")), C::SignInAgain),
+            (
+                StsError::RejectedClaim(words("InvalidIdentityToken")),
+                C::NotTrusted,
+            ),
+            (StsError::AccessDenied(words("AccessDenied")), C::NotTrusted),
+            (
+                StsError::MalformedPolicy(words("MalformedPolicyDocument")),
+                C::Refused,
+            ),
+            (
+                StsError::RegionDisabled(words("RegionDisabledException")),
+                C::Refused,
+            ),
+            (StsError::Other(words("ValidationError")), C::Refused),
+            (StsError::Throttled(words("Throttling")), C::Busy),
+            (StsError::ServerError(words("InternalFailure")), C::Busy),
+            (StsError::Timeout, C::Busy),
+            (StsError::Unreachable, C::Busy),
+        ];
+        for (e, class) in table {
+            assert_eq!(e.class(), class, "{e}");
+            let shown = e.to_string();
+            let retry = shown.contains("try again");
+            assert_eq!(retry, class == C::Busy, "{shown}");
+            match e.aws_words() {
+                Some(w) => {
+                    // The person sees the code, never AWS's message; the log and row keep all.
+                    assert!(
+                        shown.contains(&w.code) && !shown.contains(&w.message),
+                        "{shown}"
+                    );
+                    let detail = e.detail();
+                    assert!(
+                        detail.ends_with(&format!(
+                            "AWS said: {}: {} (request id req-1)",
+                            w.code, w.message
+                        )),
+                        "{detail}"
+                    );
+                }
+                None => assert_eq!(e.detail(), shown),
+            }
+        }
+        let no_id = AwsWords {
+            request_id: None,
+            ..words("AccessDenied")
+        };
+        assert!(no_id.to_string().ends_with("(no request id)"));
+    }
+}

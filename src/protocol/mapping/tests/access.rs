@@ -645,6 +645,21 @@ rules:
     let policy = "federation_token\n      session_policy: {managed_arns: [arn:aws:iam::aws:policy/ReadOnlyAccess]}";
     let ok = parse_document(&doc(policy, 129_600, 129_600)).unwrap();
     assert_eq!(ok.roles[0].max_session_seconds, 129_600);
+    let longest = |set: RuleSet| {
+        CompiledRules::compile(set)
+            .unwrap()
+            .evaluate(&claims("idp", &["staff"]))
+            .grants[0]
+            .max_session_seconds
+    };
+    assert_eq!(
+        longest(ok.clone()),
+        129_600,
+        "role and rule both allow 36 h"
+    );
+    let mut silent = ok;
+    silent.rules[0].max_session_seconds = None;
+    assert_eq!(longest(silent), 43_200, "the rule says nothing: 12 h");
     assert!(parse_document(&doc(policy, 129_601, 3600)).is_err());
 
     let errors = located(&doc("assume_role", 50_000, 3600));
