@@ -1042,6 +1042,17 @@ impl Settings {
                 "server.public_url must be https:// outside dev_mode".into(),
             ));
         }
+        // The default issuer is the public URL, already https:// outside dev_mode.
+        if let Some(issuer) = &self.aws.oidc_issuer
+            && !self.server.dev_mode
+            && !issuer.starts_with("https://")
+        {
+            return Err(ConfigError::Invalid(format!(
+                "aws.oidc_issuer must be https:// outside dev_mode: IAM registers only https \
+                 OpenID Connect providers, so AWS would refuse every oidc_broker token; got \
+                 {issuer:?}"
+            )));
+        }
         for partition in self.aws.endpoints.keys() {
             if partition
                 .parse::<crate::protocol::mapping::Partition>()
@@ -1398,6 +1409,32 @@ url = "postgres://localhost/x"
             "public_url = \"http://roleport.example.com\"",
         ));
         assert!(load(&f.0, []).is_err());
+    }
+
+    #[test]
+    fn the_oidc_broker_issuer_is_https_outside_dev_mode() {
+        let prod = BASE.replace(
+            "dev_mode = true",
+            "public_url = \"https://roleport.example.com\"",
+        );
+        let http = write(&format!(
+            "{prod}[aws]\noidc_issuer = \"http://roleport.example.com\"\n"
+        ));
+        let err = load(&http.0, []).unwrap_err().to_string();
+        assert!(
+            err.contains("aws.oidc_issuer must be https://")
+                && err.contains("IAM registers only https"),
+            "{err}"
+        );
+        let https = write(&format!(
+            "{prod}[aws]\noidc_issuer = \"https://sso.example.com/aws\"\n"
+        ));
+        assert!(load(&https.0, []).is_ok());
+        // dev_mode keeps plain http for a loopback test issuer.
+        let dev = write(&format!(
+            "{BASE}[aws]\noidc_issuer = \"http://127.0.0.1:8080\"\n"
+        ));
+        assert!(load(&dev.0, []).is_ok());
     }
 
     const OIDC: &str = "\n[[idp]]\nid = \"demo-oidc\"\nkind = \"oidc\"\ndisplay_name = \"Demo\"\nissuer = \"http://127.0.0.1:38903\"\nclient_id = \"roleport\"\n";

@@ -167,7 +167,7 @@ async fn decode_message(
     let decoded = sts
         .decode_authorization_message(partition, &own, &message)
         .await
-        .map_err(|e| format!("{e} [{}]", e.code()))?;
+        .map_err(|e| format!("{} [{}]", e.detail(), e.code()))?;
     println!("{}", decoded.pretty);
     Ok(ExitCode::SUCCESS)
 }

@@ -3,9 +3,9 @@
 //! AssumeRoleWithSAML.
 
 use super::own_credentials::{FederationUserError, OwnCredentials, load_federation_user};
-use super::sts::{Issued, Sts, StsError, https_client};
+use super::sts::{AwsWords, Issued, Sts, StsError, StsErrorClass, https_client};
 use crate::configuration::{AwsSettings, KeyPairFiles};
-use crate::domain::{FederatedIdentity, UpstreamSaml};
+use crate::domain::FederatedIdentity;
 use crate::protocol::aws::{
     AwsRuleError, BrokerError, BrokerSigningKey, CredentialKind, DurationRequest,
     PartitionEndpoints, SamlBrokerRequest, SessionDuration, SessionTags, build_signed_response,
@@ -105,7 +105,7 @@ impl AwsRuntime {
             .transpose()?;
         tracing::info!(
             federation_user = federation_user.is_some(),
-            "AWS access modes: saml_broker and saml_passthrough need no AWS keys; assume_role \
+            "AWS access modes: saml_broker, oidc_broker and oidc_passthrough need no AWS keys; assume_role \
              resolves Roleport's own credentials from the standard chain when first used; \
              federation_token needs aws.federation_user"
         );
@@ -221,8 +221,6 @@ pub struct IssueRequest<'a> {
     pub rule_cap: Option<u32>,
     pub requested_seconds: Option<u32>,
     pub now: DateTime<Utc>,
-    /// The session's upstream SAML Response, for `saml_passthrough`.
-    pub upstream_saml: Option<&'a UpstreamSaml>,
     /// The session's upstream ID token, for `oidc_passthrough`.
     pub upstream_id_token: Option<&'a crate::domain::UpstreamIdToken>,
 }
@@ -245,7 +243,7 @@ pub struct IssueOutcome {
     pub duration: SessionDuration,
     /// The session name AWS shows (for GetFederationToken: its `Name`).
     pub role_session_name: String,
-    /// `None` where the call carries none (GetFederationToken; pass-through without it).
+    /// `None` where the call carries none (GetFederationToken, OIDC pass-through).
     pub source_identity: Option<String>,
     pub kind: CredentialKind,
     pub mode: &'static str,
@@ -268,15 +266,12 @@ pub enum IssueError {
     Sts(#[from] StsError),
     #[error("no endpoints for partition {0}")]
     NoEndpoints(Partition),
+    #[error("{}", crate::protocol::mapping::retired_mode_message(*.0))]
+    RetiredMode(AccessMode),
     #[error(
-        "This role is reached with your identity provider's own sign-in assertion, and your \
-         sign-in did not carry one that names AWS roles. Sign in again; if this keeps \
-         happening, your identity provider does not send the AWS Role attribute."
-    )]
-    NoUpstreamAssertion,
-    #[error(
-        "This role is reached with your OpenID provider's own ID token, and your sign-in did not \
-         come through an OpenID provider. Sign in with one to use this role."
+        "This role is reached with your OpenID provider's own ID token, which AWS checks itself, \
+         and you signed in through a SAML identity provider, which has no such token. Sign in \
+         through the OpenID provider this role trusts to use it."
     )]
     NoUpstreamIdToken,
     #[error(
@@ -284,21 +279,6 @@ pub enum IssueError {
          use this role."
     )]
     UpstreamIdTokenExpired { expires: DateTime<Utc> },
-    #[error(
-        "Your sign-in assertion was issued at {issued}, and AWS accepts it only within 5 \
-         minutes of that. Sign in again to use this role."
-    )]
-    UpstreamAssertionTooOld { issued: DateTime<Utc> },
-    #[error(
-        "Your identity provider's assertion does not name this role ({role_arn} with \
-         {provider_arn}); Roleport passes it on to AWS only for a role it names."
-    )]
-    RoleNotInUpstreamAssertion {
-        role_arn: String,
-        provider_arn: String,
-    },
-    #[error("Your identity provider's assertion cannot be passed on to AWS: {0}")]
-    UnusableUpstreamAssertion(String),
     #[error(
         "Roleport has no AWS credentials of its own for AssumeRole (environment, profile, web \
          identity, container and instance metadata were tried): {0}"
@@ -318,9 +298,19 @@ pub enum IssueErrorClass {
     Refused,
     /// The person must sign in again (pass-through).
     SignInAgain,
+    /// The role needs a sign-in of another kind (OIDC pass-through after a SAML sign-in).
+    WrongSignIn,
+    /// The grant's access mode is retired: nothing was sent.
+    Retired,
+    /// AWS does not trust Roleport for this role (trust policy, IAM provider registration).
+    NotTrusted,
+    /// AWS refused the call for a reason that retrying will not fix.
+    AwsRefused,
     /// Roleport is not configured for the grant's mode.
     Configuration,
-    /// AWS or the network failed.
+    /// AWS is busy or unreachable: try again.
+    AwsBusy,
+    /// Signing failed inside Roleport: try again.
     Unavailable,
 }
 
@@ -333,12 +323,9 @@ impl IssueError {
             Self::Signing(_) => "signing_failed",
             Self::Sts(e) => e.code(),
             Self::NoEndpoints(_) => "no_endpoints",
-            Self::NoUpstreamAssertion => "passthrough_no_assertion",
+            Self::RetiredMode(_) => "access_mode_retired",
             Self::NoUpstreamIdToken => "passthrough_no_id_token",
             Self::UpstreamIdTokenExpired { .. } => "passthrough_id_token_expired",
-            Self::UpstreamAssertionTooOld { .. } => "passthrough_assertion_too_old",
-            Self::RoleNotInUpstreamAssertion { .. } => "passthrough_role_not_asserted",
-            Self::UnusableUpstreamAssertion(_) => "passthrough_assertion_unusable",
             Self::NoOwnCredentials(_) => "assume_role_no_credentials",
             Self::NoFederationUser => "federation_user_not_configured",
         }
@@ -346,19 +333,38 @@ impl IssueError {
 
     pub fn class(&self) -> IssueErrorClass {
         match self {
-            Self::Rule(_)
-            | Self::RoleNotInUpstreamAssertion { .. }
-            | Self::UnusableUpstreamAssertion(_) => IssueErrorClass::Refused,
-            Self::NoUpstreamAssertion
-            | Self::UpstreamAssertionTooOld { .. }
-            | Self::NoUpstreamIdToken
-            | Self::UpstreamIdTokenExpired { .. } => IssueErrorClass::SignInAgain,
+            Self::Rule(_) => IssueErrorClass::Refused,
+            Self::RetiredMode(_) => IssueErrorClass::Retired,
+            Self::NoUpstreamIdToken => IssueErrorClass::WrongSignIn,
+            Self::UpstreamIdTokenExpired { .. } => IssueErrorClass::SignInAgain,
             Self::NoSigningKey
             | Self::NoOidcKey
             | Self::NoEndpoints(_)
             | Self::NoOwnCredentials(_)
             | Self::NoFederationUser => IssueErrorClass::Configuration,
-            Self::Signing(_) | Self::Sts(_) => IssueErrorClass::Unavailable,
+            Self::Signing(_) => IssueErrorClass::Unavailable,
+            Self::Sts(e) => match e.class() {
+                StsErrorClass::SignInAgain => IssueErrorClass::SignInAgain,
+                StsErrorClass::NotTrusted => IssueErrorClass::NotTrusted,
+                StsErrorClass::Refused => IssueErrorClass::AwsRefused,
+                StsErrorClass::Busy => IssueErrorClass::AwsBusy,
+            },
+        }
+    }
+
+    /// For the log line and the audit row: with AWS's own words where it answered.
+    pub fn detail(&self) -> String {
+        match self {
+            Self::Sts(e) => e.detail(),
+            other => other.to_string(),
+        }
+    }
+
+    /// What AWS said, when the failure is its answer.
+    pub fn aws_words(&self) -> Option<&AwsWords> {
+        match self {
+            Self::Sts(e) => e.aws_words(),
+            _ => None,
         }
     }
 }

@@ -2,9 +2,8 @@
 //! grant's access mode and
 //! - `saml_broker`: signs a fresh SAML Response for exactly the picked role
 //!   (`broker.rs`), then AssumeRoleWithSAML;
-//! - `saml_passthrough`: sends the upstream IdP's own signed Response, kept with the session,
-//!   to AssumeRoleWithSAML — only when that assertion names the picked role with the grant's
-//!   provider, and only within AWS's 5 minutes of its IssueInstant;
+//! - `saml_passthrough` (retired): refused with the reason, nothing sent (AWS redeems only a
+//!   Response addressed to its own sign-in URL; an IdP addresses Roleport's ACS);
 //! - `assume_role`: Roleport's own credentials (the standard chain) call AssumeRole with the
 //!   session name, SourceIdentity, session tags and the external id; role chaining (own
 //!   credentials that are themselves temporary) caps the session at one hour;
@@ -17,15 +16,14 @@
 
 use super::broker::{AwsRuntime, IssueError, IssueOutcome, IssueRequest};
 use super::sts::{AssumeRoleCall, FederationTokenCall};
-use crate::domain::{AWS_ROLE_ATTRIBUTE, FederatedIdentity};
+use crate::domain::FederatedIdentity;
 use crate::protocol::aws::{
-    AWS_SAML_ATTRIBUTE_PREFIX, CredentialKind, DurationRequest, FederationTokenName,
+    CredentialKind, DurationRequest, FederationDurationRequest, FederationTokenName,
     MAX_MINTED_TOKEN_SECONDS, MintError, RoleSessionName, SessionTags, SourceIdentity,
     WebIdentityClaims, check_federation_policies, federation_token_duration,
     mint_web_identity_token, scoped_identity, session_duration,
 };
 use crate::protocol::mapping::AccessMode;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 
@@ -38,7 +36,10 @@ impl AwsRuntime {
     ) -> Result<IssueOutcome, IssueError> {
         match req.grant.access.mode {
             AccessMode::SamlBroker => self.issue_saml_broker(blocking, req).await,
-            AccessMode::SamlPassthrough => self.issue_saml_passthrough(req).await,
+            // A stored rule may still name it: refused with the reason, never re-routed.
+            AccessMode::SamlPassthrough => {
+                Err(IssueError::RetiredMode(AccessMode::SamlPassthrough))
+            }
             AccessMode::AssumeRole => self.issue_assume_role(req).await,
             AccessMode::FederationToken => self.issue_federation_token(req).await,
             AccessMode::OidcBroker => self.issue_oidc_broker(req).await,
@@ -144,77 +145,6 @@ impl AwsRuntime {
         })
     }
 
-    /// The upstream IdP's own assertion to AssumeRoleWithSAML, byte for byte.
-    async fn issue_saml_passthrough(
-        &self,
-        req: IssueRequest<'_>,
-    ) -> Result<IssueOutcome, IssueError> {
-        let grant = req.grant;
-        let upstream = req.upstream_saml.ok_or(IssueError::NoUpstreamAssertion)?;
-        if req.now >= upstream.redeemable_until() {
-            return Err(IssueError::UpstreamAssertionTooOld {
-                issued: upstream.issue_instant,
-            });
-        }
-        let provider_arn = self.provider_arn(grant);
-        // The identity's attributes are the verified assertion's, as kept with the session.
-        let attributes = &req.identity.attributes;
-        let roles = attributes
-            .get(AWS_ROLE_ATTRIBUTE)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        if !names_role(roles, &grant.role_arn, &provider_arn) {
-            return Err(IssueError::RoleNotInUpstreamAssertion {
-                role_arn: grant.role_arn.clone(),
-                provider_arn,
-            });
-        }
-        let session_name = single_attribute(attributes, "RoleSessionName")?
-            .ok_or_else(|| {
-                IssueError::UnusableUpstreamAssertion(
-                    "it has no RoleSessionName attribute, which AWS requires".into(),
-                )
-            })
-            .and_then(|name| RoleSessionName::parse(name).map_err(IssueError::Rule))?;
-        let source_identity = single_attribute(attributes, "SourceIdentity")?
-            .map(SourceIdentity::parse)
-            .transpose()?;
-        let saml_session_duration = single_attribute(attributes, "SessionDuration")?
-            .map(|d| {
-                d.trim().parse::<u32>().map_err(|_| {
-                    IssueError::UnusableUpstreamAssertion(format!(
-                        "its SessionDuration attribute {d:?} is not a number of seconds"
-                    ))
-                })
-            })
-            .transpose()?;
-        let duration = session_duration(&DurationRequest {
-            requested: req.requested_seconds,
-            rule_cap: req.rule_cap,
-            role_maximum: req.role_maximum,
-            saml_session_duration,
-            chained: false,
-        })?;
-        let issued = self
-            .sts
-            .assume_role_with_saml(
-                grant.partition,
-                &grant.role_arn,
-                &provider_arn,
-                upstream.response_b64(),
-                duration.seconds(),
-            )
-            .await?;
-        Ok(IssueOutcome {
-            issued,
-            duration,
-            role_session_name: session_name.as_str().to_string(),
-            source_identity: source_identity.map(|s| s.as_str().to_string()),
-            kind: CredentialKind::AssumeRoleWithSaml,
-            mode: AccessMode::SamlPassthrough.as_str(),
-        })
-    }
-
     /// AssumeRole with Roleport's own credentials.
     async fn issue_assume_role(&self, req: IssueRequest<'_>) -> Result<IssueOutcome, IssueError> {
         let grant = req.grant;
@@ -276,7 +206,11 @@ impl AwsRuntime {
                 .map(|p| p.managed_arns.as_slice())
                 .unwrap_or_default(),
         )?;
-        let duration = federation_token_duration(req.requested_seconds, req.rule_cap)?;
+        let duration = federation_token_duration(&FederationDurationRequest {
+            requested: req.requested_seconds,
+            rule_cap: req.rule_cap,
+            role_maximum: req.role_maximum,
+        })?;
         let user = self
             .federation_user
             .clone()
@@ -328,103 +262,12 @@ pub(crate) fn source_identity(identity: &FederatedIdentity) -> SourceIdentity {
     SourceIdentity::of_person(&identity.subject, &identity.idp)
 }
 
-/// Whether one of the upstream Role values is exactly `role-arn,provider-arn` (AWS accepts
-/// either order; each part is compared exactly, surrounding spaces aside).
-fn names_role(values: &[String], role_arn: &str, provider_arn: &str) -> bool {
-    values.iter().any(|value| {
-        let mut parts = value.split(',').map(str::trim);
-        match (parts.next(), parts.next(), parts.next()) {
-            (Some(a), Some(b), None) => {
-                (a == role_arn && b == provider_arn) || (a == provider_arn && b == role_arn)
-            }
-            _ => false,
-        }
-    })
-}
-
-/// An AWS SAML attribute (`https://aws.amazon.com/SAML/Attributes/<name>`) that AWS reads as
-/// a single value; two values would be ambiguous, so they are refused.
-fn single_attribute<'a>(
-    attributes: &'a BTreeMap<String, Vec<String>>,
-    name: &str,
-) -> Result<Option<&'a str>, IssueError> {
-    let values = attributes
-        .get(&format!("{AWS_SAML_ATTRIBUTE_PREFIX}{name}"))
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    match values {
-        [] => Ok(None),
-        [one] => Ok(Some(one.as_str())),
-        _ => Err(IssueError::UnusableUpstreamAssertion(format!(
-            "its {name} attribute has {} values; AWS takes one",
-            values.len()
-        ))),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
     use crate::protocol::aws::AwsRuleError;
-
-    const ROLE: &str = "arn:aws:iam::123456789012:role/Admin";
-    const PROVIDER: &str = "arn:aws:iam::123456789012:saml-provider/corp";
-
-    #[test]
-    fn the_upstream_role_pair_must_match_exactly() {
-        let v = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let yes = [
-            v(&[&format!("{ROLE},{PROVIDER}")]),
-            v(&[&format!("{PROVIDER},{ROLE}")]),
-            v(&[&format!(" {ROLE} , {PROVIDER} ")]),
-            v(&[
-                "arn:aws:iam::123456789012:role/ReadOnly,arn:aws:iam::123456789012:saml-provider/corp",
-                &format!("{ROLE},{PROVIDER}"),
-            ]),
-        ];
-        for values in yes {
-            assert!(names_role(&values, ROLE, PROVIDER), "{values:?}");
-        }
-        let no = [
-            v(&[]),
-            v(&[ROLE]),
-            v(&[&format!(
-                "{ROLE},arn:aws:iam::123456789012:saml-provider/other"
-            )]),
-            v(&[&format!("{ROLE}x,{PROVIDER}")]),
-            v(&[&format!("arn:aws:iam::123456789012:role/admin,{PROVIDER}")]),
-            v(&[&format!("{ROLE},{PROVIDER},{ROLE}")]),
-            v(&[&format!("{ROLE},{ROLE}")]),
-            v(&[
-                "arn:aws:iam::123456789012:role/ReadOnly,arn:aws:iam::123456789012:saml-provider/corp",
-            ]),
-        ];
-        for values in no {
-            assert!(!names_role(&values, ROLE, PROVIDER), "{values:?}");
-        }
-    }
-
-    #[test]
-    fn aws_attributes_are_single_valued() {
-        let mut attrs = BTreeMap::new();
-        assert_eq!(single_attribute(&attrs, "RoleSessionName").unwrap(), None);
-        attrs.insert(
-            format!("{AWS_SAML_ATTRIBUTE_PREFIX}RoleSessionName"),
-            vec!["alice".to_string()],
-        );
-        assert_eq!(
-            single_attribute(&attrs, "RoleSessionName").unwrap(),
-            Some("alice")
-        );
-        attrs.insert(
-            format!("{AWS_SAML_ATTRIBUTE_PREFIX}SessionDuration"),
-            vec!["900".to_string(), "3600".to_string()],
-        );
-        let err = single_attribute(&attrs, "SessionDuration").unwrap_err();
-        assert_eq!(err.code(), "passthrough_assertion_unusable");
-        assert!(err.to_string().contains("2 values"), "{err}");
-    }
+    use std::collections::BTreeMap;
 
     #[test]
     fn person_prefers_the_email() {
@@ -445,19 +288,16 @@ mod tests {
     fn error_classes_tell_who_can_act() {
         use super::super::broker::IssueErrorClass as C;
         let table = [
-            (IssueError::NoUpstreamAssertion, C::SignInAgain),
             (
-                IssueError::UpstreamAssertionTooOld {
-                    issued: chrono::DateTime::UNIX_EPOCH,
+                IssueError::RetiredMode(AccessMode::SamlPassthrough),
+                C::Retired,
+            ),
+            (IssueError::NoUpstreamIdToken, C::WrongSignIn),
+            (
+                IssueError::UpstreamIdTokenExpired {
+                    expires: chrono::DateTime::UNIX_EPOCH,
                 },
                 C::SignInAgain,
-            ),
-            (
-                IssueError::RoleNotInUpstreamAssertion {
-                    role_arn: ROLE.into(),
-                    provider_arn: PROVIDER.into(),
-                },
-                C::Refused,
             ),
             (
                 IssueError::Rule(AwsRuleError::FederationPolicyMissing),
@@ -475,10 +315,10 @@ mod tests {
         }
         let missing = IssueError::Rule(AwsRuleError::FederationPolicyMissing).to_string();
         assert!(missing.contains("needs a session policy"), "{missing}");
-        let old = IssueError::UpstreamAssertionTooOld {
-            issued: chrono::DateTime::UNIX_EPOCH,
-        }
-        .to_string();
-        assert!(old.contains("Sign in again"), "{old}");
+        let retired = IssueError::RetiredMode(AccessMode::SamlPassthrough).to_string();
+        assert!(
+            retired.contains("saml_passthrough is retired") && retired.contains("saml_broker"),
+            "{retired}"
+        );
     }
 }

@@ -16,47 +16,122 @@ use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// Why STS did not hand out credentials, in words a person can act on.
+/// What AWS itself said about a refused call, kept whole for the log line and the audit row:
+/// the words that tell an addressing problem from a trust-policy problem.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct AwsWords {
+    pub code: String,
+    pub message: String,
+    pub request_id: Option<String>,
+}
+
+impl std::fmt::Display for AwsWords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)?;
+        match &self.request_id {
+            Some(id) => write!(f, " (request id {id})"),
+            None => write!(f, " (no request id)"),
+        }
+    }
+}
+
+/// Retrying will not help: said once, with the reference for whoever can act.
+const ASK_PLATFORM_TEAM: &str =
+    "Retrying will not help; ask your platform team, quoting the reference below.";
+
+/// Why STS did not hand out credentials, in words a person can act on. AWS's own words are in
+/// [`StsError::aws_words`], for the log and the audit row.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum StsError {
-    #[error("the sign-in assertion or token has expired; sign in again")]
-    Expired { code: String },
+    #[error("AWS says the sign-in assertion or token has expired ({}). Sign in again.", .0.code)]
+    Expired(AwsWords),
     #[error(
-        "AWS rejected the identity claims for this role ({code}); the role's trust policy or the identity provider registration does not match"
+        "AWS does not accept Roleport's identity claims for this role ({}): the role's trust policy or the identity provider registered in IAM does not match what Roleport sends. {ASK_PLATFORM_TEAM}", .0.code
     )]
-    RejectedClaim { code: String },
-    #[error("AWS denied access to this role ({code}); its trust policy does not allow Roleport")]
-    AccessDenied { code: String },
-    #[error("AWS is throttling requests; try again in a moment")]
-    Throttled { code: String },
-    #[error("the session policy was refused by AWS ({code})")]
-    MalformedPolicy { code: String },
-    #[error("STS is not enabled in this region for the account ({code})")]
-    RegionDisabled { code: String },
-    #[error("AWS STS failed ({code}); try again")]
-    ServerError { code: String },
-    #[error("AWS STS did not answer in time")]
+    RejectedClaim(AwsWords),
+    #[error(
+        "The role does not trust Roleport: AWS denied access to it ({}). {ASK_PLATFORM_TEAM}", .0.code
+    )]
+    AccessDenied(AwsWords),
+    #[error("AWS is busy and is throttling requests ({}); try again in a moment.", .0.code)]
+    Throttled(AwsWords),
+    #[error("AWS refused this role's session policy ({}). {ASK_PLATFORM_TEAM}", .0.code)]
+    MalformedPolicy(AwsWords),
+    #[error("STS is not enabled in this region for the account ({}). {ASK_PLATFORM_TEAM}", .0.code)]
+    RegionDisabled(AwsWords),
+    #[error("AWS is busy: STS failed ({}); try again in a moment.", .0.code)]
+    ServerError(AwsWords),
+    #[error("AWS is busy: STS did not answer in time; try again in a moment.")]
     Timeout,
-    #[error("AWS STS could not be reached")]
+    #[error("AWS STS could not be reached; try again in a moment.")]
     Unreachable,
-    #[error("AWS refused the request ({code}): {message}")]
-    Other { code: String, message: String },
+    #[error("AWS refused the request ({}). {ASK_PLATFORM_TEAM}", .0.code)]
+    Other(AwsWords),
+}
+
+/// Which kind of problem an [`StsError`] is, for the person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StsErrorClass {
+    /// The sign-in is too old for AWS.
+    SignInAgain,
+    /// The role's trust policy or the IAM provider registration does not accept Roleport.
+    NotTrusted,
+    /// Refused for a reason that retrying will not fix.
+    Refused,
+    /// AWS is busy or unreachable: try again.
+    Busy,
 }
 
 impl StsError {
     /// A stable code for logs, metrics and audit rows.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Expired { .. } => "sts_expired",
-            Self::RejectedClaim { .. } => "sts_rejected_claim",
-            Self::AccessDenied { .. } => "sts_access_denied",
-            Self::Throttled { .. } => "sts_throttled",
-            Self::MalformedPolicy { .. } => "sts_malformed_policy",
-            Self::RegionDisabled { .. } => "sts_region_disabled",
-            Self::ServerError { .. } => "sts_server_error",
+            Self::Expired(_) => "sts_expired",
+            Self::RejectedClaim(_) => "sts_rejected_claim",
+            Self::AccessDenied(_) => "sts_access_denied",
+            Self::Throttled(_) => "sts_throttled",
+            Self::MalformedPolicy(_) => "sts_malformed_policy",
+            Self::RegionDisabled(_) => "sts_region_disabled",
+            Self::ServerError(_) => "sts_server_error",
             Self::Timeout => "sts_timeout",
             Self::Unreachable => "sts_unreachable",
-            Self::Other { .. } => "sts_other",
+            Self::Other(_) => "sts_other",
+        }
+    }
+
+    pub fn class(&self) -> StsErrorClass {
+        match self {
+            Self::Expired(_) => StsErrorClass::SignInAgain,
+            Self::RejectedClaim(_) | Self::AccessDenied(_) => StsErrorClass::NotTrusted,
+            Self::MalformedPolicy(_) | Self::RegionDisabled(_) | Self::Other(_) => {
+                StsErrorClass::Refused
+            }
+            Self::Throttled(_) | Self::ServerError(_) | Self::Timeout | Self::Unreachable => {
+                StsErrorClass::Busy
+            }
+        }
+    }
+
+    /// What AWS said, when it answered at all.
+    pub fn aws_words(&self) -> Option<&AwsWords> {
+        match self {
+            Self::Expired(w)
+            | Self::RejectedClaim(w)
+            | Self::AccessDenied(w)
+            | Self::Throttled(w)
+            | Self::MalformedPolicy(w)
+            | Self::RegionDisabled(w)
+            | Self::ServerError(w)
+            | Self::Other(w) => Some(w),
+            Self::Timeout | Self::Unreachable => None,
+        }
+    }
+
+    /// For the log line and the audit row: the plain words, then AWS's own.
+    pub fn detail(&self) -> String {
+        match self.aws_words() {
+            Some(words) => format!("{self} AWS said: {words}"),
+            None => self.to_string(),
         }
     }
 }
@@ -290,9 +365,12 @@ fn issued(
     arn: Option<&str>,
     request_id: Option<&str>,
 ) -> Result<Issued, StsError> {
-    let credentials = credentials.map(convert).ok_or_else(|| StsError::Other {
-        code: "NoCredentials".into(),
-        message: "STS answered without credentials".into(),
+    let credentials = credentials.map(convert).ok_or_else(|| {
+        StsError::Other(AwsWords {
+            code: "NoCredentials".into(),
+            message: "STS answered without credentials".into(),
+            request_id: request_id.map(str::to_string),
+        })
     })?;
     Ok(Issued {
         credentials,
@@ -309,14 +387,13 @@ fn sts_tags(tags: &SessionTags) -> Result<Option<Vec<Tag>>, StsError> {
     tags.tags()
         .iter()
         .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .map_err(|e| StsError::Other {
+            Tag::builder().key(k).value(v).build().map_err(|e| {
+                StsError::Other(AwsWords {
                     code: "BadTag".into(),
                     message: e.to_string(),
+                    request_id: None,
                 })
+            })
         })
         .collect::<Result<Vec<_>, _>>()
         .map(Some)
@@ -341,15 +418,21 @@ where
     let server_error = err
         .raw_response()
         .is_some_and(|r| r.status().is_server_error());
+    let request_id = err
+        .request_id()
+        .or_else(|| err.meta().request_id())
+        .map(str::to_string);
     match &err {
         SdkError::TimeoutError(_) => return StsError::Timeout,
         SdkError::DispatchFailure(d) if d.is_timeout() => return StsError::Timeout,
         SdkError::DispatchFailure(_) => return StsError::Unreachable,
         // An unparseable answer (moto's HTML 500s, a proxy's error page).
         SdkError::ResponseError(_) => {
-            return StsError::ServerError {
+            return StsError::ServerError(AwsWords {
                 code: "UnreadableResponse".into(),
-            };
+                message: "the answer could not be read".into(),
+                request_id,
+            });
         }
         _ => {}
     }
@@ -370,26 +453,97 @@ where
             err.message().unwrap_or_default().to_string(),
         ),
     };
-    match code.as_str() {
-        "ExpiredTokenException" | "ExpiredToken" => StsError::Expired { code },
+    let words = AwsWords {
+        code,
+        message,
+        request_id,
+    };
+    match words.code.as_str() {
+        "ExpiredTokenException" | "ExpiredToken" => StsError::Expired(words),
         "IDPRejectedClaim"
         | "IDPRejectedClaimException"
         | "InvalidIdentityToken"
-        | "InvalidIdentityTokenException" => StsError::RejectedClaim { code },
-        "AccessDenied" | "AccessDeniedException" => StsError::AccessDenied { code },
-        "Throttling" | "ThrottlingException" | "RequestLimitExceeded" => {
-            StsError::Throttled { code }
-        }
+        | "InvalidIdentityTokenException" => StsError::RejectedClaim(words),
+        "AccessDenied" | "AccessDeniedException" => StsError::AccessDenied(words),
+        "Throttling" | "ThrottlingException" | "RequestLimitExceeded" => StsError::Throttled(words),
         "MalformedPolicyDocument"
         | "MalformedPolicyDocumentException"
         | "PackedPolicyTooLarge"
-        | "PackedPolicyTooLargeException" => StsError::MalformedPolicy { code },
-        "RegionDisabledException" | "RegionDisabled" => StsError::RegionDisabled { code },
+        | "PackedPolicyTooLargeException" => StsError::MalformedPolicy(words),
+        "RegionDisabledException" | "RegionDisabled" => StsError::RegionDisabled(words),
         "InternalFailure"
         | "ServiceUnavailable"
         | "IDPCommunicationError"
-        | "IDPCommunicationErrorException" => StsError::ServerError { code },
-        _ if server_error => StsError::ServerError { code },
-        _ => StsError::Other { code, message },
+        | "IDPCommunicationErrorException" => StsError::ServerError(words),
+        _ if server_error => StsError::ServerError(words),
+        _ => StsError::Other(words),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(code: &str) -> AwsWords {
+        AwsWords {
+            code: code.into(),
+            message: format!("{code} said by AWS"),
+            request_id: Some("req-1".into()),
+        }
+    }
+
+    #[test]
+    fn each_error_says_which_kind_of_problem_it_is_and_keeps_aws_words() {
+        use StsErrorClass as C;
+        let table = [
+            (StsError::Expired(words("ExpiredToken")), C::SignInAgain),
+            (
+                StsError::RejectedClaim(words("InvalidIdentityToken")),
+                C::NotTrusted,
+            ),
+            (StsError::AccessDenied(words("AccessDenied")), C::NotTrusted),
+            (
+                StsError::MalformedPolicy(words("MalformedPolicyDocument")),
+                C::Refused,
+            ),
+            (
+                StsError::RegionDisabled(words("RegionDisabledException")),
+                C::Refused,
+            ),
+            (StsError::Other(words("ValidationError")), C::Refused),
+            (StsError::Throttled(words("Throttling")), C::Busy),
+            (StsError::ServerError(words("InternalFailure")), C::Busy),
+            (StsError::Timeout, C::Busy),
+            (StsError::Unreachable, C::Busy),
+        ];
+        for (e, class) in table {
+            assert_eq!(e.class(), class, "{e}");
+            let shown = e.to_string();
+            let retry = shown.contains("try again");
+            assert_eq!(retry, class == C::Busy, "{shown}");
+            match e.aws_words() {
+                Some(w) => {
+                    // The person sees the code, never AWS's message; the log and row keep all.
+                    assert!(
+                        shown.contains(&w.code) && !shown.contains(&w.message),
+                        "{shown}"
+                    );
+                    let detail = e.detail();
+                    assert!(
+                        detail.ends_with(&format!(
+                            "AWS said: {}: {} (request id req-1)",
+                            w.code, w.message
+                        )),
+                        "{detail}"
+                    );
+                }
+                None => assert_eq!(e.detail(), shown),
+            }
+        }
+        let no_id = AwsWords {
+            request_id: None,
+            ..words("AccessDenied")
+        };
+        assert!(no_id.to_string().ends_with("(no request id)"));
     }
 }

@@ -39,10 +39,23 @@ pub enum SupportError {
         "AWS could not decode this message: it is not a valid encoded authorization message, or it was produced for another account ({code})"
     )]
     InvalidMessage { code: String },
-    #[error(transparent)]
+    #[error("{}", support_words(.0))]
     Sts(#[from] StsError),
     #[error("AWS STS answered without a decoded message")]
     NoAnswer,
+}
+
+/// A support call is made with Roleport's own credentials or with ones it just issued, not to
+/// assume a role: an AccessDenied here is about those credentials, not a role's trust policy.
+fn support_words(e: &StsError) -> String {
+    match e {
+        StsError::AccessDenied(words) => format!(
+            "AWS denied access to this call for the credentials Roleport used ({}). Retrying will \
+             not help; ask the Roleport operators, quoting the reference below.",
+            words.code
+        ),
+        other => other.to_string(),
+    }
 }
 
 impl SupportError {
@@ -55,6 +68,17 @@ impl SupportError {
             Self::InvalidMessage { .. } => "sts_invalid_message",
             Self::Sts(e) => e.code(),
             Self::NoAnswer => "sts_no_answer",
+        }
+    }
+
+    /// For the log line and the audit row: with AWS's own words where it answered.
+    pub fn detail(&self) -> String {
+        match self {
+            Self::Sts(e) => match e.aws_words() {
+                Some(words) => format!("{self} AWS said: {words}"),
+                None => self.to_string(),
+            },
+            other => other.to_string(),
         }
     }
 
@@ -277,8 +301,8 @@ impl Sts {
             .send()
             .await
             .map_err(|e| match classify(e) {
-                StsError::Other { code, .. } if code.starts_with("InvalidAuthorizationMessage") => {
-                    SupportError::InvalidMessage { code }
+                StsError::Other(words) if words.code.starts_with("InvalidAuthorizationMessage") => {
+                    SupportError::InvalidMessage { code: words.code }
                 }
                 other => SupportError::Sts(other),
             })?;

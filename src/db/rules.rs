@@ -274,5 +274,27 @@ pub async fn load_compiled(pool: &PgPool) -> Result<(i64, CompiledRules), RulesD
             "mapping rules stored without idp apply to no IdP: import the rules again with idp set on every rule"
         );
     }
+    warn_retired_modes(compiled.rule_set());
     Ok((generation, compiled))
+}
+
+/// Stored rules may still name a retired mode: they load (their grants are refused when used,
+/// with the reason), and the operator hears about it at every load.
+fn warn_retired_modes(set: &RuleSet) {
+    let retired = |access: &Option<Access>| {
+        access
+            .as_ref()
+            .and_then(|a| a.mode)
+            .filter(|m| m.is_retired())
+    };
+    for account in &set.accounts {
+        if let Some(mode) = retired(&account.access) {
+            tracing::warn!(account = %account.id, %mode, "stored rules name a retired access mode; its grants are refused: re-import the rules with saml_broker or oidc_passthrough");
+        }
+    }
+    for role in &set.roles {
+        if let Some(mode) = retired(&role.access) {
+            tracing::warn!(role = %role.arn, %mode, "stored rules name a retired access mode; its grants are refused: re-import the rules with saml_broker or oidc_passthrough");
+        }
+    }
 }

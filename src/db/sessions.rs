@@ -1,7 +1,7 @@
 //! Server-side sessions. The browser holds a random token; only its hash is stored, so a read of
 //! the table does not yield usable cookies.
 
-use crate::domain::{FederatedIdentity, UpstreamIdToken, UpstreamSaml};
+use crate::domain::{FederatedIdentity, UpstreamIdToken};
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Row};
 
@@ -12,17 +12,14 @@ pub struct Session {
     pub sign_in_reference: String,
     pub identity: FederatedIdentity,
     pub expires_at: DateTime<Utc>,
-    /// The upstream SAML Response, for pass-through; only for sign-ins whose assertion
-    /// carried the AWS Role attribute.
-    pub upstream_saml: Option<UpstreamSaml>,
     /// The upstream ID token, for OIDC pass-through.
     pub upstream_id_token: Option<UpstreamIdToken>,
 }
 
-/// What a sign-in keeps from upstream for the pass-through modes.
+/// What a sign-in keeps from upstream for OIDC pass-through. Nothing from a SAML sign-in is
+/// kept: SAML pass-through is retired.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Upstream<'a> {
-    pub saml: Option<&'a UpstreamSaml>,
     pub id_token: Option<&'a UpstreamIdToken>,
 }
 
@@ -49,7 +46,7 @@ pub async fn create(
     .await
 }
 
-/// [`create`], keeping the upstream SAML Response for pass-through.
+/// [`create`], keeping the upstream ID token for OIDC pass-through.
 #[allow(clippy::too_many_arguments)]
 pub async fn create_with_upstream(
     pool: &PgPool,
@@ -61,14 +58,12 @@ pub async fn create_with_upstream(
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    let upstream_saml = upstream.saml;
     let identity = serde_json::to_value(identity)
         .map_err(|e| sqlx::Error::Protocol(format!("session identity: {e}")))?;
     sqlx::query(
         "INSERT INTO sessions (id_hash, csrf_token, sign_in_reference, identity, created_at, expires_at,
-             upstream_saml_response, upstream_saml_issued_at, upstream_id_token,
-             upstream_id_token_expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             upstream_id_token, upstream_id_token_expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(token_hash)
     .bind(csrf_token)
@@ -76,8 +71,6 @@ pub async fn create_with_upstream(
     .bind(identity)
     .bind(now)
     .bind(expires_at)
-    .bind(upstream_saml.map(UpstreamSaml::response_b64))
-    .bind(upstream_saml.map(|u| u.issue_instant))
     .bind(upstream.id_token.map(UpstreamIdToken::token))
     .bind(upstream.id_token.map(|t| t.expires_at))
     .execute(pool)
@@ -91,8 +84,8 @@ pub async fn find(
     now: DateTime<Utc>,
 ) -> Result<Option<Session>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT csrf_token, sign_in_reference, identity, expires_at, upstream_saml_response,
-                upstream_saml_issued_at, upstream_id_token, upstream_id_token_expires_at
+        "SELECT csrf_token, sign_in_reference, identity, expires_at, upstream_id_token,
+                upstream_id_token_expires_at
          FROM sessions WHERE id_hash = $1 AND expires_at > $2",
     )
     .bind(token_hash)
@@ -107,13 +100,6 @@ pub async fn find(
             identity: serde_json::from_value(identity)
                 .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
             expires_at: r.try_get("expires_at")?,
-            upstream_saml: match (
-                r.try_get::<Option<String>, _>("upstream_saml_response")?,
-                r.try_get::<Option<DateTime<Utc>>, _>("upstream_saml_issued_at")?,
-            ) {
-                (Some(response), Some(issued)) => Some(UpstreamSaml::new(response, issued)),
-                _ => None,
-            },
             upstream_id_token: match (
                 r.try_get::<Option<String>, _>("upstream_id_token")?,
                 r.try_get::<Option<DateTime<Utc>>, _>("upstream_id_token_expires_at")?,

@@ -4,9 +4,7 @@ mod email_trust;
 mod identity;
 mod return_to;
 mod upstream_id_token;
-mod upstream_saml;
 
 pub use identity::FederatedIdentity;
 pub use return_to::{ReturnTo, ReturnToError};
 pub use upstream_id_token::UpstreamIdToken;
-pub use upstream_saml::{AWS_ROLE_ATTRIBUTE, AWS_SAML_REDEMPTION_SECONDS, UpstreamSaml};

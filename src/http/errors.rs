@@ -29,6 +29,18 @@ pub enum Kind {
     /// A rate limit or a per-client cap refused the request: try again later.
     TooManyRequests,
     Internal,
+    /// AWS does not trust Roleport for the role: only the platform team can fix it.
+    AwsNotTrusted,
+    /// AWS refused the call for a reason that retrying will not fix.
+    AwsRefused,
+    /// AWS is busy (throttling, failing or not answering): try again.
+    AwsBusy,
+    /// The role is reached with an OpenID provider's ID token, and the sign-in was SAML.
+    WrongSignIn,
+    /// The role's access mode is retired.
+    AccessModeRetired,
+    /// AWS would refuse what the sign-in gave (an expired token or assertion): sign in again.
+    SignInTooOld,
 }
 
 #[derive(Debug)]
@@ -76,6 +88,12 @@ impl AppError {
             Kind::Unavailable => "Please try again",
             Kind::TooManyRequests => "Too many requests",
             Kind::Internal => "Something went wrong",
+            Kind::AwsNotTrusted => "AWS does not trust Roleport for this role",
+            Kind::AwsRefused => "AWS refused this request",
+            Kind::AwsBusy => "AWS is busy; please try again",
+            Kind::WrongSignIn => "This role needs a sign-in through an OpenID provider",
+            Kind::AccessModeRetired => "This role's way into AWS is retired",
+            Kind::SignInTooOld => "Your sign-in is too old for AWS",
         }
     }
 }
@@ -104,11 +122,15 @@ impl ResponseError for AppError {
         match self.kind {
             Kind::SignInFailed => StatusCode::FORBIDDEN,
             Kind::BadRequest => StatusCode::BAD_REQUEST,
-            Kind::NotSignedIn => StatusCode::UNAUTHORIZED,
+            Kind::NotSignedIn | Kind::SignInTooOld => StatusCode::UNAUTHORIZED,
             Kind::NotFound => StatusCode::NOT_FOUND,
-            Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Kind::Unavailable | Kind::AwsBusy => StatusCode::SERVICE_UNAVAILABLE,
             Kind::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Kind::AwsNotTrusted | Kind::WrongSignIn => StatusCode::FORBIDDEN,
+            Kind::AwsRefused => StatusCode::UNPROCESSABLE_ENTITY,
+            // The rules, not the person, name a mode that no longer exists.
+            Kind::AccessModeRetired => StatusCode::CONFLICT,
         }
     }
 
@@ -142,7 +164,13 @@ impl AppError {
                     title: self.title(),
                     message: &self.message,
                     reference: &self.reference,
-                    show_login: matches!(self.kind, Kind::SignInFailed | Kind::NotSignedIn),
+                    show_login: matches!(
+                        self.kind,
+                        Kind::SignInFailed
+                            | Kind::NotSignedIn
+                            | Kind::WrongSignIn
+                            | Kind::SignInTooOld
+                    ),
                 };
                 match page.render() {
                     Ok(body) => HttpResponse::build(status)

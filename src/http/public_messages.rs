@@ -16,36 +16,24 @@ pub fn issue_error(e: &IssueError) -> String {
         IssueError::Signing(_) => "Roleport could not sign its request to AWS. Please try again; \
              if this keeps happening, tell the Roleport operators and quote the reference below."
             .into(),
-        IssueError::UnusableUpstreamAssertion(_) => {
-            "Your identity provider's assertion cannot be passed on to AWS. Sign in again; if \
-             this keeps happening, tell the Roleport operators and quote the reference below."
-                .into()
-        }
         IssueError::NoSigningKey
         | IssueError::NoOidcKey
         | IssueError::NoEndpoints(_)
         | IssueError::NoOwnCredentials(_)
         | IssueError::NoFederationUser => NOT_SET_UP.into(),
-        // Written for the person: what they asked for broke an AWS rule, or they must sign in
-        // again.
+        // Written for the person: what they asked for broke an AWS rule, the role's mode is
+        // retired, or they must sign in (again, or through another provider).
         IssueError::Rule(_)
-        | IssueError::NoUpstreamAssertion
+        | IssueError::RetiredMode(_)
         | IssueError::NoUpstreamIdToken
-        | IssueError::UpstreamIdTokenExpired { .. }
-        | IssueError::UpstreamAssertionTooOld { .. }
-        | IssueError::RoleNotInUpstreamAssertion { .. } => e.to_string(),
+        | IssueError::UpstreamIdTokenExpired { .. } => e.to_string(),
     }
 }
 
-/// AWS's own message text is left out; its error code names the class.
+/// AWS's own message text is left out (it is in the log line and the audit row, see
+/// [`StsError::detail`]): the plain words of the error's kind name only AWS's error code.
 pub fn sts_error(e: &StsError) -> String {
-    match e {
-        StsError::Other { code, .. } => format!(
-            "AWS refused the request ({code}). If this keeps happening, tell the Roleport \
-             operators and quote the reference below."
-        ),
-        _ => e.to_string(),
-    }
+    e.to_string()
 }
 
 pub fn support_error(e: &SupportError) -> String {
@@ -66,21 +54,22 @@ pub fn support_error(e: &SupportError) -> String {
 mod tests {
     use super::*;
 
+    fn words(message: &str) -> crate::aws::sts::AwsWords {
+        crate::aws::sts::AwsWords {
+            code: "Odd".into(),
+            message: message.into(),
+            request_id: Some("req-1".into()),
+        }
+    }
+
     #[test]
     fn dependency_text_never_reaches_the_person() {
         let secret = "arn:aws:iam::999999999999:user/internal-marker";
         let cases = [
-            issue_error(&IssueError::Sts(StsError::Other {
-                code: "Odd".into(),
-                message: secret.into(),
-            })),
+            issue_error(&IssueError::Sts(StsError::Other(words(secret)))),
             issue_error(&IssueError::Signing(secret.into())),
             issue_error(&IssueError::NoOwnCredentials(secret.into())),
-            issue_error(&IssueError::UnusableUpstreamAssertion(secret.into())),
-            support_error(&SupportError::Sts(StsError::Other {
-                code: "Odd".into(),
-                message: secret.into(),
-            })),
+            support_error(&SupportError::Sts(StsError::AccessDenied(words(secret)))),
         ];
         for message in cases {
             assert!(!message.contains("internal-marker"), "{message}");

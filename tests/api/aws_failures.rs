@@ -56,16 +56,24 @@ async fn assert_nothing_issued(app: &TestApp) {
     );
 }
 
-/// The API and the form both fail with `message` (and a reference), audited with `code`.
+/// The API and the form both fail with `message` (and a reference), audited with `code`: a
+/// "try again" 503 when AWS is busy.
 async fn assert_failure_class(app: &TestApp, code: &str, message: &str) {
+    assert_failure(app, code, 503, "AWS is busy; please try again", message).await;
+}
+
+/// The API and the form both fail with `status`, `title` and `message` (and a reference),
+/// audited with `code`.
+async fn assert_failure(app: &TestApp, code: &str, status: u16, title: &str, message: &str) {
     // The API: a problem JSON with the reference.
     let resp = app.request_credentials(ADMIN, None).await;
-    assert_eq!(resp.status(), 503);
+    assert_eq!(resp.status(), status);
     assert_eq!(
         resp.headers()["content-type"].to_str().unwrap(),
         "application/problem+json"
     );
     let problem: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(problem["title"], title);
     let detail = problem["detail"].as_str().unwrap();
     assert!(detail.contains(message), "{detail:?} lacks {message:?}");
     assert!(
@@ -85,7 +93,7 @@ async fn assert_failure_class(app: &TestApp, code: &str, message: &str) {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 503);
+    assert_eq!(resp.status(), status);
     assert!(
         resp.headers()["content-type"]
             .to_str()
@@ -96,6 +104,10 @@ async fn assert_failure_class(app: &TestApp, code: &str, message: &str) {
     assert!(
         html_unescape(&html).contains(message),
         "page lacks {message:?}:\n{html}"
+    );
+    assert!(
+        html_unescape(&html).contains(&format!("<h1>{title}</h1>")),
+        "page lacks {title:?}:\n{html}"
     );
     assert!(!html.contains("aws_access_key_id") && !html.contains("AWS_ACCESS_KEY_ID"));
     let reference = reference_in(&html);
@@ -108,11 +120,27 @@ async fn failing_sts(status: u16, code: &'static str, message: &'static str) -> 
     fake_sts(move |_| sts_error(status, code, message)).await
 }
 
-/// Not retried: one STS request per attempt to issue.
-async fn non_retryable_case(status: u16, aws_code: &'static str, code: &str, message: &str) {
+/// Not retried: one STS request per attempt to issue; the person gets `answer` = (status,
+/// title) and the audit row keeps AWS's message.
+async fn non_retryable_case(
+    status: u16,
+    aws_code: &'static str,
+    code: &str,
+    answer: (u16, &str),
+    message: &str,
+) {
     let sts = failing_sts(status, aws_code, "Not authorized (fake STS)").await;
     let app = app_with_sts(&sts.url, 3, 5).await;
-    assert_failure_class(&app, code, message).await;
+    assert_failure(&app, code, answer.0, answer.1, message).await;
+    let events = app.audit_events().await;
+    let last = events.last().unwrap();
+    let reason = last["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&format!(
+            "AWS said: {aws_code}: Not authorized (fake STS) (request id "
+        )),
+        "AWS's code, message and request id are kept: {reason}"
+    );
     assert_eq!(
         sts.seen.lock().unwrap().len(),
         2,
@@ -126,7 +154,8 @@ async fn expired_token_is_sts_expired_and_not_retried() {
         400,
         "ExpiredTokenException",
         "sts_expired",
-        "has expired; sign in again",
+        (401, "Your sign-in is too old for AWS"),
+        "has expired (ExpiredTokenException). Sign in again.",
     )
     .await;
 }
@@ -137,7 +166,8 @@ async fn idp_rejected_claim_is_sts_rejected_claim() {
         403,
         "IDPRejectedClaim",
         "sts_rejected_claim",
-        "AWS rejected the identity claims for this role (IDPRejectedClaim)",
+        (403, "AWS does not trust Roleport for this role"),
+        "AWS does not accept Roleport's identity claims for this role (IDPRejectedClaim)",
     )
     .await;
 }
@@ -148,7 +178,8 @@ async fn access_denied_is_sts_access_denied() {
         403,
         "AccessDenied",
         "sts_access_denied",
-        "AWS denied access to this role (AccessDenied)",
+        (403, "AWS does not trust Roleport for this role"),
+        "The role does not trust Roleport: AWS denied access to it (AccessDenied)",
     )
     .await;
 }
@@ -159,7 +190,8 @@ async fn malformed_policy_document_is_sts_malformed_policy() {
         400,
         "MalformedPolicyDocument",
         "sts_malformed_policy",
-        "the session policy was refused by AWS (MalformedPolicyDocument)",
+        (422, "AWS refused this request"),
+        "AWS refused this role's session policy (MalformedPolicyDocument). Retrying will not help",
     )
     .await;
 }
@@ -170,6 +202,7 @@ async fn region_disabled_is_sts_region_disabled() {
         403,
         "RegionDisabledException",
         "sts_region_disabled",
+        (422, "AWS refused this request"),
         "STS is not enabled in this region for the account (RegionDisabledException)",
     )
     .await;
@@ -185,10 +218,9 @@ async fn throttling_is_retried_exactly_max_attempts_with_bounded_backoff() {
     assert_eq!(resp.status(), 503);
     let problem: serde_json::Value = resp.json().await.unwrap();
     assert!(
-        problem["detail"]
-            .as_str()
-            .unwrap()
-            .contains("AWS is throttling requests; try again in a moment"),
+        problem["detail"].as_str().unwrap().contains(
+            "AWS is busy and is throttling requests (Throttling); try again in a moment."
+        ),
         "{problem}"
     );
     assert_audited_refusal(
@@ -206,7 +238,12 @@ async fn throttling_is_retried_exactly_max_attempts_with_bounded_backoff() {
     assert!(elapsed < Duration::from_secs(8), "{elapsed:?}");
 
     // The form gets the same, as a page.
-    assert_failure_class(&app, "sts_throttled", "AWS is throttling requests").await;
+    assert_failure_class(
+        &app,
+        "sts_throttled",
+        "AWS is busy and is throttling requests",
+    )
+    .await;
     assert_eq!(sts.seen.lock().unwrap().len(), 9);
 }
 
@@ -256,7 +293,7 @@ async fn server_errors_are_retried_then_the_person_is_asked_to_try_again() {
         assert_failure_class(
             &app,
             "sts_server_error",
-            &format!("AWS STS failed ({aws_code}); try again"),
+            &format!("AWS is busy: STS failed ({aws_code}); try again in a moment."),
         )
         .await;
         assert_eq!(
@@ -298,7 +335,7 @@ async fn an_html_500_is_a_server_error_with_a_clear_message() {
     assert_failure_class(
         &app,
         "sts_server_error",
-        "AWS STS failed (HTTP 500, not an AWS error); try again",
+        "AWS is busy: STS failed (HTTP 500, not an AWS error); try again",
     )
     .await;
     assert_eq!(sts.seen.lock().unwrap().len(), 4, "2 attempts per call");
@@ -314,10 +351,12 @@ async fn a_proxy_error_page_is_named_by_its_status_and_not_retried() {
     })
     .await;
     let app = app_with_sts(&sts.url, 3, 5).await;
-    assert_failure_class(
+    assert_failure(
         &app,
         "sts_other",
-        "AWS refused the request (HTTP 403, not an AWS error). If this keeps happening",
+        422,
+        "AWS refused this request",
+        "AWS refused the request (HTTP 403, not an AWS error). Retrying will not help",
     )
     .await;
     assert_eq!(sts.seen.lock().unwrap().len(), 2);
@@ -332,7 +371,10 @@ async fn a_hung_sts_times_out_cleanly_within_a_bounded_time() {
     let elapsed = started.elapsed();
     assert_eq!(resp.status(), 503);
     let problem: serde_json::Value = resp.json().await.unwrap();
-    assert_eq!(problem["detail"], "AWS STS did not answer in time");
+    assert_eq!(
+        problem["detail"],
+        "AWS is busy: STS did not answer in time; try again in a moment."
+    );
     assert_audited_refusal(&app, problem["reference"].as_str().unwrap(), "sts_timeout").await;
     // Two attempts of one second each, plus at most one backoff wait.
     assert!(
@@ -358,7 +400,7 @@ async fn a_hung_sts_times_out_cleanly_within_a_bounded_time() {
     assert!(started.elapsed() < Duration::from_secs(7));
     assert_eq!(resp.status(), 503);
     let html = resp.text().await.unwrap();
-    assert!(html.contains("AWS STS did not answer in time"), "{html}");
+    assert!(html.contains("STS did not answer in time"), "{html}");
     assert_audited_refusal(&app, &reference_in(&html), "sts_timeout").await;
     assert_nothing_issued(&app).await;
 }

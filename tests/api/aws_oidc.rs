@@ -406,12 +406,18 @@ async fn an_invalid_identity_token_is_not_retried_and_says_why() {
     let app = app(aws, false).await;
     app.sign_in("alice").await;
     let resp = app.request_credentials(ADMIN, None).await;
-    assert_eq!(resp.status(), 503);
+    // Permanent: its own status and title, not "try again".
+    assert_eq!(resp.status(), 403);
     let problem: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(
+        problem["title"],
+        "AWS does not trust Roleport for this role"
+    );
     let detail = problem["detail"].as_str().unwrap();
     assert!(
         detail.contains("InvalidIdentityToken")
-            && detail.contains("identity provider registration"),
+            && detail.contains("identity provider registered in IAM")
+            && detail.contains("Retrying will not help"),
         "{detail}"
     );
     assert_eq!(calls.load(Ordering::SeqCst), 1, "not retried");
@@ -426,6 +432,18 @@ async fn an_invalid_identity_token_is_not_retried_and_says_why() {
             .unwrap()
             .starts_with("sts_rejected_claim: "),
         "{row}"
+    );
+    // AWS's own words stay with the operator.
+    assert!(
+        row["reason"]
+            .as_str()
+            .unwrap()
+            .contains("InvalidIdentityToken: Couldn't retrieve verification key (request id "),
+        "{row}"
+    );
+    assert_eq!(
+        row["details"]["aws_error"]["message"],
+        "Couldn't retrieve verification key"
     );
 }
 
@@ -519,8 +537,35 @@ async fn oidc_passthrough_after_a_saml_sign_in_asks_for_an_oidc_sign_in() {
     .await;
     app.sign_in("alice").await;
     let resp = app.request_credentials(ADMIN, None).await;
-    assert_eq!(resp.status(), 401);
+    assert_eq!(resp.status(), 403);
     let problem: serde_json::Value = resp.json().await.unwrap();
+    // Titled for what happened: signed in, but through SAML.
+    assert_eq!(
+        problem["title"],
+        "This role needs a sign-in through an OpenID provider"
+    );
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("you signed in through a SAML identity provider"),
+        "{problem}"
+    );
+    let csrf = app.csrf_token().await;
+    let page = app
+        .client
+        .post(format!("{}/roles/{ADMIN}/credentials", app.address))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 403);
+    let html = html_unescape(&page.text().await.unwrap());
+    assert!(
+        html.contains("<h1>This role needs a sign-in through an OpenID provider</h1>")
+            && !html.contains("Not signed in"),
+        "{html}"
+    );
     let rows = roleport::db::audit::by_reference(&app.pool, problem["reference"].as_str().unwrap())
         .await
         .unwrap();

@@ -469,3 +469,69 @@ async fn rules_without_idp_are_refused_and_star_rules_warned_about() {
     );
     assert_eq!(err.matches("warning:").count(), 1, "{err}");
 }
+
+#[tokio::test]
+async fn a_document_naming_saml_passthrough_is_refused_with_its_line_and_the_replacement() {
+    let env = cli_env("").await;
+    let good = write(&env.dir, "good.yaml", TEST_RULES);
+    assert!(
+        roleport(&env, &["rules", "import", good.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let before = text(&roleport(&env, &["rules", "export"]).stdout);
+    let retired = TEST_RULES.replace(
+        "    partition: aws\n",
+        "    partition: aws\n    access: {mode: saml_passthrough, saml_provider: corp-idp}\n",
+    );
+    let line = retired
+        .lines()
+        .position(|l| l.contains("saml_passthrough"))
+        .unwrap()
+        + 1;
+    let file = write(&env.dir, "retired.yaml", &retired);
+    let out = roleport(&env, &["rules", "import", file.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("line {line}, column ")) && err.contains("(accounts[0].access.mode)"),
+        "{err}"
+    );
+    for words in [
+        "access mode saml_passthrough is retired",
+        "Use saml_broker",
+        "oidc_passthrough for an OpenID Connect provider",
+    ] {
+        assert!(err.contains(words), "{words:?} in {err}");
+    }
+    assert!(err.contains("1 error(s); nothing was changed"), "{err}");
+    assert_eq!(text(&roleport(&env, &["rules", "export"]).stdout), before);
+}
+
+#[tokio::test]
+async fn an_http_oidc_broker_issuer_is_refused_at_start_outside_dev_mode() {
+    let env = cli_env("[aws]\noidc_issuer = \"http://roleport.example.com\"\n").await;
+    let check = |dev_mode: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_roleport"))
+            .arg("--config")
+            .arg(&env.config)
+            .arg("check-config")
+            .env("ROLEPORT_DATABASE__URL", &env.db_url)
+            .env("ROLEPORT_SERVER__DEV_MODE", dev_mode)
+            .env(
+                "ROLEPORT_SERVER__PUBLIC_URL",
+                "https://roleport.example.com",
+            )
+            .env("RUST_LOG", "error")
+            .output()
+            .expect("run roleport")
+    };
+    let out = check("false");
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("aws.oidc_issuer must be https:// outside dev_mode")
+            && err.contains("IAM registers only https OpenID Connect providers"),
+        "{err}"
+    );
+}

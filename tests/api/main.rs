@@ -11,6 +11,7 @@ mod attacks;
 mod audit;
 mod aws_broker;
 mod aws_failures;
+mod aws_fidelity;
 mod aws_harness;
 mod aws_keys;
 mod aws_modes;

@@ -5,7 +5,7 @@
 use super::refused::{Evidence, count_unverified};
 use crate::audit::{AuditEvent, EventKind, Outcome, new_reference};
 use crate::db;
-use crate::domain::{AWS_ROLE_ATTRIBUTE, FederatedIdentity, ReturnTo, UpstreamSaml};
+use crate::domain::{FederatedIdentity, ReturnTo};
 use crate::http::AppState;
 use crate::http::cookies::random_token;
 use crate::http::errors::{AppError, Format, Kind};
@@ -131,7 +131,6 @@ async fn acs(
             identity,
             return_to,
             grants,
-            upstream_saml,
         }) => {
             sign_in_accepted(
                 &state,
@@ -139,10 +138,7 @@ async fn acs(
                 &meta,
                 identity,
                 grants,
-                db::sessions::Upstream {
-                    saml: upstream_saml.as_ref(),
-                    id_token: None,
-                },
+                db::sessions::Upstream::default(),
                 &return_to,
             )
             .await
@@ -278,8 +274,6 @@ struct Accepted {
     identity: FederatedIdentity,
     return_to: ReturnTo,
     grants: usize,
-    /// Kept for SAML pass-through when the assertion carries the AWS Role attribute.
-    upstream_saml: Option<UpstreamSaml>,
 }
 
 enum Failure {
@@ -418,17 +412,12 @@ async fn consume(
     identity.forget_unverified_email(idp.email_verified, &idp.attributes.email);
     let claims = claims_of(&identity);
     let grants = state.rules().evaluate(&claims).grants.len();
-    // Only an assertion that already names AWS roles can be passed on to AWS; no other
-    // upstream Response is kept. `compact` decodes to exactly the bytes that were verified.
-    let upstream_saml = verified
-        .attributes
-        .contains_key(AWS_ROLE_ATTRIBUTE)
-        .then(|| UpstreamSaml::new(compact, verified.issue_instant));
+    // Nothing bearer-like from the upstream Response is kept: AWS cannot redeem an assertion
+    // addressed to Roleport's ACS, so SAML pass-through is retired.
     Ok(Accepted {
         identity,
         return_to,
         grants,
-        upstream_saml,
     })
 }
 

@@ -134,7 +134,6 @@ pub(crate) async fn issue(
                 rule_cap: picked.rule_cap,
                 requested_seconds,
                 now: state.clock.now(),
-                upstream_saml: signed_in.session.upstream_saml.as_ref(),
                 upstream_id_token: signed_in.session.upstream_id_token.as_ref(),
             },
         )
@@ -149,14 +148,34 @@ pub(crate) async fn issue(
     let outcome = match outcome {
         Ok(o) => o,
         Err(e) => {
-            event.reason = Some(format!("{}: {e}", e.code()));
+            // AWS's own words (code, message, request id) stay in the row and the log line.
+            event.reason = Some(format!("{}: {}", e.code(), e.detail()));
+            let words = e.aws_words();
+            if let (Some(map), Some(words)) = (details.as_object_mut(), words) {
+                map.insert("aws_error".into(), serde_json::json!(words));
+            }
             event.details = details;
             audit_or_log(state, &reference, event).await;
-            tracing::warn!(reference, subject = %identity.subject, role = %picked.grant.role_arn, reason = e.code(), error = %e, "credentials not issued");
+            tracing::warn!(
+                reference,
+                subject = %identity.subject,
+                role = %picked.grant.role_arn,
+                reason = e.code(),
+                aws_code = words.map(|w| w.code.as_str()),
+                aws_message = words.map(|w| w.message.as_str()),
+                aws_request_id = words.and_then(|w| w.request_id.as_deref()),
+                error = %e,
+                "credentials not issued"
+            );
             let kind = match e.class() {
                 IssueErrorClass::Refused => Kind::BadRequest,
-                IssueErrorClass::SignInAgain => Kind::NotSignedIn,
+                IssueErrorClass::SignInAgain => Kind::SignInTooOld,
+                IssueErrorClass::WrongSignIn => Kind::WrongSignIn,
+                IssueErrorClass::Retired => Kind::AccessModeRetired,
+                IssueErrorClass::NotTrusted => Kind::AwsNotTrusted,
+                IssueErrorClass::AwsRefused => Kind::AwsRefused,
                 IssueErrorClass::Configuration => Kind::Internal,
+                IssueErrorClass::AwsBusy => Kind::AwsBusy,
                 IssueErrorClass::Unavailable => Kind::Unavailable,
             };
             return Err(AppError::new(
@@ -573,7 +592,6 @@ async fn saml_post(
         rule_cap: picked.rule_cap,
         requested_seconds: None,
         now: state.clock.now(),
-        upstream_saml: None,
         upstream_id_token: None,
     };
     let signed = match state

@@ -223,7 +223,6 @@ async fn callback(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRe
             id_token,
         }) => {
             let upstream = db::sessions::Upstream {
-                saml: None,
                 id_token: Some(&id_token),
             };
             sign_in_accepted(

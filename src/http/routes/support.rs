@@ -252,10 +252,10 @@ async fn decode(
     let decoded = match result {
         Ok(d) => d,
         Err(e) => {
-            event.reason = Some(format!("{}: {e}", e.code()));
+            event.reason = Some(format!("{}: {}", e.code(), e.detail()));
             event.details = details;
             audit_or_log(&state, &reference, event).await;
-            tracing::warn!(reference, subject, reason = e.code(), error = %e, "authorization message not decoded");
+            tracing::warn!(reference, subject, reason = e.code(), error = %e.detail(), "authorization message not decoded");
             if e.is_bad_input() {
                 page.problem = Some(e.to_string());
                 return Ok(html_page(StatusCode::BAD_REQUEST, &page));
@@ -385,10 +385,10 @@ async fn run_check(
             })
         }
         Err(e) => {
-            event.reason = Some(format!("{}: {e}", e.code()));
+            event.reason = Some(format!("{}: {}", e.code(), e.detail()));
             event.details = details;
             audit_or_log(state, &reference, event).await;
-            tracing::warn!(reference, reason = e.code(), error = %e, "credentials check failed");
+            tracing::warn!(reference, reason = e.code(), error = %e.detail(), "credentials check failed");
             Err(AppError::new(
                 Kind::Unavailable,
                 format,

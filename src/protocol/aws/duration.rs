@@ -15,10 +15,10 @@ pub const MAX_SESSION_SECONDS: u32 = 43_200;
 pub const MIN_ROLE_MAX_SESSION_SECONDS: u32 = 3600;
 /// Role chaining (AssumeRole with temporary credentials) is capped at one hour.
 pub const ROLE_CHAINING_MAX_SECONDS: u32 = 3600;
-/// GetFederationToken bounds (IAM user credentials) and its default.
+/// GetFederationToken bounds (IAM user credentials). Its own default (12 h) is not used:
+/// Roleport's default is the same for every mode.
 pub const FEDERATION_TOKEN_MIN_SECONDS: u32 = 900;
 pub const FEDERATION_TOKEN_MAX_SECONDS: u32 = 129_600;
-pub const FEDERATION_TOKEN_DEFAULT_SECONDS: u32 = 43_200;
 
 /// One bound that took part in the decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -36,8 +36,12 @@ pub enum DurationBound {
     SamlSessionDuration,
     /// The one-hour role-chaining limit.
     RoleChaining,
-    /// AWS's absolute maximum for the call (12 h, or 36 h for GetFederationToken).
+    /// AWS's absolute maximum for the call (12 h, or 36 h for GetFederationToken where the
+    /// role and the rule both allow more than 12 h).
     AwsMaximum,
+    /// The 12 h that every mode keeps to unless the role and the rule explicitly allow a
+    /// longer GetFederationToken session.
+    TwelveHourLimit,
 }
 
 impl DurationBound {
@@ -50,6 +54,7 @@ impl DurationBound {
             DurationBound::SamlSessionDuration => "SAML SessionDuration",
             DurationBound::RoleChaining => "role chaining limit",
             DurationBound::AwsMaximum => "AWS maximum",
+            DurationBound::TwelveHourLimit => "12 h limit",
         }
     }
 }
@@ -161,24 +166,37 @@ pub fn session_duration(req: &DurationRequest) -> Result<SessionDuration, AwsRul
     Ok(SessionDuration::decide(bounds))
 }
 
-/// GetFederationToken: min(requested or 43200, rule cap, 129600); 900 s minimum.
+/// The inputs of a GetFederationToken session length.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FederationDurationRequest {
+    /// What the person asked for; `None` means [`DEFAULT_SESSION_SECONDS`].
+    pub requested: Option<u32>,
+    /// The deciding rule's cap, if it has one.
+    pub rule_cap: Option<u32>,
+    /// The role's `max_session_seconds` (3600–129600 for a federation_token role).
+    pub role_maximum: u32,
+}
+
+/// GetFederationToken follows the rule of every mode: min(requested or 3600, rule cap, role
+/// maximum, 12 h), a request or cap below 900 s refused. Its own maximum, 129,600 s, takes the
+/// place of the 12 h only where the role's maximum and the rule's cap are both explicitly above
+/// 12 h.
 pub fn federation_token_duration(
-    requested: Option<u32>,
-    rule_cap: Option<u32>,
+    req: &FederationDurationRequest,
 ) -> Result<SessionDuration, AwsRuleError> {
-    let mut bounds = Vec::with_capacity(3);
-    match requested {
+    let mut bounds = Vec::with_capacity(4);
+    match req.requested {
         Some(seconds) => {
             at_least(
-                "the requested GetFederationToken duration",
+                "the requested session duration",
                 seconds,
                 FEDERATION_TOKEN_MIN_SECONDS,
             )?;
             bounds.push((DurationBound::Requested, seconds));
         }
-        None => bounds.push((DurationBound::Default, FEDERATION_TOKEN_DEFAULT_SECONDS)),
+        None => bounds.push((DurationBound::Default, DEFAULT_SESSION_SECONDS)),
     }
-    if let Some(cap) = rule_cap {
+    if let Some(cap) = req.rule_cap {
         at_least(
             "the rule's session duration cap",
             cap,
@@ -186,7 +204,20 @@ pub fn federation_token_duration(
         )?;
         bounds.push((DurationBound::RuleCap, cap));
     }
-    bounds.push((DurationBound::AwsMaximum, FEDERATION_TOKEN_MAX_SECONDS));
+    in_range(
+        "the role's max_session_seconds",
+        req.role_maximum,
+        MIN_ROLE_MAX_SESSION_SECONDS,
+        FEDERATION_TOKEN_MAX_SECONDS,
+    )?;
+    bounds.push((DurationBound::RoleMaximum, req.role_maximum));
+    let longer_allowed = req.role_maximum > MAX_SESSION_SECONDS
+        && req.rule_cap.is_some_and(|cap| cap > MAX_SESSION_SECONDS);
+    if longer_allowed {
+        bounds.push((DurationBound::AwsMaximum, FEDERATION_TOKEN_MAX_SECONDS));
+    } else {
+        bounds.push((DurationBound::TwelveHourLimit, MAX_SESSION_SECONDS));
+    }
     Ok(SessionDuration::decide(bounds))
 }
 
@@ -368,27 +399,73 @@ mod tests {
         );
     }
 
+    fn fed(requested: Option<u32>, rule_cap: Option<u32>, role: u32) -> FederationDurationRequest {
+        FederationDurationRequest {
+            requested,
+            rule_cap,
+            role_maximum: role,
+        }
+    }
+
     #[test]
-    fn federation_token_table() {
+    fn federation_token_follows_the_rule_of_every_mode() {
         let ok = [
-            (None, None, 43_200, B::Default),
-            (Some(129_600), None, 129_600, B::Requested),
-            (Some(200_000), None, 129_600, B::AwsMaximum),
-            (Some(900), None, 900, B::Requested),
-            (Some(7200), Some(3600), 3600, B::RuleCap),
+            // The default is 3600, as for every mode, not GetFederationToken's own 12 h.
+            (fed(None, None, 3600), 3600, B::Default),
+            (fed(None, None, 129_600), 3600, B::Default),
+            // The role's cap lowers a request (the 3600-role asking for 50,000).
+            (fed(Some(50_000), None, 3600), 3600, B::RoleMaximum),
+            (fed(Some(7200), Some(1800), 43_200), 1800, B::RuleCap),
+            (fed(Some(900), None, 3600), 900, B::Requested),
+            // Past 12 h only where both the role and the rule allow it explicitly.
+            (
+                fed(Some(200_000), None, 129_600),
+                43_200,
+                B::TwelveHourLimit,
+            ),
+            (
+                fed(Some(200_000), Some(43_200), 129_600),
+                43_200,
+                B::RuleCap,
+            ),
+            (
+                fed(Some(200_000), Some(129_600), 43_200),
+                43_200,
+                B::RoleMaximum,
+            ),
+            (
+                fed(Some(100_000), Some(129_600), 129_600),
+                100_000,
+                B::Requested,
+            ),
+            (
+                fed(Some(200_000), Some(129_600), 129_600),
+                129_600,
+                B::RuleCap,
+            ),
+            (
+                fed(Some(200_000), Some(129_600), 90_000),
+                90_000,
+                B::RoleMaximum,
+            ),
         ];
-        for (requested, cap, seconds, by) in ok {
-            let d = federation_token_duration(requested, cap);
+        for (r, seconds, by) in ok {
+            let d = federation_token_duration(&r);
             assert_eq!(
                 d.as_ref().map(|d| (d.seconds(), d.decided_by())),
-                Ok((seconds, by))
+                Ok((seconds, by)),
+                "{r:?}"
             );
         }
         assert!(matches!(
-            federation_token_duration(Some(899), None),
+            federation_token_duration(&fed(Some(899), None, 3600)),
             Err(AwsRuleError::DurationBelowMinimum { minimum: 900, .. })
         ));
-        assert!(federation_token_duration(None, Some(100)).is_err());
+        assert!(federation_token_duration(&fed(None, Some(100), 3600)).is_err());
+        assert!(matches!(
+            federation_token_duration(&fed(None, None, 129_601)),
+            Err(AwsRuleError::DurationOutOfRange { max: 129_600, .. })
+        ));
     }
 
     #[test]
@@ -440,9 +517,20 @@ mod tests {
         }
 
         #[test]
-        fn federation_within_bounds(requested in proptest::option::of(900u32..1_000_000), cap in proptest::option::of(900u32..1_000_000)) {
-            let d = federation_token_duration(requested, cap);
-            prop_assert!(d.as_ref().is_ok_and(|d| (900..=129_600).contains(&d.seconds())));
+        fn federation_within_bounds(
+            requested in proptest::option::of(900u32..1_000_000),
+            cap in proptest::option::of(900u32..1_000_000),
+            role in 3600u32..=129_600,
+        ) {
+            let d = federation_token_duration(&fed(requested, cap, role));
+            prop_assert!(d.is_ok());
+            let Ok(d) = d else { return Ok(()) };
+            let s = d.seconds();
+            prop_assert!((900..=129_600).contains(&s));
+            prop_assert!(s <= requested.unwrap_or(DEFAULT_SESSION_SECONDS));
+            prop_assert!(s <= role && cap.is_none_or(|c| s <= c));
+            let explicit = role > MAX_SESSION_SECONDS && cap.is_some_and(|c| c > MAX_SESSION_SECONDS);
+            prop_assert!(explicit || s <= MAX_SESSION_SECONDS);
         }
     }
 }

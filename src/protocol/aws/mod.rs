@@ -39,8 +39,8 @@ pub use credential_formats::{
 };
 pub use credentials::{CredentialKind, TemporaryCredentials};
 pub use duration::{
-    DEFAULT_SESSION_SECONDS, DurationBound, DurationRequest, FEDERATION_TOKEN_DEFAULT_SECONDS,
-    FEDERATION_TOKEN_MAX_SECONDS, FEDERATION_TOKEN_MIN_SECONDS, MAX_SESSION_SECONDS,
+    DEFAULT_SESSION_SECONDS, DurationBound, DurationRequest, FEDERATION_TOKEN_MAX_SECONDS,
+    FEDERATION_TOKEN_MIN_SECONDS, FederationDurationRequest, MAX_SESSION_SECONDS,
     MIN_ROLE_MAX_SESSION_SECONDS, MIN_SESSION_SECONDS, ROLE_CHAINING_MAX_SECONDS, SessionDuration,
     federation_token_duration, session_duration,
 };

@@ -8,8 +8,8 @@
 //!     alias: prod
 //!     partition: aws
 //!     access:                       # optional; default mode saml_broker
-//!       mode: assume_role           # saml_broker | saml_passthrough | assume_role | federation_token
-//!       saml_provider: roleport     # IAM SAML provider name (saml_* modes); default aws.saml_provider_name
+//!       mode: assume_role           # saml_broker | assume_role | federation_token | oidc_broker | oidc_passthrough
+//!       saml_provider: roleport     # IAM SAML provider name (saml_broker); default aws.saml_provider_name
 //!       external_id: prod-ext-1     # AssumeRole's ExternalId (assume_role only)
 //! roles:
 //!   - arn: arn:aws:iam::123456789012:role/Auditor
@@ -520,6 +520,14 @@ fn convert_access(
             })
             .ok()
     });
+    if let Some(retired) = mode.filter(|m| m.is_retired()) {
+        suspects.modes.insert((mode_site.section, mode_site.index));
+        errors.push(RuleError::new(
+            mode_site.clone(),
+            ErrorKind::RetiredAccessMode,
+            retired_mode_message(retired),
+        ));
+    }
     let access = Access {
         mode,
         saml_provider: saml_provider.as_ref().map(|s| s.value.clone()),
@@ -528,6 +536,17 @@ fn convert_access(
         oidc_audience: oidc_audience.as_ref().map(|s| s.value.clone()),
     };
     (!access.is_empty()).then_some(access)
+}
+
+/// Why a retired mode cannot be used, and what to use instead.
+pub fn retired_mode_message(mode: AccessMode) -> String {
+    format!(
+        "access mode {mode} is retired: AWS redeems only a SAML Response whose Destination and \
+         single bearer Recipient are its own sign-in URL, while an identity provider addresses \
+         the Response it posts to Roleport to Roleport's ACS, so no upstream assertion can be \
+         passed on. Use saml_broker (Roleport signs the assertion AWS receives), or \
+         oidc_passthrough for an OpenID Connect provider registered in IAM"
+    )
 }
 
 fn convert_rule(

@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::error::{ErrorKind, Part, RuleError, Section, Site};
 use super::matcher::{DnCache, Matcher, Selected, folds_case, select};
 use super::model::{
-    Account, Claims, Decision, Effect, Grant, GrantAccess, Role, RoleArn, Rule, RuleSet,
+    Account, Claims, Decision, Effect, Grant, GrantAccess, MAX_SESSION_SECONDS, Role, RoleArn,
+    Rule, RuleSet,
 };
 use super::validate::validate;
 
@@ -194,11 +195,11 @@ impl CompiledRule {
 }
 
 fn grant(target: &RoleTarget, rule: &Rule) -> Grant {
-    let max_session_seconds = rule
-        .max_session_seconds
-        .map_or(target.role.max_session_seconds, |cap| {
-            cap.min(target.role.max_session_seconds)
-        });
+    // Past 12 h only where the rule says so too (a federation_token role; see session_limits).
+    let max_session_seconds = rule.max_session_seconds.map_or(
+        target.role.max_session_seconds.min(MAX_SESSION_SECONDS),
+        |cap| cap.min(target.role.max_session_seconds),
+    );
     Grant {
         id: format!("{}-{}", target.account.id, target.name),
         account_id: target.account.id.clone(),

@@ -104,9 +104,11 @@ pub enum ErrorKind {
     TooManySessionTags,
     InvalidTransitiveTagKey,
     InvalidCapability,
-    /// `access.mode` outside saml_broker, saml_passthrough, assume_role, federation_token,
-    /// oidc_broker.
+    /// `access.mode` outside saml_broker, assume_role, federation_token, oidc_broker,
+    /// oidc_passthrough.
     InvalidAccessMode,
+    /// `access.mode` names a retired mode (`saml_passthrough`).
+    RetiredAccessMode,
     /// `access.saml_provider` is not an IAM SAML provider name.
     InvalidSamlProvider,
     /// `access.external_id` breaks STS's ExternalId rules.

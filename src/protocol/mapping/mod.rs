@@ -27,6 +27,7 @@ mod ldap_dn;
 mod matcher;
 mod model;
 mod render;
+mod session_limits;
 mod spans;
 mod validate;
 
@@ -35,7 +36,7 @@ mod tests;
 
 pub use document::{
     DOCUMENT_VERSION, DocumentError, DocumentErrorKind, DocumentWarning, document_warnings,
-    parse_document, parse_document_with_warnings,
+    parse_document, parse_document_with_warnings, retired_mode_message,
 };
 pub use engine::CompiledRules;
 pub use error::{ErrorKind, Part, RuleError, Section, Site};

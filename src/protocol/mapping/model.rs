@@ -68,7 +68,10 @@ pub enum AccessMode {
     /// Roleport signs a SAML Response naming exactly the picked role (AssumeRoleWithSAML).
     #[default]
     SamlBroker,
-    /// The upstream IdP's own signed assertion goes to AssumeRoleWithSAML.
+    /// Retired: AWS redeems only a Response addressed to its own sign-in URL, and an IdP
+    /// addresses the one it posts to Roleport to Roleport. A document naming it is refused at
+    /// import; a stored rule naming it still loads, and its grants are refused at credential
+    /// time (see [`AccessMode::is_retired`]).
     SamlPassthrough,
     /// Roleport's own AWS credentials call AssumeRole.
     AssumeRole,
@@ -82,9 +85,9 @@ pub enum AccessMode {
 }
 
 impl AccessMode {
-    pub const ALL: [AccessMode; 6] = [
+    /// The modes a document may name (the retired one is left out).
+    pub const ALL: [AccessMode; 5] = [
         AccessMode::SamlBroker,
-        AccessMode::SamlPassthrough,
         AccessMode::AssumeRole,
         AccessMode::FederationToken,
         AccessMode::OidcBroker,
@@ -96,9 +99,17 @@ impl AccessMode {
         matches!(self, AccessMode::OidcBroker)
     }
 
-    /// Whether the mode goes through an IAM SAML provider (and so uses `saml_provider`).
+    /// Whether the mode goes through an IAM SAML provider (and so uses `saml_provider`). The
+    /// retired pass-through counts, so stored rules that name its provider still load and are
+    /// refused where it matters: at credential time, with the reason.
     pub fn uses_saml_provider(self) -> bool {
         matches!(self, AccessMode::SamlBroker | AccessMode::SamlPassthrough)
+    }
+
+    /// A mode that is still read from stored rules, so their grants can be refused with the
+    /// reason, but that no new document may name and that never reaches AWS.
+    pub fn is_retired(self) -> bool {
+        matches!(self, AccessMode::SamlPassthrough)
     }
 }
 
@@ -108,8 +119,8 @@ impl AccessMode {
 pub struct Access {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<AccessMode>,
-    /// The IAM SAML provider's name in the account (`saml_broker`: Roleport's registration;
-    /// `saml_passthrough`: the upstream IdP's). `None`: Roleport's configured default
+    /// The IAM SAML provider's name in the account (`saml_broker`: Roleport's registration).
+    /// `None`: Roleport's configured default
     /// (`aws.saml_provider_name`, itself `roleport` unless set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub saml_provider: Option<String>,
@@ -482,7 +493,7 @@ closed_vocabulary!(Effect, "effect", "allow or deny", { Allow => "allow", Deny =
 closed_vocabulary!(
     AccessMode,
     "access mode",
-    "saml_broker, saml_passthrough, assume_role, federation_token, oidc_broker or oidc_passthrough",
+    "saml_broker, assume_role, federation_token, oidc_broker or oidc_passthrough",
     {
         SamlBroker => "saml_broker",
         SamlPassthrough => "saml_passthrough",

@@ -13,7 +13,8 @@ use super::model::{
     Partition, Role, RoleArn, Rule, RuleSet, SessionPolicy, is_account_id, is_idp_id,
 };
 use crate::protocol::aws::{
-    MAX_MANAGED_POLICY_ARNS, check_federation_policies, check_policy_arns, pack_inline_policy,
+    FEDERATION_TOKEN_MAX_SECONDS, MAX_MANAGED_POLICY_ARNS, check_federation_policies,
+    check_policy_arns, pack_inline_policy,
 };
 
 /// STS limits on session tags.
@@ -38,6 +39,7 @@ pub(crate) fn validate(set: &RuleSet) -> Vec<RuleError> {
     let accounts = check_accounts(&set.accounts, &mut errors);
     let roles = check_roles(&set.roles, &accounts, &mut errors);
     check_rules(&set.rules, &roles, &mut errors);
+    super::session_limits::check_long_sessions(set, &mut errors);
     errors
 }
 
@@ -402,14 +404,17 @@ fn check_roles<'a>(
                 ),
             ));
         }
-        if !(DEFAULT_ROLE_SESSION_SECONDS..=MAX_SESSION_SECONDS).contains(&role.max_session_seconds)
+        // Above 12 h only for federation_token roles: see session_limits.
+        if !(DEFAULT_ROLE_SESSION_SECONDS..=FEDERATION_TOKEN_MAX_SECONDS)
+            .contains(&role.max_session_seconds)
         {
             errors.push(RuleError::new(
                 at("max_session_seconds"),
                 ErrorKind::SessionDurationOutOfRange,
                 format!(
                     "a role's max_session_seconds must be {DEFAULT_ROLE_SESSION_SECONDS}-\
-                     {MAX_SESSION_SECONDS} (IAM's range), got {}",
+                     {MAX_SESSION_SECONDS} (IAM's range; up to {FEDERATION_TOKEN_MAX_SECONDS} \
+                     for federation_token roles), got {}",
                     role.max_session_seconds
                 ),
             ));
@@ -587,15 +592,17 @@ fn check_grant_fields(rule: &Rule, at: &dyn Fn(Part) -> Site, errors: &mut Vec<R
         }
         return;
     }
+    // Above 12 h only for federation_token roles: see session_limits.
     if let Some(seconds) = rule.max_session_seconds
-        && !(MIN_RULE_SESSION_SECONDS..=MAX_SESSION_SECONDS).contains(&seconds)
+        && !(MIN_RULE_SESSION_SECONDS..=FEDERATION_TOKEN_MAX_SECONDS).contains(&seconds)
     {
         errors.push(RuleError::new(
             at(Part::Field("max_session_seconds")),
             ErrorKind::SessionDurationOutOfRange,
             format!(
                 "a rule's max_session_seconds must be {MIN_RULE_SESSION_SECONDS}-\
-                 {MAX_SESSION_SECONDS}, got {seconds}"
+                 {MAX_SESSION_SECONDS} (up to {FEDERATION_TOKEN_MAX_SECONDS} for \
+                 federation_token roles), got {seconds}"
             ),
         ));
     }

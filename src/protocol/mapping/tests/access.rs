@@ -32,7 +32,7 @@ roles:
   - arn: arn:aws:iam::210987654321:role/Developer
   - arn: arn:aws:iam::210987654321:role/Upstream
     access:
-      mode: saml_passthrough
+      mode: saml_broker
       saml_provider: corp-idp
 rules:
   - id: all
@@ -113,7 +113,7 @@ fn grants_carry_the_access_in_force_role_over_account_over_default() {
     assert_eq!(
         *by_name(&g, "Upstream"),
         GrantAccess {
-            mode: AccessMode::SamlPassthrough,
+            mode: AccessMode::SamlBroker,
             saml_provider: Some("corp-idp".into()),
             ..GrantAccess::default()
         }
@@ -353,8 +353,7 @@ rules: []
     let message = &parse_document(text).unwrap_err()[0].message;
     assert!(
         message.contains(
-            "saml_broker, saml_passthrough, assume_role, federation_token, oidc_broker or \
-             oidc_passthrough"
+            "saml_broker, assume_role, federation_token, oidc_broker or oidc_passthrough"
         ),
         "{message}"
     );
@@ -451,6 +450,13 @@ fn modes_read_and_write_as_text() {
     assert!("SAML_BROKER".parse::<AccessMode>().is_err());
     assert!(AccessMode::SamlBroker.uses_saml_provider());
     assert!(AccessMode::SamlPassthrough.uses_saml_provider());
+    // Retired, but still read, so stored rules naming it load and are refused with the reason.
+    assert_eq!(
+        "saml_passthrough".parse::<AccessMode>(),
+        Ok(AccessMode::SamlPassthrough)
+    );
+    assert!(AccessMode::SamlPassthrough.is_retired());
+    assert!(AccessMode::ALL.iter().all(|m| !m.is_retired()));
     assert!(!AccessMode::AssumeRole.uses_saml_provider());
     assert!(!AccessMode::FederationToken.uses_saml_provider());
 }
@@ -537,4 +543,145 @@ proptest! {
                 .or(account.access.as_ref().and_then(|a| a.mode)).unwrap_or_default());
         }
     }
+}
+
+#[test]
+fn saml_passthrough_is_refused_at_import_where_it_is_named() {
+    let text = WITH_ACCESS.replace(
+        "      mode: saml_broker\n      saml_provider: corp-idp",
+        "      mode: saml_passthrough\n      saml_provider: corp-idp",
+    );
+    let line = text
+        .lines()
+        .position(|l| l.contains("saml_passthrough"))
+        .unwrap()
+        + 1;
+    assert_eq!(
+        located(&text),
+        [(
+            line,
+            Some(13),
+            rule_kind(ErrorKind::RetiredAccessMode),
+            "roles[4].access.mode".to_owned()
+        )],
+        "one error, where the mode is named; none for its saml_provider"
+    );
+    let error = &parse_document(&text).unwrap_err()[0];
+    for words in [
+        "saml_passthrough is retired",
+        "Destination",
+        "Recipient",
+        "Roleport's ACS",
+        "Use saml_broker",
+        "oidc_passthrough for an OpenID Connect provider",
+    ] {
+        assert!(
+            error.message.contains(words),
+            "{words:?} in {}",
+            error.message
+        );
+    }
+    assert!(
+        error
+            .to_string()
+            .starts_with(&format!("line {line}, column 13"))
+    );
+    // On an account too.
+    let text = WITH_ACCESS.replace(
+        "mode: assume_role\n      external_id: prod-ext-1",
+        "mode: saml_passthrough",
+    );
+    let errors = located(&text);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].2, rule_kind(ErrorKind::RetiredAccessMode));
+    assert_eq!(errors[0].3, "accounts[0].access.mode");
+}
+
+#[test]
+fn stored_rules_naming_saml_passthrough_still_compile_and_grant_a_retired_mode() {
+    // Stored rows are not a document: they load as they are and the grant carries the retired
+    // mode, which the credential path refuses with the reason.
+    let mut set = parse_document(WITH_ACCESS).unwrap();
+    let upstream = set
+        .roles
+        .iter_mut()
+        .find(|r| r.arn.ends_with("role/Upstream"))
+        .unwrap();
+    upstream.access.as_mut().unwrap().mode = Some(AccessMode::SamlPassthrough);
+    let compiled = CompiledRules::compile(set).unwrap();
+    let grants = compiled.evaluate(&claims("idp", &["staff"])).grants;
+    let access = by_name(&grants, "Upstream");
+    assert_eq!(access.mode, AccessMode::SamlPassthrough);
+    assert!(access.mode.is_retired());
+    assert!(
+        retired_mode_message(access.mode).contains("oidc_passthrough"),
+        "the same words at import and at credential time"
+    );
+}
+
+#[test]
+fn sessions_past_twelve_hours_only_for_federation_token_roles_and_rules_that_say_so() {
+    let doc = |mode: &str, role_max: u32, cap: u32| {
+        format!(
+            r#"version: 1
+accounts:
+  - {{id: "123456789012", alias: prod, partition: aws}}
+roles:
+  - arn: arn:aws:iam::123456789012:role/Federated
+    max_session_seconds: {role_max}
+    access:
+      mode: {mode}
+  - arn: arn:aws:iam::123456789012:role/Admin
+rules:
+  - id: long
+    idp: idp
+    claim: group
+    match: exact
+    pattern: staff
+    max_session_seconds: {cap}
+    roles: [arn:aws:iam::123456789012:role/Federated]
+"#
+        )
+    };
+    let policy = "federation_token\n      session_policy: {managed_arns: [arn:aws:iam::aws:policy/ReadOnlyAccess]}";
+    let ok = parse_document(&doc(policy, 129_600, 129_600)).unwrap();
+    assert_eq!(ok.roles[0].max_session_seconds, 129_600);
+    let longest = |set: RuleSet| {
+        CompiledRules::compile(set)
+            .unwrap()
+            .evaluate(&claims("idp", &["staff"]))
+            .grants[0]
+            .max_session_seconds
+    };
+    assert_eq!(
+        longest(ok.clone()),
+        129_600,
+        "role and rule both allow 36 h"
+    );
+    let mut silent = ok;
+    silent.rules[0].max_session_seconds = None;
+    assert_eq!(longest(silent), 43_200, "the rule says nothing: 12 h");
+    assert!(parse_document(&doc(policy, 129_601, 3600)).is_err());
+
+    let errors = located(&doc("assume_role", 50_000, 3600));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].2, rule_kind(ErrorKind::SessionDurationOutOfRange));
+    assert_eq!(errors[0].3, "roles[0].max_session_seconds");
+    let message = &parse_document(&doc("assume_role", 50_000, 3600)).unwrap_err()[0].message;
+    assert!(
+        message.contains("only for federation_token roles"),
+        "{message}"
+    );
+
+    // A rule allowing more than 12 h must name only roles that allow it too.
+    let errors = located(&doc(policy, 43_200, 50_000));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].3, "rules[0].max_session_seconds");
+    let text = doc(policy, 129_600, 50_000).replace(
+        "roles: [arn:aws:iam::123456789012:role/Federated]",
+        "roles: [arn:aws:iam::123456789012:role/Federated, arn:aws:iam::123456789012:role/Admin]",
+    );
+    let errors = located(&text);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].3, "rules[0].max_session_seconds");
 }
