@@ -265,7 +265,8 @@ async fn aws_error_text_never_reaches_the_page_or_the_problem_json() {
     .await;
     app.sign_in("alice").await;
     let resp = app.request_credentials("123456789012-Admin", None).await;
-    assert_eq!(resp.status(), 503);
+    // A permanent refusal by AWS (issue 12): retrying will not fix it.
+    assert_eq!(resp.status(), 422);
     let problem: serde_json::Value = resp.json().await.unwrap();
     let detail = problem["detail"].as_str().unwrap();
     assert!(!detail.contains("internal-ops-marker"), "{detail}");
@@ -291,7 +292,7 @@ async fn aws_error_text_never_reaches_the_page_or_the_problem_json() {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 503);
+    assert_eq!(resp.status(), 422);
     let html = resp.text().await.unwrap();
     assert!(!html.contains("internal-ops-marker"), "{html}");
     reference_in(&html);
