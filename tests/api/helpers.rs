@@ -93,6 +93,8 @@ pub struct Options {
     pub sp_key: Option<(PathBuf, PathBuf)>,
     /// How Roleport reaches AWS; `None` leaves the defaults (no signing key, AWS's endpoints).
     pub aws: Option<roleport::configuration::AwsSettings>,
+    /// The audit HMAC key lines; `None` is [`TEST_AUDIT_KEYS`].
+    pub audit_keys: Option<String>,
 }
 
 impl Default for Options {
@@ -105,9 +107,13 @@ impl Default for Options {
             database: None,
             sp_key: None,
             aws: None,
+            audit_keys: None,
         }
     }
 }
+
+/// The audit chain's key in tests (a real key outside dev_mode comes from a file or the environment).
+pub const TEST_AUDIT_KEYS: &str = "test-1 dGVzdCBhdWRpdCBrZXkgb2YgdGhpcnR5LXR3byBieXRlcw==";
 
 pub fn demo_saml_idp(idp_initiated: bool) -> IdpSettings {
     IdpSettings {
@@ -176,6 +182,15 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         idps,
         rules: RulesSettings { reload_seconds: 1 },
         aws: options.aws.clone().unwrap_or_default(),
+        audit: roleport::audit::settings::AuditSettings {
+            key: Some(SecretString::from(
+                options
+                    .audit_keys
+                    .clone()
+                    .unwrap_or_else(|| TEST_AUDIT_KEYS.to_string()),
+            )),
+            ..Default::default()
+        },
     };
     settings.validate().expect("test settings are valid");
 
