@@ -214,6 +214,12 @@ struct Bench {
 }
 
 async fn bench() -> Bench {
+    let bench = unmigrated_bench().await;
+    roleport::db::migrate(&bench.pool).await.unwrap();
+    bench
+}
+
+async fn unmigrated_bench() -> Bench {
     let name = format!("roleport_test_{}", uuid::Uuid::new_v4().simple());
     let mut conn = PgConnection::connect(ADMIN_DB_URL).await.unwrap();
     conn.execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
@@ -221,7 +227,6 @@ async fn bench() -> Bench {
         .unwrap();
     let db_url = format!("postgres://postgres@127.0.0.1:5432/{name}");
     let pool = PgPool::connect(&db_url).await.unwrap();
-    roleport::db::migrate(&pool).await.unwrap();
     let dir =
         std::env::temp_dir().join(format!("roleport-audit-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -475,6 +480,72 @@ async fn key_rotation_keeps_older_rows_verifiable() {
         1,
         "`test-1`, which is not configured",
     );
+}
+
+/// A database from before migration 0011, with rows chained the old way (unkeyed SHA-256).
+async fn legacy_bench(rows: i64, tamper_row: Option<i64>) -> Bench {
+    let bench = unmigrated_bench().await;
+    let mut old = sqlx::migrate!("./migrations");
+    old.migrations = std::borrow::Cow::Owned(
+        old.migrations
+            .iter()
+            .filter(|m| m.version < 11)
+            .cloned()
+            .collect(),
+    );
+    old.run(&bench.pool).await.unwrap();
+    let mut prev = GENESIS.to_vec();
+    for seq in 1..=rows {
+        let event = serde_json::to_value(event(&format!("legacy {seq}")).sanitized()).unwrap();
+        let at = chrono::DateTime::from_timestamp(1_790_000_000 + seq, 0).unwrap();
+        let hash = roleport::audit::mac::legacy_hash(&prev, seq, "OLD", at, &event);
+        let stored = if tamper_row == Some(seq) {
+            serde_json::json!({"reason": "rewritten before the upgrade"})
+        } else {
+            event
+        };
+        sqlx::query("INSERT INTO audit_events (seq, ref_id, at, event, prev_hash, hash) VALUES ($1, 'OLD', $2, $3, $4, $5)")
+            .bind(seq)
+            .bind(at)
+            .bind(&stored)
+            .bind(&prev)
+            .bind(&hash)
+            .execute(&bench.pool)
+            .await
+            .unwrap();
+        prev = hash;
+    }
+    roleport::db::migrate(&bench.pool).await.unwrap();
+    bench
+}
+
+#[tokio::test]
+async fn rows_from_before_the_keyed_chain_are_sealed_first_and_keep_their_old_link_checked() {
+    let bench = legacy_bench(3, None).await;
+    bench.append(2).await;
+    assert_eq!(bench.seal().await.sealed, 5);
+    let order: Vec<(i64, i64, String)> =
+        sqlx::query_as("SELECT pos, seq, ref_id FROM audit_events ORDER BY pos")
+            .fetch_all(&bench.pool)
+            .await
+            .unwrap();
+    let refs: Vec<&str> = order.iter().map(|(_, _, r)| r.as_str()).collect();
+    assert_eq!(refs, ["OLD", "OLD", "OLD", "R0", "R1"]);
+    assert!(order.iter().all(|(pos, seq, _)| pos == seq));
+    let (code, text) = bench.verify_cli(&[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("intact: 5 rows"), "{text}");
+    // An older Roleport still writing the old way is refused, not mixed into the chain.
+    let old_writer = sqlx::query("INSERT INTO audit_events (ref_id, at, event, prev_hash, hash) VALUES ('X', now(), '{}', '\\x00', '\\x01')")
+        .execute(&bench.pool)
+        .await;
+    let err = old_writer.unwrap_err().to_string();
+    assert!(err.contains("rows are inserted unsealed"), "{err}");
+
+    // Tampering from before the upgrade is still found, although the row was sealed since.
+    let bench = legacy_bench(3, Some(2)).await;
+    bench.seal().await;
+    assert_broken_at(bench.verify_cli(&[]), 2, "pre-0011 SHA-256 link");
 }
 
 #[test]
