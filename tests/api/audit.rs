@@ -548,6 +548,81 @@ async fn rows_from_before_the_keyed_chain_are_sealed_first_and_keep_their_old_li
     assert_broken_at(bench.verify_cli(&[]), 2, "pre-0011 SHA-256 link");
 }
 
+/// A process that saw the longer chain refuses to checkpoint a cut one, so the cut stays visible.
+#[tokio::test]
+async fn a_running_sealer_does_not_checkpoint_over_a_cut_chain() {
+    let bench = bench().await;
+    bench.six_rows_two_checkpoints().await;
+    force(
+        &bench.db_url,
+        &[
+            "DELETE FROM audit_events WHERE pos >= 5",
+            "DELETE FROM audit_checkpoints WHERE n = 2",
+        ],
+    )
+    .await;
+    bench.append(2).await;
+    bench.clock.advance(chrono::Duration::minutes(5));
+    let report = bench.seal().await;
+    assert_eq!(report.sealed, 2);
+    assert_eq!(report.checkpoint, None);
+    let newest: i64 = sqlx::query_scalar("SELECT max(n) FROM audit_checkpoints")
+        .fetch_one(&bench.pool)
+        .await
+        .unwrap();
+    assert_eq!(newest, 1);
+    assert_broken_at(bench.verify_cli(&[]), 4, "no checkpoint covers it");
+}
+
+/// Collects what the tracing JSON formatter writes, for the checkpoint log line.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The checkpoint log line carries what an operator needs to check the chain later from outside
+/// the database, and nothing secret.
+#[tokio::test]
+async fn each_checkpoint_is_logged_in_the_form_verify_expect_takes() {
+    let bench = bench().await;
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_writer(move || writer.clone())
+        .finish();
+    let guard = tracing::subscriber::set_default(subscriber);
+    bench.append(4).await;
+    let cp = bench.seal().await.checkpoint.unwrap();
+    drop(guard);
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let line: serde_json::Value = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|l| l["fields"]["message"] == "audit checkpoint")
+        .unwrap_or_else(|| panic!("no checkpoint line in {text}"));
+    assert_eq!(line["target"], "roleport::audit::checkpoint");
+    assert_eq!(line["fields"]["pos"], 4);
+    assert_eq!(line["fields"]["key_id"], "test-1");
+    assert_eq!(line["fields"]["mac"], hex::encode(&cp.mac));
+    let expect = line["fields"]["expect"].as_str().unwrap().to_string();
+    assert_eq!(expect, bench.expect_of(4).await);
+    assert!(
+        !text.contains("dGVzdCBhdWRpdCBrZXk"),
+        "the key reached the log"
+    );
+    let (code, out) = bench.verify_cli(&["--expect", &expect]);
+    assert_eq!(code, Some(0), "{out}");
+}
+
 #[test]
 fn expected_checkpoints_parse_from_the_log_form() {
     let e: Expected = "12:00ff".parse().unwrap();
