@@ -435,6 +435,37 @@ async fn verify_cli_finds_a_chain_recomputed_without_the_key() {
     }
 }
 
+/// Writers never wait for the sealer: while one holds the sealer lock (a long seal), appends still
+/// commit, and other sealers leave the work to it instead of queueing.
+#[tokio::test]
+async fn appends_commit_while_the_sealer_lock_is_held() {
+    let bench = bench().await;
+    let mut sealing = bench.pool.begin().await.unwrap();
+    assert!(
+        roleport::db::audit::lock_sealer(&mut sealing, false)
+            .await
+            .unwrap()
+    );
+    for i in 0..5 {
+        tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            append(&bench.pool, &format!("W{i}"), bench.clock.now(), event("w")),
+        )
+        .await
+        .expect("append waited for the sealer lock")
+        .unwrap();
+    }
+    let other = bench
+        .sealer
+        .seal(&bench.pool, &bench.clock, false, true)
+        .await
+        .unwrap();
+    assert!(other.busy);
+    assert_eq!(other.sealed, 0);
+    sealing.rollback().await.unwrap();
+    assert_eq!(bench.seal().await.sealed, 5);
+}
+
 /// A second key is added (and signs from then on); rows and checkpoints under the first key still
 /// verify while it stays configured, and are reported when it is removed.
 #[tokio::test]
