@@ -180,6 +180,15 @@ if [[ ! -s "$AWS_KEY" || ! -s "$AWS_CERT" ]]; then
   mv "$AWS_KEY.tmp" "$AWS_KEY"
 fi
 
+# --- The audit chain's HMAC key (generated once; never in the database or a committed file) ----
+AUDIT_KEYS="$RUN/audit-keys"
+if [[ ! -s "$AUDIT_KEYS" ]]; then
+  say "generating the audit chain's key ($AUDIT_KEYS)"
+  (umask 077 && printf 'demo-1 %s\n' "$(openssl rand -base64 32)" >"$AUDIT_KEYS.tmp") ||
+    die "openssl could not generate the audit key"
+  mv "$AUDIT_KEYS.tmp" "$AUDIT_KEYS"
+fi
+
 # --- Peers: OpenLDAP + SimpleSAMLphp ------------------------------------------------------------
 for port in "$LISTEN_PORT" "$METRICS_PORT" "$FED_PORT"; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
@@ -245,9 +254,9 @@ mv "$OIDC_CLIENTS_DIR/.roleport-demo.json.tmp" "$OIDC_CLIENTS_DIR/roleport-demo.
 # ROLEPORT_* overrides cannot reach into the [[idp]] array: render the settings with the peers' URL,
 # the local AWS endpoints and the signing key's absolute paths (one line each, or stop).
 python3 - deploy/demo/roleport.toml "$CONF.tmp" "$IDP_METADATA_URL" "$MOTO_URL" "$FED_URL" "$AWS_KEY" "$AWS_CERT" \
-  "$OIDC_ISSUER" "$OIDC_SECRET_FILE" <<'RENDER' ||
+  "$OIDC_ISSUER" "$OIDC_SECRET_FILE" "$AUDIT_KEYS" <<'RENDER' ||
 import json, re, sys
-src, dst, idp, sts, fed, key, cert, issuer, secret_file = sys.argv[1:]
+src, dst, idp, sts, fed, key, cert, issuer, secret_file, audit_keys = sys.argv[1:]
 text = open(src).read()
 q = json.dumps  # a TOML basic string is a JSON string for these values
 for pattern, line in [
@@ -258,6 +267,7 @@ for pattern, line in [
     (r'^console = ".*"$', f"console = {q(fed + '/console/')}"),
     (r'^issuer = ".*"$', f"issuer = {q(issuer)}"),
     (r'^client_secret_file = ".*"$', f"client_secret_file = {q(secret_file)}"),
+    (r'^key_file = ".*audit-keys"$', f"key_file = {q(audit_keys)}"),
 ]:
     text, n = re.subn(pattern, lambda _m: line, text, flags=re.M)
     if n != 1:

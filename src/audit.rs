@@ -1,4 +1,12 @@
-//! Typed audit events. Each is one row of the hash-chained `audit_events` table (see db::audit).
+//! Typed audit events. Each is one row of the `audit_events` table, linked into a keyed chain by
+//! the [`sealer`] (the ordering guarantee is explained there) and checked by [`verify`].
+
+pub mod canonical;
+pub mod keys;
+pub mod mac;
+pub mod sealer;
+pub mod settings;
+pub mod verify;
 
 use serde::{Deserialize, Serialize};
 

@@ -64,8 +64,20 @@ pub enum RulesCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum AuditCommand {
-    /// Check the hash chain of the audit log.
-    Verify,
+    /// Seal rows committed since the last seal, then check the keyed chain and its checkpoints.
+    /// Exit 2 and the first broken row if it is not intact.
+    Verify {
+        /// A checkpoint from the log (`<pos>:<head_mac>`, the `expect` field of an "audit
+        /// checkpoint" line): the chain must still hold that row with that MAC. Repeatable.
+        #[arg(long = "expect", value_name = "POS:MAC")]
+        expect: Vec<crate::audit::verify::Expected>,
+        /// Overrides `audit.checkpoint_max_age_seconds` (0: no staleness check).
+        #[arg(long, value_name = "SECONDS")]
+        max_checkpoint_age: Option<u64>,
+        /// Only check: seal nothing (for a read-only database user).
+        #[arg(long)]
+        no_seal: bool,
+    },
     /// Show the counters of refused sign-ins that carried no verified identity.
     Refusals {
         /// How many minutes back.

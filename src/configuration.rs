@@ -24,6 +24,8 @@ pub struct Settings {
     #[serde(default)]
     pub aws: AwsSettings,
     #[serde(default)]
+    pub audit: crate::audit::settings::AuditSettings,
+    #[serde(default)]
     pub rate_limit: RateLimitSettings,
     #[serde(default)]
     pub metrics: MetricsSettings,
@@ -843,6 +845,13 @@ fn refuse_secrets_in_file(table: &toml::Table) -> Result<(), ConfigError> {
                 .into(),
         ));
     }
+    if table.get("audit").and_then(|a| a.get("key")).is_some() {
+        return Err(ConfigError::Invalid(
+            "audit.key must not be written in the configuration file: use audit.key_file, or \
+             ROLEPORT_AUDIT__KEY(_FILE)"
+                .into(),
+        ));
+    }
     Ok(())
 }
 
@@ -1025,6 +1034,9 @@ impl Settings {
                 "saml.max_response_bytes must be at most 4 MiB".into(),
             ));
         }
+        self.audit
+            .validate(self.server.dev_mode)
+            .map_err(ConfigError::Invalid)?;
         if self.server.dev_mode && !is_loopback_listen(&self.server.listen) {
             return Err(ConfigError::Invalid(
                 "server.dev_mode is allowed only when server.listen is a loopback address".into(),

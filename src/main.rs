@@ -90,6 +90,16 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                     ""
                 }
             );
+            let audit = roleport::audit::keys::AuditKeys::from_settings(
+                &settings.audit,
+                settings.server.dev_mode,
+            )
+            .map_err(|e| e.to_string())?;
+            println!(
+                "audit: {} key(s), new rows sealed with `{}`",
+                audit.ids().len(),
+                audit.signing().id()
+            );
             println!("configuration is valid");
             Ok(ExitCode::SUCCESS)
         }
@@ -126,18 +136,70 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Audit(AuditCommand::Verify) => {
-            let pool = pool(&settings).await?;
-            match db::audit::verify(&pool).await.map_err(|e| e.to_string())? {
-                db::audit::ChainStatus::Intact { rows } => {
-                    println!("audit chain intact: {rows} rows");
-                    Ok(ExitCode::SUCCESS)
-                }
-                db::audit::ChainStatus::Broken { seq, why } => {
-                    println!("audit chain BROKEN at row {seq}: {why}");
-                    Ok(ExitCode::from(2))
-                }
-            }
+        Command::Audit(AuditCommand::Verify {
+            expect,
+            max_checkpoint_age,
+            no_seal,
+        }) => audit_verify(&settings, expect, max_checkpoint_age, no_seal).await,
+    }
+}
+
+/// `roleport audit verify`: exit 0 when intact, 2 with the first broken row otherwise.
+async fn audit_verify(
+    settings: &Settings,
+    expect: Vec<roleport::audit::verify::Expected>,
+    max_checkpoint_age: Option<u64>,
+    no_seal: bool,
+) -> Result<ExitCode, String> {
+    use roleport::audit::verify::{ChainStatus, VerifyOptions, verify};
+    let pool = pool(settings).await?;
+    let keys =
+        roleport::audit::keys::AuditKeys::from_settings(&settings.audit, settings.server.dev_mode)
+            .map_err(|e| e.to_string())?;
+    let sealer = roleport::audit::sealer::Sealer::new(keys, &settings.audit);
+    let clock = Clock::system();
+    if !no_seal {
+        // Checkpoints are left to the running processes: one written here could paper over a
+        // deleted tail before it was checked.
+        let report = sealer
+            .seal(&pool, &clock, true, false)
+            .await
+            .map_err(|e| e.to_string())?;
+        if report.sealed > 0 {
+            println!(
+                "sealed {} row(s) committed since the last seal",
+                report.sealed
+            );
+        }
+    }
+    let max_age = max_checkpoint_age.unwrap_or(settings.audit.checkpoint_max_age_seconds);
+    let options = VerifyOptions {
+        now: clock.now(),
+        max_checkpoint_age: (max_age > 0)
+            .then(|| chrono::Duration::try_seconds(i64::try_from(max_age).unwrap_or(i64::MAX)))
+            .flatten(),
+        expect,
+    };
+    match verify(&pool, sealer.keys(), &options)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        ChainStatus::Intact {
+            rows,
+            checkpoints,
+            unsealed,
+        } => {
+            let pending = if unsealed > 0 {
+                format!(", {unsealed} row(s) not yet sealed")
+            } else {
+                String::new()
+            };
+            println!("audit chain intact: {rows} rows, {checkpoints} checkpoint(s){pending}");
+            Ok(ExitCode::SUCCESS)
+        }
+        ChainStatus::Broken { pos, why } => {
+            println!("audit chain BROKEN at row {pos}: {why}");
+            Ok(ExitCode::from(2))
         }
     }
 }

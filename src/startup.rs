@@ -41,6 +41,8 @@ pub enum StartupError {
     Rules(String),
     #[error(transparent)]
     Aws(#[from] crate::aws::broker::AwsSetupError),
+    #[error(transparent)]
+    AuditKeys(#[from] crate::audit::keys::KeyError),
     #[error("{0}")]
     Other(String),
 }
@@ -129,6 +131,19 @@ impl Application {
             .map_err(|e| StartupError::Rules(e.to_string()))?;
 
         let aws = crate::aws::broker::AwsRuntime::load(&settings.aws, &public_url)?;
+        let audit_keys = crate::audit::keys::AuditKeys::from_settings(
+            &settings.audit,
+            settings.server.dev_mode,
+        )?;
+        if audit_keys.signing().id() == crate::audit::keys::DEV_KEY_ID {
+            tracing::warn!(
+                "audit chain sealed with the public development key (dev_mode without [audit] key_file)"
+            );
+        }
+        let audit = Arc::new(crate::audit::sealer::Sealer::new(
+            audit_keys,
+            &settings.audit,
+        ));
         let entity_id = settings
             .saml
             .entity_id
@@ -157,6 +172,7 @@ impl Application {
             }),
             blocking: Arc::new(Semaphore::new(settings.server.blocking_slots.max(1))),
             aws,
+            audit,
             settings,
         });
 
@@ -167,6 +183,12 @@ impl Application {
             tokio::spawn(refresh_metadata(state.clone(), client)),
             tokio::spawn(refresh_jwks(state.clone())),
             tokio::spawn(purge_expired(state.clone())),
+            tokio::spawn(crate::audit::sealer::run(
+                state.audit.clone(),
+                state.pool.clone(),
+                state.clock.clone(),
+                Duration::from_secs(state.settings.audit.seal_interval_seconds),
+            )),
         ];
 
         let form_limit = state.settings.saml.max_response_bytes / 3 * 4 + 8192;

@@ -45,6 +45,8 @@ pub struct AppState {
     /// Bounds concurrent blocking C calls (xmlsec) so a flood queues instead of growing threads.
     pub blocking: Arc<Semaphore>,
     pub aws: crate::aws::broker::AwsRuntime,
+    /// Links committed audit rows into the keyed chain (one process at a time, cluster-wide).
+    pub audit: Arc<crate::audit::sealer::Sealer>,
 }
 
 impl AppState {

@@ -104,6 +104,8 @@ pub struct Options {
     pub rate_limit: Option<RateLimitSettings>,
     /// Last changes to the settings before they are validated and the app starts.
     pub configure: Option<Configure>,
+    /// The audit HMAC key lines; `None` is [`TEST_AUDIT_KEYS`].
+    pub audit_keys: Option<String>,
 }
 
 /// The default limits, raised so that the suite's own traffic (many sign-ins from 127.0.0.1)
@@ -131,9 +133,13 @@ impl Default for Options {
             aws: None,
             rate_limit: None,
             configure: None,
+            audit_keys: None,
         }
     }
 }
+
+/// The audit chain's key in tests (a real key outside dev_mode comes from a file or the environment).
+pub const TEST_AUDIT_KEYS: &str = "test-1 dGVzdCBhdWRpdCBrZXkgb2YgdGhpcnR5LXR3byBieXRlcw==";
 
 pub fn demo_saml_idp(idp_initiated: bool) -> IdpSettings {
     IdpSettings {
@@ -208,6 +214,15 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         rate_limit: options.rate_limit.clone().unwrap_or_else(relaxed_limits),
         metrics: MetricsSettings {
             listen: "127.0.0.1:0".into(),
+        },
+        audit: roleport::audit::settings::AuditSettings {
+            key: Some(SecretString::from(
+                options
+                    .audit_keys
+                    .clone()
+                    .unwrap_or_else(|| TEST_AUDIT_KEYS.to_string()),
+            )),
+            ..Default::default()
         },
     };
     if let Some(configure) = options.configure {
