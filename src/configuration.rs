@@ -1425,6 +1425,13 @@ url = "postgres://localhost/x"
 
     #[test]
     fn the_oidc_broker_issuer_is_https_outside_dev_mode() {
+        // Outside dev_mode the audit chain needs its key; it comes from the environment.
+        let audit_key = || {
+            [(
+                "ROLEPORT_AUDIT__KEY".to_string(),
+                "k1 dGVzdCBhdWRpdCBrZXkgb2YgdGhpcnR5LXR3byBieXRlcw==".to_string(),
+            )]
+        };
         let prod = BASE.replace(
             "dev_mode = true",
             "public_url = \"https://roleport.example.com\"",
@@ -1432,7 +1439,7 @@ url = "postgres://localhost/x"
         let http = write(&format!(
             "{prod}[aws]\noidc_issuer = \"http://roleport.example.com\"\n"
         ));
-        let err = load(&http.0, []).unwrap_err().to_string();
+        let err = load(&http.0, audit_key()).unwrap_err().to_string();
         assert!(
             err.contains("aws.oidc_issuer must be https://")
                 && err.contains("IAM registers only https"),
@@ -1441,7 +1448,7 @@ url = "postgres://localhost/x"
         let https = write(&format!(
             "{prod}[aws]\noidc_issuer = \"https://sso.example.com/aws\"\n"
         ));
-        assert!(load(&https.0, []).is_ok());
+        assert!(load(&https.0, audit_key()).is_ok());
         // dev_mode keeps plain http for a loopback test issuer.
         let dev = write(&format!(
             "{BASE}[aws]\noidc_issuer = \"http://127.0.0.1:8080\"\n"

@@ -518,6 +518,7 @@ async fn an_http_oidc_broker_issuer_is_refused_at_start_outside_dev_mode() {
             .arg("check-config")
             .env("ROLEPORT_DATABASE__URL", &env.db_url)
             .env("ROLEPORT_SERVER__DEV_MODE", dev_mode)
+            .env("ROLEPORT_AUDIT__KEY", crate::helpers::TEST_AUDIT_KEYS)
             .env(
                 "ROLEPORT_SERVER__PUBLIC_URL",
                 "https://roleport.example.com",
