@@ -4,8 +4,9 @@
 //! error stays in the log line and the audit row under the same reference.
 
 use crate::aws::broker::IssueError;
-use crate::aws::sts::StsError;
+use crate::aws::sts::{StsError, StsErrorClass};
 use crate::aws::sts_support::SupportError;
+use crate::http::errors::Kind;
 
 pub const NOT_SET_UP: &str = "Roleport is not set up to reach AWS for this role. Tell the Roleport \
      operators and quote the reference below.";
@@ -34,6 +35,28 @@ pub fn issue_error(e: &IssueError) -> String {
 /// [`StsError::detail`]): the plain words of the error's kind name only AWS's error code.
 pub fn sts_error(e: &StsError) -> String {
     e.to_string()
+}
+
+/// Which kind of problem an STS failure of a support call is. Support calls use Roleport's own
+/// credentials or ones it just issued, never a role's trust: a denial is a refusal that
+/// retrying will not fix, and only a busy AWS is a "try again" (503).
+pub fn sts_kind(e: &StsError) -> Kind {
+    match e.class() {
+        StsErrorClass::Busy => Kind::AwsBusy,
+        StsErrorClass::SignInAgain => Kind::SignInTooOld,
+        StsErrorClass::NotTrusted | StsErrorClass::Refused => Kind::AwsRefused,
+    }
+}
+
+/// The kind of a support tool's failure that is not the person's input.
+pub fn support_kind(e: &SupportError) -> Kind {
+    match e {
+        SupportError::Sts(sts) => sts_kind(sts),
+        // Roleport is not set up for the call: nothing the person can retry.
+        SupportError::NoCredentials | SupportError::IncompleteCredentials(_) => Kind::Internal,
+        SupportError::NoAnswer => Kind::AwsBusy,
+        SupportError::BadMessage(_) | SupportError::InvalidMessage { .. } => Kind::BadRequest,
+    }
 }
 
 pub fn support_error(e: &SupportError) -> String {
@@ -76,5 +99,18 @@ mod tests {
             assert!(message.contains("reference"), "{message}");
         }
         assert!(!issue_error(&IssueError::NoFederationUser).contains("aws."));
+    }
+
+    #[test]
+    fn only_a_busy_aws_is_a_try_again() {
+        assert_eq!(sts_kind(&StsError::Throttled(words("x"))), Kind::AwsBusy);
+        assert_eq!(sts_kind(&StsError::Timeout), Kind::AwsBusy);
+        assert_eq!(
+            sts_kind(&StsError::AccessDenied(words("x"))),
+            Kind::AwsRefused
+        );
+        assert_eq!(sts_kind(&StsError::Other(words("x"))), Kind::AwsRefused);
+        assert_eq!(sts_kind(&StsError::Expired(words("x"))), Kind::SignInTooOld);
+        assert_eq!(support_kind(&SupportError::NoCredentials), Kind::Internal);
     }
 }

@@ -275,9 +275,9 @@ async fn decode_refuses_bad_input_and_names_what_aws_could_not_decode() {
             .starts_with("sts_invalid_message: ")
     );
 
-    // AWS refuses Roleport itself: a "try again"-class page naming the refusal.
+    // AWS refuses Roleport itself: a refusal that retrying will not fix (422), named.
     let resp = post_decode(&app, Some(&csrf), FORBIDDEN_TO_ROLEPORT).await;
-    assert_eq!(resp.status(), 503);
+    assert_eq!(resp.status(), 422);
     let html = resp.text().await.unwrap();
     assert!(html.contains("AWS denied access"), "{html}");
     let audit = row(&app, &reference_in(&html)).await;
@@ -349,7 +349,8 @@ async fn decode_without_roleports_own_credentials_says_so_and_sends_nothing() {
     app.sign_in("alice").await;
     let csrf = app.csrf_token().await;
     let resp = post_decode(&app, Some(&csrf), ENCODED).await;
-    assert_eq!(resp.status(), 503);
+    // Roleport is not set up for the call: not a "try again".
+    assert_eq!(resp.status(), 500);
     let html = resp.text().await.unwrap();
     assert!(
         html.contains("it has no AWS credentials of its own"),
@@ -712,7 +713,8 @@ async fn credentials_check_reports_an_sts_failure_with_its_reference() {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 503);
+    // AccessDenied on GetCallerIdentity: refused, and retrying will not fix it.
+    assert_eq!(resp.status(), 422);
     let problem: serde_json::Value = resp.json().await.unwrap();
     assert!(
         problem["detail"]

@@ -262,7 +262,7 @@ async fn decode(
             }
             let message = crate::http::public_messages::support_error(&e);
             return Err(AppError::new(
-                Kind::Unavailable,
+                crate::http::public_messages::support_kind(&e),
                 Format::Html,
                 reference,
                 message,
@@ -390,7 +390,7 @@ async fn run_check(
             audit_or_log(state, &reference, event).await;
             tracing::warn!(reference, reason = e.code(), error = %e.detail(), "credentials check failed");
             Err(AppError::new(
-                Kind::Unavailable,
+                crate::http::public_messages::sts_kind(&e),
                 format,
                 reference,
                 format!(
