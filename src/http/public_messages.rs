@@ -26,7 +26,8 @@ pub fn issue_error(e: &IssueError) -> String {
         IssueError::Rule(_)
         | IssueError::RetiredMode(_)
         | IssueError::NoUpstreamIdToken
-        | IssueError::UpstreamIdTokenExpired { .. } => e.to_string(),
+        | IssueError::UpstreamIdTokenExpired { .. }
+        | IssueError::UpstreamIdTokenUnreadable(_) => e.to_string(),
     }
 }
 
