@@ -279,10 +279,8 @@ pub enum IssueError {
          use this role."
     )]
     UpstreamIdTokenExpired { expires: DateTime<Utc> },
-    #[error(
-        "Roleport can no longer read the ID token kept from your sign-in, which this role needs. \
-         Sign in again to use this role."
-    )]
+    /// The person reads [`crate::http::public_messages::issue_error`]; this text names the key.
+    #[error("the ID token kept from the sign-in cannot be read: {0}")]
     UpstreamIdTokenUnreadable(crate::domain::UnreadableIdToken),
     #[error(
         "Roleport has no AWS credentials of its own for AssumeRole (environment, profile, web \
@@ -364,9 +362,6 @@ impl IssueError {
     pub fn detail(&self) -> String {
         match self {
             Self::Sts(e) => e.detail(),
-            Self::UpstreamIdTokenUnreadable(why) => {
-                format!("the kept ID token is unreadable: {why}")
-            }
             other => other.to_string(),
         }
     }

@@ -26,8 +26,13 @@ pub fn issue_error(e: &IssueError) -> String {
         IssueError::Rule(_)
         | IssueError::RetiredMode(_)
         | IssueError::NoUpstreamIdToken
-        | IssueError::UpstreamIdTokenExpired { .. }
-        | IssueError::UpstreamIdTokenUnreadable(_) => e.to_string(),
+        | IssueError::UpstreamIdTokenExpired { .. } => e.to_string(),
+        // Which key, and why, is for the log line and the audit row.
+        IssueError::UpstreamIdTokenUnreadable(_) => {
+            "Roleport can no longer read the ID token kept from your sign-in, which this role \
+             needs. Sign in again to use this role."
+                .into()
+        }
     }
 }
 

@@ -121,27 +121,42 @@ async fn key_ids(pool: &sqlx::PgPool) -> Vec<Option<String>> {
         .unwrap()
 }
 
-/// A refused pass-through: "sign in again" (401), nothing sent to AWS, and the audit row's
-/// reason.
+/// A refused pass-through, through the API and the credentials page: "sign in again" (401)
+/// without naming keys, nothing sent to AWS, and the audit row's reason (the same for both).
 async fn asked_to_sign_in_again(p: &Passthrough) -> String {
     let sent = web_identity_tokens(&p.sts).len();
     let resp = p.app.request_credentials(ADMIN, None).await;
     assert_eq!(resp.status(), 401);
     let problem: serde_json::Value = resp.json().await.unwrap();
+    let detail = problem["detail"].as_str().unwrap();
     assert!(
-        problem["detail"]
-            .as_str()
-            .unwrap()
-            .contains("Sign in again to use this role"),
+        detail.contains("Sign in again to use this role"),
         "{problem}"
     );
+    assert!(!detail.contains("key"), "{problem}");
     assert!(problem["reference"].as_str().is_some_and(|r| !r.is_empty()));
+    let api_reason = p.app.last_reason().await;
+
+    let csrf = p.app.csrf_token().await;
+    let page = p
+        .app
+        .client
+        .post(format!("{}/roles/{ADMIN}/credentials", p.app.address))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 401);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Sign in again to use this role"), "{html}");
+    assert!(!reference_in(&html).is_empty());
+    assert_eq!(p.app.last_reason().await, api_reason);
     assert_eq!(
         web_identity_tokens(&p.sts).len(),
         sent,
         "nothing reached AWS"
     );
-    p.app.last_reason().await
+    api_reason
 }
 
 #[tokio::test]
@@ -219,7 +234,7 @@ async fn rotation_keeps_old_sessions_until_their_key_is_removed() {
     third.app.client = old_browser;
     assert_eq!(
         asked_to_sign_in_again(&third).await,
-        "passthrough_id_token_unreadable: the kept ID token is unreadable: it was sealed with \
+        "passthrough_id_token_unreadable: the ID token kept from the sign-in cannot be read: it was sealed with \
          key `r1`, which is no longer configured ([sealing])"
     );
     let refused = third.app.audit_events().await.pop().unwrap();
@@ -261,7 +276,7 @@ async fn a_sealed_token_moved_to_another_session_does_not_open() {
     assert_eq!(moved.rows_affected(), 1);
     assert_eq!(
         asked_to_sign_in_again(&p).await,
-        "passthrough_id_token_unreadable: the kept ID token is unreadable: it does not open with \
+        "passthrough_id_token_unreadable: the ID token kept from the sign-in cannot be read: it does not open with \
          key `seal-1` for this session (sealed for another session, altered, or the key's \
          material changed)"
     );
@@ -345,7 +360,7 @@ async fn migration_0015_drops_plaintext_tokens_and_asks_to_sign_in_again() {
         .unwrap();
     assert_eq!(
         asked_to_sign_in_again(&p).await,
-        "passthrough_id_token_unreadable: the kept ID token is unreadable: it was stored before \
+        "passthrough_id_token_unreadable: the ID token kept from the sign-in cannot be read: it was stored before \
          ID tokens were sealed and was dropped (migration 0015)"
     );
 }
