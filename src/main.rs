@@ -104,7 +104,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             println!(
                 "sealing: {}",
                 if sealing.is_ephemeral() {
-                    "no key configured (dev_mode: a key of each process)".to_string()
+                    "no key configured: each process seals with a random key of its own".to_string()
                 } else {
                     format!(
                         "{} key(s), new ID tokens sealed with `{}`",
