@@ -189,6 +189,15 @@ if [[ ! -s "$AUDIT_KEYS" ]]; then
   mv "$AUDIT_KEYS.tmp" "$AUDIT_KEYS"
 fi
 
+# --- The key that seals kept OIDC ID tokens (generated once; never in the database) ------------
+SEALING_KEYS="$RUN/sealing-keys"
+if [[ ! -s "$SEALING_KEYS" ]]; then
+  say "generating the key that seals kept ID tokens ($SEALING_KEYS)"
+  (umask 077 && printf 'demo-seal-1 %s\n' "$(openssl rand -base64 32)" >"$SEALING_KEYS.tmp") ||
+    die "openssl could not generate the sealing key"
+  mv "$SEALING_KEYS.tmp" "$SEALING_KEYS"
+fi
+
 # --- Peers: OpenLDAP + SimpleSAMLphp ------------------------------------------------------------
 for port in "$LISTEN_PORT" "$METRICS_PORT" "$FED_PORT"; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
@@ -254,9 +263,9 @@ mv "$OIDC_CLIENTS_DIR/.roleport-demo.json.tmp" "$OIDC_CLIENTS_DIR/roleport-demo.
 # ROLEPORT_* overrides cannot reach into the [[idp]] array: render the settings with the peers' URL,
 # the local AWS endpoints and the signing key's absolute paths (one line each, or stop).
 python3 - deploy/demo/roleport.toml "$CONF.tmp" "$IDP_METADATA_URL" "$MOTO_URL" "$FED_URL" "$AWS_KEY" "$AWS_CERT" \
-  "$OIDC_ISSUER" "$OIDC_SECRET_FILE" "$AUDIT_KEYS" <<'RENDER' ||
+  "$OIDC_ISSUER" "$OIDC_SECRET_FILE" "$AUDIT_KEYS" "$SEALING_KEYS" <<'RENDER' ||
 import json, re, sys
-src, dst, idp, sts, fed, key, cert, issuer, secret_file, audit_keys = sys.argv[1:]
+src, dst, idp, sts, fed, key, cert, issuer, secret_file, audit_keys, sealing_keys = sys.argv[1:]
 text = open(src).read()
 q = json.dumps  # a TOML basic string is a JSON string for these values
 for pattern, line in [
@@ -268,6 +277,7 @@ for pattern, line in [
     (r'^issuer = ".*"$', f"issuer = {q(issuer)}"),
     (r'^client_secret_file = ".*"$', f"client_secret_file = {q(secret_file)}"),
     (r'^key_file = ".*audit-keys"$', f"key_file = {q(audit_keys)}"),
+    (r'^key_file = ".*sealing-keys"$', f"key_file = {q(sealing_keys)}"),
 ]:
     text, n = re.subn(pattern, lambda _m: line, text, flags=re.M)
     if n != 1:

@@ -26,6 +26,8 @@ pub struct Settings {
     #[serde(default)]
     pub audit: crate::audit::settings::AuditSettings,
     #[serde(default)]
+    pub sealing: crate::sealing::settings::SealingSettings,
+    #[serde(default)]
     pub rate_limit: RateLimitSettings,
     #[serde(default)]
     pub metrics: MetricsSettings,
@@ -845,6 +847,7 @@ fn refuse_secrets_in_file(table: &toml::Table) -> Result<(), ConfigError> {
                 .into(),
         ));
     }
+    crate::sealing::settings::refuse_key_in_file(table).map_err(ConfigError::Invalid)?;
     if table.get("audit").and_then(|a| a.get("key")).is_some() {
         return Err(ConfigError::Invalid(
             "audit.key must not be written in the configuration file: use audit.key_file, or \

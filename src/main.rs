@@ -100,6 +100,19 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 audit.ids().len(),
                 audit.signing().id()
             );
+            let sealing = roleport::startup::sealing_keys(&settings).map_err(|e| e.to_string())?;
+            println!(
+                "sealing: {}",
+                if sealing.is_ephemeral() {
+                    "no key configured: each process seals with a random key of its own".to_string()
+                } else {
+                    format!(
+                        "{} key(s), new ID tokens sealed with `{}`",
+                        sealing.ids().len(),
+                        sealing.sealing().id()
+                    )
+                }
+            );
             println!("configuration is valid");
             Ok(ExitCode::SUCCESS)
         }

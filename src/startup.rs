@@ -43,6 +43,8 @@ pub enum StartupError {
     Aws(#[from] crate::aws::broker::AwsSetupError),
     #[error(transparent)]
     AuditKeys(#[from] crate::audit::keys::KeyError),
+    #[error(transparent)]
+    SealingKeys(#[from] crate::sealing::keys::SealingKeyError),
     #[error("{0}")]
     Other(String),
 }
@@ -59,6 +61,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings, clock: Clock) -> Result<Self, StartupError> {
+        let sealing = sealing_keys(&settings)?;
         let listener =
             TcpListener::bind(&settings.server.listen).map_err(|source| StartupError::Bind {
                 address: settings.server.listen.clone(),
@@ -173,6 +176,7 @@ impl Application {
             blocking: Arc::new(Semaphore::new(settings.server.blocking_slots.max(1))),
             aws,
             audit,
+            sealing,
             settings,
         });
 
@@ -438,4 +442,29 @@ async fn purge_expired(state: web::Data<AppState>) {
         let keep = chrono::Duration::days(state.settings.rate_limit.refusal_retention_days);
         let _ = db::refusals::prune(&state.pool, now - keep).await;
     }
+}
+
+/// The sealing keys, checked before anything is bound or fetched so a missing key stops start-up
+/// at once.
+pub fn sealing_keys(
+    settings: &Settings,
+) -> Result<crate::sealing::keys::SealingKeys, StartupError> {
+    let oidc_idps: Vec<&str> = settings
+        .idps
+        .iter()
+        .filter(|idp| idp.oidc().is_some())
+        .map(|idp| idp.id.as_str())
+        .collect();
+    let keys = crate::sealing::keys::SealingKeys::from_settings(
+        &settings.sealing,
+        settings.server.dev_mode,
+        &oidc_idps,
+    )?;
+    if keys.is_ephemeral() && !oidc_idps.is_empty() {
+        tracing::warn!(
+            "upstream ID tokens sealed with a key of this process only (dev_mode without [sealing] \
+             key_file): after a restart, or on another replica, pass-through asks to sign in again"
+        );
+    }
+    Ok(keys)
 }

@@ -6,17 +6,15 @@
 //! rotation is: append a new line, restart every process, keep the old lines.
 
 use super::settings::AuditSettings;
-use base64::Engine;
+use crate::key_lines::KeyLinesError;
 use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
 use openssl::sign::Signer;
-use secrecy::ExposeSecret;
 
 /// The id of the built-in development key. It is public (it is in this source file), so it is
 /// accepted only in `dev_mode`.
 pub const DEV_KEY_ID: &str = "dev-insecure";
 const DEV_KEY_MATERIAL: &[u8] = b"roleport development audit key: not a secret, dev_mode only";
-const MIN_KEY_BYTES: usize = 32;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -28,6 +26,16 @@ pub enum KeyError {
     Invalid(String),
     #[error("audit keys: HMAC: {0}")]
     Crypto(#[from] openssl::error::ErrorStack),
+}
+
+impl From<KeyLinesError> for KeyError {
+    fn from(e: KeyLinesError) -> Self {
+        match e {
+            KeyLinesError::File { path, message } => Self::File { path, message },
+            KeyLinesError::Line { line, message } => Self::Line { line, message },
+            KeyLinesError::Empty => Self::Invalid(e.to_string()),
+        }
+    }
 }
 
 pub struct AuditKey {
@@ -76,69 +84,30 @@ pub struct AuditKeys {
 }
 
 impl AuditKeys {
-    /// Parses key lines (the key file's format).
+    /// Parses key lines (the key file's format, see [`crate::key_lines`]).
     pub fn parse(text: &str) -> Result<Self, KeyError> {
-        let mut keys: Vec<AuditKey> = Vec::new();
-        for (index, raw) in text.lines().enumerate() {
-            let line_no = index + 1;
-            let line = raw.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let line_error = |message: &str| KeyError::Line {
-                line: line_no,
-                message: message.to_string(),
-            };
-            let mut parts = line.split_whitespace();
-            let (Some(id), Some(encoded), None) = (parts.next(), parts.next(), parts.next()) else {
-                return Err(line_error("expected `<id> <base64 key>`"));
-            };
-            if !valid_id(id) {
-                return Err(line_error(
-                    "the key id must be 1-64 characters of A-Z, a-z, 0-9, '.', '_' or '-'",
-                ));
-            }
-            if id == DEV_KEY_ID {
-                return Err(line_error(
-                    "this key id is reserved for the development key",
-                ));
-            }
-            if keys.iter().any(|k| k.id == id) {
-                return Err(line_error("this key id is already used by an earlier line"));
-            }
-            let secret = base64::engine::general_purpose::STANDARD
-                .decode(encoded)
-                .map_err(|_| line_error("the key is not base64"))?;
-            if secret.len() < MIN_KEY_BYTES {
-                return Err(line_error(
-                    "the key is shorter than 32 bytes (use `openssl rand -base64 32`)",
-                ));
-            }
-            keys.push(AuditKey::new(id, &secret)?);
-        }
-        if keys.is_empty() {
-            return Err(KeyError::Invalid("no key is given".into()));
-        }
+        let lines = crate::key_lines::parse(text, &[DEV_KEY_ID])?;
+        Self::from_lines(lines)
+    }
+
+    fn from_lines(lines: Vec<crate::key_lines::KeyLine>) -> Result<Self, KeyError> {
+        let keys = lines
+            .iter()
+            .map(|line| AuditKey::new(&line.id, &line.secret))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Self { keys })
     }
 
     /// The keys the settings name. In `dev_mode` the public development key is accepted too, and
     /// signs when no key is configured; outside `dev_mode` it is never accepted.
     pub fn from_settings(settings: &AuditSettings, dev_mode: bool) -> Result<Self, KeyError> {
-        let configured = match (&settings.key, &settings.key_file) {
-            (Some(text), _) => Some(Self::parse(text.expose_secret())?),
-            (None, Some(path)) => {
-                let text = std::fs::read_to_string(path).map_err(|e| KeyError::File {
-                    path: path.display().to_string(),
-                    message: e.to_string(),
-                })?;
-                Some(Self::parse(&text).map_err(|e| KeyError::File {
-                    path: path.display().to_string(),
-                    message: e.to_string(),
-                })?)
-            }
-            (None, None) => None,
-        };
+        let configured = crate::key_lines::configured(
+            settings.key.as_ref(),
+            settings.key_file.as_deref(),
+            &[DEV_KEY_ID],
+        )?
+        .map(Self::from_lines)
+        .transpose()?;
         match (configured, dev_mode) {
             (Some(mut ring), true) => {
                 ring.keys.insert(0, Self::dev_key()?);
@@ -174,16 +143,10 @@ impl AuditKeys {
     }
 }
 
-fn valid_id(id: &str) -> bool {
-    (1..=64).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
 
     const K1: &str = "k1 AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 

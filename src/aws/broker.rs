@@ -222,7 +222,7 @@ pub struct IssueRequest<'a> {
     pub requested_seconds: Option<u32>,
     pub now: DateTime<Utc>,
     /// The session's upstream ID token, for `oidc_passthrough`.
-    pub upstream_id_token: Option<&'a crate::domain::UpstreamIdToken>,
+    pub upstream_id_token: &'a crate::domain::KeptIdToken,
 }
 
 /// A signed broker Response and what went into it.
@@ -279,6 +279,9 @@ pub enum IssueError {
          use this role."
     )]
     UpstreamIdTokenExpired { expires: DateTime<Utc> },
+    /// The person reads [`crate::http::public_messages::issue_error`]; this text names the key.
+    #[error("the ID token kept from the sign-in cannot be read: {0}")]
+    UpstreamIdTokenUnreadable(crate::domain::UnreadableIdToken),
     #[error(
         "Roleport has no AWS credentials of its own for AssumeRole (environment, profile, web \
          identity, container and instance metadata were tried): {0}"
@@ -326,6 +329,7 @@ impl IssueError {
             Self::RetiredMode(_) => "access_mode_retired",
             Self::NoUpstreamIdToken => "passthrough_no_id_token",
             Self::UpstreamIdTokenExpired { .. } => "passthrough_id_token_expired",
+            Self::UpstreamIdTokenUnreadable(_) => "passthrough_id_token_unreadable",
             Self::NoOwnCredentials(_) => "assume_role_no_credentials",
             Self::NoFederationUser => "federation_user_not_configured",
         }
@@ -336,7 +340,9 @@ impl IssueError {
             Self::Rule(_) => IssueErrorClass::Refused,
             Self::RetiredMode(_) => IssueErrorClass::Retired,
             Self::NoUpstreamIdToken => IssueErrorClass::WrongSignIn,
-            Self::UpstreamIdTokenExpired { .. } => IssueErrorClass::SignInAgain,
+            Self::UpstreamIdTokenExpired { .. } | Self::UpstreamIdTokenUnreadable(_) => {
+                IssueErrorClass::SignInAgain
+            }
             Self::NoSigningKey
             | Self::NoOidcKey
             | Self::NoEndpoints(_)

@@ -16,7 +16,7 @@
 
 use super::broker::{AwsRuntime, IssueError, IssueOutcome, IssueRequest};
 use super::sts::{AssumeRoleCall, FederationTokenCall};
-use crate::domain::FederatedIdentity;
+use crate::domain::{FederatedIdentity, KeptIdToken};
 use crate::protocol::aws::{
     CredentialKind, DurationRequest, FederationDurationRequest, FederationTokenName,
     MAX_MINTED_TOKEN_SECONDS, MintError, RoleSessionName, SessionTags, SourceIdentity,
@@ -54,7 +54,13 @@ impl AwsRuntime {
         req: IssueRequest<'_>,
     ) -> Result<IssueOutcome, IssueError> {
         let grant = req.grant;
-        let upstream = req.upstream_id_token.ok_or(IssueError::NoUpstreamIdToken)?;
+        let upstream = match req.upstream_id_token {
+            KeptIdToken::Open(token) => token,
+            KeptIdToken::None => return Err(IssueError::NoUpstreamIdToken),
+            KeptIdToken::Unreadable(why) => {
+                return Err(IssueError::UpstreamIdTokenUnreadable(why.clone()));
+            }
+        };
         // A token that expires within a minute would fail at AWS or soon after: ask now.
         if upstream.expires_at <= req.now + chrono::Duration::seconds(60) {
             return Err(IssueError::UpstreamIdTokenExpired {
@@ -297,6 +303,14 @@ mod tests {
                 IssueError::UpstreamIdTokenExpired {
                     expires: chrono::DateTime::UNIX_EPOCH,
                 },
+                C::SignInAgain,
+            ),
+            (
+                IssueError::UpstreamIdTokenUnreadable(
+                    crate::domain::UnreadableIdToken::KeyRemoved {
+                        key_id: "k1".into(),
+                    },
+                ),
                 C::SignInAgain,
             ),
             (

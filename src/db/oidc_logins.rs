@@ -1,8 +1,8 @@
 //! Pending OpenID Connect sign-ins (state, nonce, PKCE verifier, post-login target), bound to one
 //! browser. The nonce and verifier are sealed under a key derived from the browser cookie.
 
+use crate::sealing::aead;
 use chrono::{DateTime, Utc};
-use openssl::symm::{Cipher, decrypt_aead, encrypt_aead};
 use sqlx::{PgPool, Row};
 
 #[derive(Debug, Clone)]
@@ -29,32 +29,20 @@ pub enum PendingError {
     Seal(String),
 }
 
-fn key(browser_token: &str, state: &str) -> Vec<u8> {
+fn key(browser_token: &str, state: &str) -> [u8; 32] {
     let mut input = b"roleport oidc pending v1\0".to_vec();
     input.extend_from_slice(browser_token.as_bytes());
     input.push(0);
     input.extend_from_slice(state.as_bytes());
-    super::sha256(&input)
+    openssl::sha::sha256(&input)
 }
 
-fn seal(key: &[u8], plain: &[u8]) -> Result<Vec<u8>, PendingError> {
-    let mut iv = [0u8; 12];
-    openssl::rand::rand_bytes(&mut iv).map_err(|e| PendingError::Seal(e.to_string()))?;
-    let mut tag = [0u8; 16];
-    let ct = encrypt_aead(Cipher::aes_256_gcm(), key, Some(&iv), b"", plain, &mut tag)
-        .map_err(|e| PendingError::Seal(e.to_string()))?;
-    Ok([iv.as_slice(), tag.as_slice(), ct.as_slice()].concat())
+fn seal(key: &[u8; 32], plain: &[u8]) -> Result<Vec<u8>, PendingError> {
+    aead::seal(key, b"", plain).map_err(|e| PendingError::Seal(e.to_string()))
 }
 
-fn open(key: &[u8], sealed: &[u8]) -> Result<Vec<u8>, PendingError> {
-    let (iv, rest) = sealed
-        .split_at_checked(12)
-        .ok_or_else(|| PendingError::Seal("short".into()))?;
-    let (tag, ct) = rest
-        .split_at_checked(16)
-        .ok_or_else(|| PendingError::Seal("short".into()))?;
-    decrypt_aead(Cipher::aes_256_gcm(), key, Some(iv), b"", ct, tag)
-        .map_err(|e| PendingError::Seal(e.to_string()))
+fn open(key: &[u8; 32], sealed: &[u8]) -> Result<Vec<u8>, PendingError> {
+    aead::open(key, b"", sealed).map_err(|e| PendingError::Seal(e.to_string()))
 }
 
 /// Stores a pending login unless its client already holds its cap (see `logins::insert`);

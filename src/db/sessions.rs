@@ -1,7 +1,10 @@
 //! Server-side sessions. The browser holds a random token; only its hash is stored, so a read of
-//! the table does not yield usable cookies.
+//! the table does not yield usable cookies. The upstream ID token is stored only sealed, bound to
+//! the session (see [`crate::sealing::id_token`]).
 
-use crate::domain::{FederatedIdentity, UpstreamIdToken};
+use crate::domain::{FederatedIdentity, KeptIdToken, UpstreamIdToken};
+use crate::sealing::id_token::{self, SealedIdToken};
+use crate::sealing::keys::SealingKeys;
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Row};
 
@@ -13,7 +16,7 @@ pub struct Session {
     pub identity: FederatedIdentity,
     pub expires_at: DateTime<Utc>,
     /// The upstream ID token, for OIDC pass-through.
-    pub upstream_id_token: Option<UpstreamIdToken>,
+    pub upstream_id_token: KeptIdToken,
 }
 
 /// What a sign-in keeps from upstream for OIDC pass-through. Nothing from a SAML sign-in is
@@ -23,34 +26,13 @@ pub struct Upstream<'a> {
     pub id_token: Option<&'a UpstreamIdToken>,
 }
 
-#[allow(clippy::too_many_arguments)]
-pub async fn create(
-    pool: &PgPool,
-    token_hash: &[u8],
-    csrf_token: &str,
-    sign_in_reference: &str,
-    identity: &FederatedIdentity,
-    now: DateTime<Utc>,
-    expires_at: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    create_with_upstream(
-        pool,
-        token_hash,
-        csrf_token,
-        sign_in_reference,
-        identity,
-        Upstream::default(),
-        now,
-        expires_at,
-    )
-    .await
-}
-
-/// [`create`], keeping the upstream ID token for OIDC pass-through.
+/// Stores a session for the browser holding `session_token` (only its hash is kept), sealing
+/// the upstream ID token to it.
 #[allow(clippy::too_many_arguments)]
 pub async fn create_with_upstream(
     pool: &PgPool,
-    token_hash: &[u8],
+    session_token: &str,
+    sealing: &SealingKeys,
     csrf_token: &str,
     sign_in_reference: &str,
     identity: &FederatedIdentity,
@@ -60,35 +42,44 @@ pub async fn create_with_upstream(
 ) -> Result<(), sqlx::Error> {
     let identity = serde_json::to_value(identity)
         .map_err(|e| sqlx::Error::Protocol(format!("session identity: {e}")))?;
+    let sealed: Option<SealedIdToken> = upstream
+        .id_token
+        .map(|token| id_token::seal(sealing, session_token, token))
+        .transpose()
+        .map_err(|e| sqlx::Error::Protocol(format!("sealing the upstream ID token: {e}")))?;
     sqlx::query(
         "INSERT INTO sessions (id_hash, csrf_token, sign_in_reference, identity, created_at, expires_at,
-             upstream_id_token, upstream_id_token_expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             upstream_id_token_sealed, upstream_id_token_key_id, upstream_id_token_expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
-    .bind(token_hash)
+    .bind(super::sha256(session_token.as_bytes()))
     .bind(csrf_token)
     .bind(sign_in_reference)
     .bind(identity)
     .bind(now)
     .bind(expires_at)
-    .bind(upstream.id_token.map(UpstreamIdToken::token))
-    .bind(upstream.id_token.map(|t| t.expires_at))
+    .bind(sealed.as_ref().map(|s| s.sealed.as_slice()))
+    .bind(sealed.as_ref().map(|s| s.key_id.as_str()))
+    .bind(sealed.as_ref().map(|s| s.expires_at))
     .execute(pool)
     .await?;
     Ok(())
 }
 
+/// The unexpired session of the browser holding `session_token`. A kept ID token that cannot
+/// be opened is returned as [`KeptIdToken::Unreadable`], not as an error.
 pub async fn find(
     pool: &PgPool,
-    token_hash: &[u8],
+    session_token: &str,
+    sealing: &SealingKeys,
     now: DateTime<Utc>,
 ) -> Result<Option<Session>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT csrf_token, sign_in_reference, identity, expires_at, upstream_id_token,
-                upstream_id_token_expires_at
+        "SELECT csrf_token, sign_in_reference, identity, expires_at, upstream_id_token_sealed,
+                upstream_id_token_key_id, upstream_id_token_expires_at
          FROM sessions WHERE id_hash = $1 AND expires_at > $2",
     )
-    .bind(token_hash)
+    .bind(super::sha256(session_token.as_bytes()))
     .bind(now)
     .fetch_optional(pool)
     .await?;
@@ -100,13 +91,13 @@ pub async fn find(
             identity: serde_json::from_value(identity)
                 .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
             expires_at: r.try_get("expires_at")?,
-            upstream_id_token: match (
-                r.try_get::<Option<String>, _>("upstream_id_token")?,
-                r.try_get::<Option<DateTime<Utc>>, _>("upstream_id_token_expires_at")?,
-            ) {
-                (Some(token), Some(exp)) => Some(UpstreamIdToken::new(token, exp)),
-                _ => None,
-            },
+            upstream_id_token: id_token::open(
+                sealing,
+                session_token,
+                r.try_get("upstream_id_token_sealed")?,
+                r.try_get("upstream_id_token_key_id")?,
+                r.try_get("upstream_id_token_expires_at")?,
+            ),
         })
     })
     .transpose()

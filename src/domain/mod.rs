@@ -7,4 +7,4 @@ mod upstream_id_token;
 
 pub use identity::FederatedIdentity;
 pub use return_to::{ReturnTo, ReturnToError};
-pub use upstream_id_token::UpstreamIdToken;
+pub use upstream_id_token::{KeptIdToken, UnreadableIdToken, UpstreamIdToken};

@@ -32,6 +32,32 @@ impl fmt::Debug for UpstreamIdToken {
     }
 }
 
+/// What a session holds for OIDC pass-through.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum KeptIdToken {
+    /// The sign-in kept no ID token (SAML).
+    #[default]
+    None,
+    /// Opened from its sealed form.
+    Open(UpstreamIdToken),
+    /// Kept, but it cannot be read: the person must sign in again for pass-through.
+    Unreadable(UnreadableIdToken),
+}
+
+/// Why a kept ID token cannot be read. Each fails closed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnreadableIdToken {
+    #[error("it was sealed with key `{key_id}`, which is no longer configured ([sealing])")]
+    KeyRemoved { key_id: String },
+    #[error(
+        "it does not open with key `{key_id}` for this session (sealed for another session, \
+         altered, or the key's material changed)"
+    )]
+    DoesNotOpen { key_id: String },
+    #[error("it was stored before ID tokens were sealed and was dropped (migration 0015)")]
+    Dropped,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

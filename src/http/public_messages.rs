@@ -28,6 +28,12 @@ pub fn issue_error(e: &IssueError) -> String {
         | IssueError::RetiredMode(_)
         | IssueError::NoUpstreamIdToken
         | IssueError::UpstreamIdTokenExpired { .. } => e.to_string(),
+        // Which key, and why, is for the log line and the audit row.
+        IssueError::UpstreamIdTokenUnreadable(_) => {
+            "Roleport can no longer read the ID token kept from your sign-in, which this role \
+             needs. Sign in again to use this role."
+                .into()
+        }
     }
 }
 

@@ -47,6 +47,8 @@ pub struct AppState {
     pub aws: crate::aws::broker::AwsRuntime,
     /// Links committed audit rows into the keyed chain (one process at a time, cluster-wide).
     pub audit: Arc<crate::audit::sealer::Sealer>,
+    /// Seals the upstream ID tokens kept for `oidc_passthrough`.
+    pub sealing: crate::sealing::keys::SealingKeys,
 }
 
 impl AppState {

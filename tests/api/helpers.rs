@@ -106,6 +106,8 @@ pub struct Options {
     pub configure: Option<Configure>,
     /// The audit HMAC key lines; `None` is [`TEST_AUDIT_KEYS`].
     pub audit_keys: Option<String>,
+    /// The sealing key lines; `None` is [`TEST_SEALING_KEYS`].
+    pub sealing_keys: Option<String>,
 }
 
 /// The default limits, raised so that the suite's own traffic (many sign-ins from 127.0.0.1)
@@ -134,12 +136,15 @@ impl Default for Options {
             rate_limit: None,
             configure: None,
             audit_keys: None,
+            sealing_keys: None,
         }
     }
 }
 
 /// The audit chain's key in tests (a real key outside dev_mode comes from a file or the environment).
 pub const TEST_AUDIT_KEYS: &str = "test-1 dGVzdCBhdWRpdCBrZXkgb2YgdGhpcnR5LXR3byBieXRlcw==";
+/// The key that seals kept ID tokens in tests (as `ROLEPORT_SEALING__KEY` would give it).
+pub const TEST_SEALING_KEYS: &str = "seal-1 dGVzdCBzZWFsaW5nIGtleSBvZiB0aGlydHktdHdvIGJ5dGVz";
 
 pub fn demo_saml_idp(idp_initiated: bool) -> IdpSettings {
     IdpSettings {
@@ -223,6 +228,15 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
                     .unwrap_or_else(|| TEST_AUDIT_KEYS.to_string()),
             )),
             ..Default::default()
+        },
+        sealing: roleport::sealing::settings::SealingSettings {
+            key: Some(SecretString::from(
+                options
+                    .sealing_keys
+                    .clone()
+                    .unwrap_or_else(|| TEST_SEALING_KEYS.to_string()),
+            )),
+            key_file: None,
         },
     };
     if let Some(configure) = options.configure {

@@ -28,5 +28,6 @@ mod idp_scope;
 mod oidc_attacks;
 mod production;
 mod refusals;
+mod sealing;
 mod service;
 mod tls_proxy;

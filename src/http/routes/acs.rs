@@ -507,7 +507,8 @@ async fn start_session(
         .map_err(|e| unavailable(e.to_string()))?;
     db::sessions::create_with_upstream(
         &state.pool,
-        &db::sha256(token.as_bytes()),
+        &token,
+        &state.sealing,
         &csrf,
         reference,
         &identity,

@@ -134,7 +134,7 @@ pub(crate) async fn issue(
                 rule_cap: picked.rule_cap,
                 requested_seconds,
                 now: state.clock.now(),
-                upstream_id_token: signed_in.session.upstream_id_token.as_ref(),
+                upstream_id_token: &signed_in.session.upstream_id_token,
             },
         )
         .await;
@@ -592,7 +592,7 @@ async fn saml_post(
         rule_cap: picked.rule_cap,
         requested_seconds: None,
         now: state.clock.now(),
-        upstream_id_token: None,
+        upstream_id_token: &crate::domain::KeptIdToken::None,
     };
     let signed = match state
         .aws

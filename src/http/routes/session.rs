@@ -43,7 +43,14 @@ pub async fn current(
         return Ok(None);
     };
     let token_hash = db::sha256(cookie.value().as_bytes());
-    match db::sessions::find(&state.pool, &token_hash, state.clock.now()).await {
+    match db::sessions::find(
+        &state.pool,
+        cookie.value(),
+        &state.sealing,
+        state.clock.now(),
+    )
+    .await
+    {
         Ok(Some(session)) => Ok(Some(SignedIn {
             token_hash,
             session,

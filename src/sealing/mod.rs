@@ -1,0 +1,7 @@
+//! Sealing at rest: upstream bearer material (the ID token kept for `oidc_passthrough`) and
+//! pending OIDC logins are stored only AES-256-GCM-sealed, bound to their holder.
+
+pub mod aead;
+pub mod id_token;
+pub mod keys;
+pub mod settings;
