@@ -5,7 +5,7 @@
 //! STS is called, the audit row is committed, and only then does anything leave Roleport.
 
 use super::acs::claims_of;
-use super::session::{self, SignedIn};
+use super::session::{CsrfForm, MaybeSignedIn, SignedIn, SignedInWithCsrf};
 use crate::audit::{AuditEvent, EventKind, Outcome, new_reference};
 use crate::aws::broker::{IssueErrorClass, IssueOutcome, IssueRequest};
 use crate::aws::federation;
@@ -21,7 +21,6 @@ use crate::protocol::aws::{
 use crate::protocol::mapping::Grant;
 use actix_web::{HttpRequest, HttpResponse, Responder, web};
 use serde::Deserialize;
-use subtle::ConstantTimeEq;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/aws/saml-metadata.xml", web::get().to(idp_metadata))
@@ -72,15 +71,6 @@ fn pick(state: &AppState, signed_in: &SignedIn, grant_id: &str) -> Option<Picked
         role_maximum,
         rule_cap,
     })
-}
-
-fn csrf_ok(signed_in: &SignedIn, sent: Option<&str>) -> bool {
-    let sent = sent.unwrap_or_default();
-    !sent.is_empty()
-        && bool::from(
-            sent.as_bytes()
-                .ct_eq(signed_in.session.csrf_token.as_bytes()),
-        )
 }
 
 /// What one issue produced, after its audit row is committed.
@@ -240,21 +230,6 @@ async fn audit_or_log(state: &AppState, reference: &str, event: AuditEvent) {
     }
 }
 
-async fn require_session(
-    state: &AppState,
-    req: &HttpRequest,
-    format: Format,
-) -> Result<SignedIn, AppError> {
-    session::current(state, req, format).await?.ok_or_else(|| {
-        AppError::new(
-            Kind::NotSignedIn,
-            format,
-            new_reference(),
-            "Your session has ended; sign in again.",
-        )
-    })
-}
-
 #[derive(Deserialize)]
 struct CredentialsRequest {
     grant: String,
@@ -264,10 +239,8 @@ struct CredentialsRequest {
 async fn api_credentials(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Bytes,
+    SignedInWithCsrf { signed_in, body }: SignedInWithCsrf<web::Bytes>,
 ) -> Result<HttpResponse, AppError> {
-    let signed_in = require_session(&state, &req, Format::Json).await?;
-    signed_in.check_csrf(&req, &new_reference())?;
     let request: CredentialsRequest =
         crate::http::errors::json_body(&body, r#"{"grant": "<id>", "duration_seconds": N}"#)?;
     let d = issue(
@@ -299,16 +272,24 @@ struct CredentialsForm {
     duration_seconds: Option<String>,
 }
 
+const BACK_TO_ROLES: &str = "This form has expired. Go back to your roles and try again.";
+
+impl CsrfForm for CredentialsForm {
+    fn csrf_token(&self) -> Option<&str> {
+        self.csrf_token.as_deref()
+    }
+    const EXPIRED: &'static str = BACK_TO_ROLES;
+}
+
 async fn credentials_page(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
-    form: web::Form<CredentialsForm>,
+    SignedInWithCsrf {
+        signed_in,
+        body: form,
+    }: SignedInWithCsrf<web::Form<CredentialsForm>>,
 ) -> Result<HttpResponse, AppError> {
-    let signed_in = require_session(&state, &req, Format::Html).await?;
-    if !csrf_ok(&signed_in, form.csrf_token.as_deref()) {
-        return Err(csrf_refused());
-    }
     let requested = form
         .duration_seconds
         .as_deref()
@@ -358,6 +339,13 @@ struct ConsoleForm {
     csrf_token: Option<String>,
     #[serde(flatten)]
     destination: Destination,
+}
+
+impl CsrfForm for ConsoleForm {
+    fn csrf_token(&self) -> Option<&str> {
+        self.csrf_token.as_deref()
+    }
+    const EXPIRED: &'static str = BACK_TO_ROLES;
 }
 
 /// Where in the console to land: a service, a region and a path on the partition's console.
@@ -415,12 +403,11 @@ async fn console(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
-    form: web::Form<ConsoleForm>,
+    SignedInWithCsrf {
+        signed_in,
+        body: form,
+    }: SignedInWithCsrf<web::Form<ConsoleForm>>,
 ) -> Result<HttpResponse, AppError> {
-    let signed_in = require_session(&state, &req, Format::Html).await?;
-    if !csrf_ok(&signed_in, form.csrf_token.as_deref()) {
-        return Err(csrf_refused());
-    }
     let Some(picked) = pick(&state, &signed_in, &path) else {
         return Err(AppError::new(
             Kind::NotFound,
@@ -495,8 +482,9 @@ async fn console_shortcut(
     req: HttpRequest,
     path: web::Path<String>,
     query: web::Query<Destination>,
+    MaybeSignedIn { signed_in, .. }: MaybeSignedIn,
 ) -> Result<HttpResponse, AppError> {
-    let Some(signed_in) = session::current(&state, &req, Format::Html).await? else {
+    let Some(signed_in) = signed_in else {
         let here = match req.uri().path_and_query() {
             Some(pq) => pq.as_str().to_string(),
             None => req.path().to_string(),
@@ -534,15 +522,6 @@ async fn console_shortcut(
     .map_into_boxed_body())
 }
 
-fn csrf_refused() -> AppError {
-    AppError::new(
-        Kind::BadRequest,
-        Format::Html,
-        new_reference(),
-        "This form has expired. Go back to your roles and try again.",
-    )
-}
-
 /// Console-only sign-in through AWS's own SAML endpoint: Roleport signs a Response for exactly
 /// this role and the browser posts it to AWS, which then runs the console session itself. No
 /// STS call, no credentials in Roleport's hands; the audit row is committed before the page.
@@ -550,12 +529,8 @@ async fn saml_post(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
-    form: web::Form<CredentialsForm>,
+    SignedInWithCsrf { signed_in, body: _ }: SignedInWithCsrf<web::Form<CredentialsForm>>,
 ) -> Result<HttpResponse, AppError> {
-    let signed_in = require_session(&state, &req, Format::Html).await?;
-    if !csrf_ok(&signed_in, form.csrf_token.as_deref()) {
-        return Err(csrf_refused());
-    }
     let reference = new_reference();
     let identity = &signed_in.session.identity;
     let meta = RequestMeta::of(&req);
