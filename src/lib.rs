@@ -12,6 +12,7 @@ pub mod domain;
 pub mod http;
 pub mod metrics;
 pub mod protocol;
+pub mod service;
 pub mod startup;
 pub mod telemetry;
 pub mod upstream;

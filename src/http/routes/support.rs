@@ -7,7 +7,6 @@
 //! the check's credentials are used once and never handed out.
 
 use super::acs::claims_of;
-use super::credentials::{self, Delivered};
 use super::session::{CsrfForm, MaybeSignedIn, SignedIn, SignedInWithCsrf};
 use crate::audit::{AuditEvent, EventKind, Outcome, new_reference};
 use crate::aws::sts_support::{
@@ -21,6 +20,7 @@ use crate::http::views::{
     ConditionView, CredentialsCheckPage, DecodedView, ErrorPage, PartitionOption, SupportDecodePage,
 };
 use crate::protocol::mapping::Partition;
+use crate::service::issue::{self, Delivered};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, Responder, web};
 use askama::Template;
@@ -304,16 +304,16 @@ async fn run_check(
     grant_id: &str,
     format: Format,
 ) -> Result<Checked, AppError> {
-    let delivered = credentials::issue(
+    let delivered = issue::issue(
         state,
-        req,
-        signed_in,
+        &RequestMeta::of(req),
+        &signed_in.session,
         grant_id,
         Some(CHECK_SECONDS),
         EventKind::CredentialsCheck,
-        format,
     )
-    .await?;
+    .await
+    .map_err(|e| AppError::from_service(e, format))?;
     let reference = delivered.reference.clone();
     let grant = &delivered.picked.grant;
     let issued = &delivered.outcome.issued;
