@@ -57,3 +57,73 @@ impl From<service::Error> for AppError {
         AppError::from_service(e, Format::Html)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::broker::IssueError;
+    use actix_web::ResponseError;
+    use actix_web::http::StatusCode;
+
+    #[test]
+    fn each_service_error_keeps_its_status_format_and_reference() {
+        let r = || "ref-1".to_string();
+        let cases = [
+            (
+                service::Error::SignInRefused { reference: r() },
+                StatusCode::FORBIDDEN,
+            ),
+            (
+                service::Error::SignInUnavailable { reference: r() },
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+            (
+                service::Error::NoSuchGrant { reference: r() },
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                service::Error::NoSuchRole { reference: r() },
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                service::Error::NotSamlBroker { reference: r() },
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                service::Error::NotIssued {
+                    reference: r(),
+                    error: IssueError::NoSigningKey,
+                },
+                StatusCode::INTERNAL_SERVER_ERROR,
+            ),
+            (
+                service::Error::NotIssued {
+                    reference: r(),
+                    error: IssueError::NoUpstreamIdToken,
+                },
+                StatusCode::FORBIDDEN,
+            ),
+            (
+                service::Error::NotSigned {
+                    reference: r(),
+                    error: IssueError::NoSigningKey,
+                },
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+            (
+                service::Error::NotRecorded { reference: r() },
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+        ];
+        for (error, status) in cases {
+            let shown = format!("{error}");
+            let json = AppError::from_service(error, Format::Json);
+            assert_eq!(json.status_code(), status, "{shown}");
+            assert_eq!(json.format, Format::Json);
+            assert_eq!(json.reference, "ref-1");
+        }
+        let html: AppError = service::Error::NoSuchRole { reference: r() }.into();
+        assert_eq!(html.format, Format::Html);
+        assert_eq!(html.message, "You have no such role.");
+    }
+}

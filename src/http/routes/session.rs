@@ -189,3 +189,46 @@ impl<B: CsrfCarrier> FromRequest for SignedInWithCsrf<B> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::FederatedIdentity;
+
+    fn signed_in(csrf: &str) -> SignedIn {
+        SignedIn {
+            token_hash: vec![1],
+            session: Session {
+                csrf_token: csrf.into(),
+                sign_in_reference: "ref".into(),
+                identity: FederatedIdentity {
+                    idp: "demo-saml".into(),
+                    subject: "alice".into(),
+                    email: None,
+                    display_name: None,
+                    groups: vec![],
+                    attributes: Default::default(),
+                },
+                expires_at: chrono::DateTime::UNIX_EPOCH,
+                upstream_id_token: None,
+            },
+        }
+    }
+
+    #[test]
+    fn only_the_sessions_own_token_passes() {
+        let s = signed_in("tok-123");
+        assert!(s.csrf_matches(Some("tok-123")));
+        for wrong in [
+            None,
+            Some(""),
+            Some("tok-12"),
+            Some("tok-1234"),
+            Some("TOK-123"),
+        ] {
+            assert!(!s.csrf_matches(wrong), "{wrong:?}");
+        }
+        // A session whose token is somehow empty is never matched by an empty form field.
+        assert!(!signed_in("").csrf_matches(Some("")));
+    }
+}
