@@ -14,6 +14,7 @@ pub mod key_lines;
 pub mod metrics;
 pub mod protocol;
 pub mod sealing;
+pub mod service;
 pub mod startup;
 pub mod telemetry;
 pub mod upstream;

@@ -380,8 +380,9 @@ async fn refresh_metadata(state: web::Data<AppState>, client: reqwest::Client) {
         .settings
         .idps
         .iter()
-        .filter(|i| i.metadata_url.is_some())
-        .map(|i| i.metadata_refresh_seconds)
+        .filter_map(|i| i.saml())
+        .filter(|s| s.metadata_url.is_some())
+        .map(|s| s.metadata_refresh_seconds)
         .min()
     else {
         return;
@@ -399,7 +400,7 @@ pub async fn refresh_metadata_once(state: &AppState, client: &reqwest::Client) {
         .settings
         .idps
         .iter()
-        .filter(|i| i.metadata_url.is_some())
+        .filter(|i| i.metadata_url().is_some())
     {
         match saml_idp::load(settings, client, state.clock.now()).await {
             Ok(idp) => {

@@ -7,6 +7,7 @@ pub mod public_messages;
 pub mod rate_limit;
 pub mod request_meta;
 pub mod routes;
+pub mod service_error;
 pub mod state;
 pub mod views;
 

@@ -1,7 +1,7 @@
 //! A SAML IdP as Roleport uses it at run time: its pinned trust, parsed once when loaded (and on
 //! each metadata refresh), never per request.
 
-use crate::configuration::IdpSettings;
+use crate::configuration::{IdpSettings, SamlIdpSettings};
 use crate::protocol::saml::metadata::{IdpMetadata, parse_idp_metadata};
 use crate::protocol::saml::{AttributeMapping, IdpTrust};
 use chrono::{DateTime, Utc};
@@ -65,6 +65,7 @@ pub fn build(
     refreshed_at: Option<DateTime<Utc>>,
 ) -> Result<SamlIdp, IdpLoadError> {
     let id = settings.id.clone();
+    let saml = saml_settings(settings)?;
     let metadata: Option<IdpMetadata> = metadata_xml
         .map(|xml| {
             parse_idp_metadata(xml).map_err(|e| IdpLoadError::Metadata {
@@ -78,7 +79,7 @@ pub fn build(
     if let Some(m) = &metadata {
         certificates.extend(m.signing_certificates.iter().cloned());
     }
-    for path in &settings.signing_cert_files {
+    for path in &saml.signing_cert_files {
         let pem = std::fs::read(path).map_err(|e| IdpLoadError::Read {
             id: id.clone(),
             what: path.display().to_string(),
@@ -108,7 +109,7 @@ pub fn build(
                 .into(),
         });
     }
-    let entity_id = settings
+    let entity_id = saml
         .entity_id
         .clone()
         .or_else(|| metadata.as_ref().map(|m| m.entity_id.clone()))
@@ -127,7 +128,7 @@ pub fn build(
             ),
         });
     }
-    let sso_url = settings
+    let sso_url = saml
         .sso_url
         .clone()
         .or_else(|| metadata.as_ref().and_then(|m| m.sso_redirect_url.clone()))
@@ -144,15 +145,15 @@ pub fn build(
             certificates,
         },
         sso_url,
-        sign_requests: settings.sign_authn_requests || wants_signed,
-        allow_idp_initiated: settings.allow_idp_initiated,
+        sign_requests: saml.sign_authn_requests || wants_signed,
+        allow_idp_initiated: saml.allow_idp_initiated,
         attributes: AttributeMapping {
-            groups: settings.attributes.groups.clone(),
-            subject: settings.attributes.subject.clone(),
-            email: settings.attributes.email.clone(),
-            display_name: settings.attributes.display_name.clone(),
+            groups: saml.attributes.groups.clone(),
+            subject: saml.attributes.subject.clone(),
+            email: saml.attributes.email.clone(),
+            display_name: saml.attributes.display_name.clone(),
         },
-        email_verified: settings.attributes.email_verified,
+        email_verified: saml.attributes.email_verified,
         refreshed_at,
     })
 }
@@ -163,7 +164,8 @@ pub async fn load(
     client: &reqwest::Client,
     now: DateTime<Utc>,
 ) -> Result<SamlIdp, IdpLoadError> {
-    let (xml, refreshed) = if let Some(path) = &settings.metadata_file {
+    let saml = saml_settings(settings)?;
+    let (xml, refreshed) = if let Some(path) = &saml.metadata_file {
         let xml = tokio::fs::read_to_string(path)
             .await
             .map_err(|e| IdpLoadError::Read {
@@ -172,7 +174,7 @@ pub async fn load(
                 message: e.to_string(),
             })?;
         (Some(xml), None)
-    } else if let Some(url) = &settings.metadata_url {
+    } else if let Some(url) = &saml.metadata_url {
         let xml = fetch_metadata(client, url)
             .await
             .map_err(|message| IdpLoadError::Read {
@@ -185,4 +187,11 @@ pub async fn load(
         (None, None)
     };
     build(settings, xml.as_deref(), refreshed)
+}
+
+fn saml_settings(settings: &IdpSettings) -> Result<&SamlIdpSettings, IdpLoadError> {
+    settings.saml().ok_or_else(|| IdpLoadError::Invalid {
+        id: settings.id.clone(),
+        message: "not a SAML IdP".into(),
+    })
 }

@@ -294,7 +294,7 @@ async fn spawn_app_with_oidc_edited(
     let mut idp = demo_oidc_idp(&client_id, Some(secret));
     match &mut idp.kind {
         roleport::configuration::IdpKind::Oidc(oidc) => edit(oidc),
-        roleport::configuration::IdpKind::Saml => unreachable!(),
+        roleport::configuration::IdpKind::Saml(_) => unreachable!(),
     }
     let app = spawn_app_with(Options {
         extra_idps: vec![idp],

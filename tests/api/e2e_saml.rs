@@ -416,7 +416,7 @@ async fn metadata_refresh_picks_up_a_signing_key_rollover() {
     let url = metadata_server(body.clone()).await;
     let mut idp = demo_saml_idp(false);
     idp.id = "rollover".into();
-    idp.metadata_url = Some(url);
+    idp.saml_mut().unwrap().metadata_url = Some(url);
     let app = spawn_app_with(Options {
         rules_yaml: TEST_RULES.replace("[demo-saml, demo-oidc]", "rollover"),
         extra_idps: vec![idp],
@@ -519,7 +519,7 @@ async fn signed_authn_requests_are_accepted_by_an_idp_that_checks_them() {
     let (_, _, cert_pem) = keypair_files("someone-else");
     let (key, cert, cert_pem_2) = keypair_files("roleport-sp-signing");
     let mut idp = demo_saml_idp(false);
-    idp.sign_authn_requests = true;
+    idp.saml_mut().unwrap().sign_authn_requests = true;
     let app = spawn_app_with(Options {
         sp_key: Some((key, cert)),
         extra_idps: vec![idp],

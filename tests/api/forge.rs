@@ -13,7 +13,7 @@ pub use idp::*;
 use crate::helpers::*;
 use base64::Engine;
 use flate2::read::DeflateDecoder;
-use roleport::configuration::{AttributeSettings, IdpKind, IdpSettings};
+use roleport::configuration::{AttributeSettings, IdpKind, IdpSettings, SamlIdpSettings};
 use std::io::Read;
 use std::sync::LazyLock;
 
@@ -67,20 +67,18 @@ pub fn forge_rules_with_subject_rule() -> String {
 pub fn forge_idp(allow_idp_initiated: bool) -> IdpSettings {
     IdpSettings {
         id: FORGE_ID.into(),
-        kind: IdpKind::Saml,
         display_name: "Forge (test IdP)".into(),
-        metadata_file: None,
-        metadata_url: None,
-        metadata_refresh_seconds: 3600,
-        entity_id: Some(FORGE_ENTITY_ID.into()),
-        sso_url: Some(FORGE_SSO_URL.into()),
-        signing_cert_files: vec![FORGE_CERT_FILE.clone()],
-        allow_idp_initiated,
-        sign_authn_requests: false,
-        attributes: AttributeSettings {
-            subject: None,
-            ..AttributeSettings::default()
-        },
+        kind: IdpKind::Saml(Box::new(SamlIdpSettings {
+            entity_id: Some(FORGE_ENTITY_ID.into()),
+            sso_url: Some(FORGE_SSO_URL.into()),
+            signing_cert_files: vec![FORGE_CERT_FILE.clone()],
+            allow_idp_initiated,
+            attributes: AttributeSettings {
+                subject: None,
+                ..AttributeSettings::default()
+            },
+            ..SamlIdpSettings::default()
+        })),
     }
 }
 

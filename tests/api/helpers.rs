@@ -4,7 +4,7 @@ use regex::Regex;
 use roleport::clock::Clock;
 use roleport::configuration::{
     AttributeSettings, DatabaseSettings, IdpKind, IdpSettings, MetricsSettings, RateLimitSettings,
-    RulesSettings, SamlSettings, ServerSettings, SessionSettings, Settings,
+    RulesSettings, SamlIdpSettings, SamlSettings, ServerSettings, SessionSettings, Settings,
 };
 use roleport::protocol::mapping;
 use roleport::startup::Application;
@@ -149,20 +149,16 @@ pub const TEST_SEALING_KEYS: &str = "seal-1 dGVzdCBzZWFsaW5nIGtleSBvZiB0aGlydHkt
 pub fn demo_saml_idp(idp_initiated: bool) -> IdpSettings {
     IdpSettings {
         id: "demo-saml".into(),
-        kind: IdpKind::Saml,
         display_name: "Demo directory (SimpleSAMLphp on OpenLDAP)".into(),
-        metadata_file: None,
-        metadata_url: Some(PEERS.get("IDP_METADATA_URL").to_string()),
-        metadata_refresh_seconds: 3600,
-        entity_id: None,
-        sso_url: None,
-        signing_cert_files: vec![],
-        allow_idp_initiated: idp_initiated,
-        sign_authn_requests: false,
-        attributes: AttributeSettings {
-            subject: Some("uid".into()),
-            ..AttributeSettings::default()
-        },
+        kind: IdpKind::Saml(Box::new(SamlIdpSettings {
+            metadata_url: Some(PEERS.get("IDP_METADATA_URL").to_string()),
+            allow_idp_initiated: idp_initiated,
+            attributes: AttributeSettings {
+                subject: Some("uid".into()),
+                ..AttributeSettings::default()
+            },
+            ..SamlIdpSettings::default()
+        })),
     }
 }
 
@@ -570,15 +566,6 @@ pub fn demo_oidc_idp(client_id: &str, secret: Option<&str>) -> IdpSettings {
         id: "demo-oidc".into(),
         kind: IdpKind::Oidc(Box::new(oidc)),
         display_name: "Demo OpenID provider (oidc-provider)".into(),
-        metadata_file: None,
-        metadata_url: None,
-        metadata_refresh_seconds: 3600,
-        entity_id: None,
-        sso_url: None,
-        signing_cert_files: vec![],
-        allow_idp_initiated: false,
-        sign_authn_requests: false,
-        attributes: AttributeSettings::default(),
     }
 }
 

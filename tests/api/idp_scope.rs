@@ -457,7 +457,7 @@ const SAML_EMAIL_RULES: &str = "  - id: mail-attribute
 async fn a_saml_idp_that_does_not_vouch_for_email_reaches_no_email_rule() {
     for (verified, want) in [(false, vec![]), (true, vec!["Admin", "ReadOnly"])] {
         let mut idp = demo_saml_idp(false);
-        idp.attributes.email_verified = verified;
+        idp.saml_mut().unwrap().attributes.email_verified = verified;
         let app = spawn_app_with(Options {
             rules_yaml: with_rules(SAML_EMAIL_RULES),
             extra_idps: vec![idp],

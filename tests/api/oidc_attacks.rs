@@ -116,15 +116,6 @@ impl FakeOp {
             id: id.into(),
             kind: IdpKind::Oidc(Box::new(oidc)),
             display_name: format!("Fake OP {id}"),
-            metadata_file: None,
-            metadata_url: None,
-            metadata_refresh_seconds: 3600,
-            entity_id: None,
-            sso_url: None,
-            signing_cert_files: vec![],
-            allow_idp_initiated: false,
-            sign_authn_requests: false,
-            attributes: Default::default(),
         }
     }
 

@@ -34,8 +34,9 @@ async fn production_app() -> Production {
     let metadata_file = dir.join("idp-metadata.xml");
     std::fs::write(&metadata_file, metadata).unwrap();
     let mut idp = demo_saml_idp(false);
-    idp.metadata_url = None;
-    idp.metadata_file = Some(metadata_file);
+    let saml = idp.saml_mut().unwrap();
+    saml.metadata_url = None;
+    saml.metadata_file = Some(metadata_file);
 
     let public_url = public.clone();
     let app = spawn_app_with(Options {

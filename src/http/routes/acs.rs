@@ -1,18 +1,18 @@
 //! `POST /saml/acs`: the assertion consumer service. Thin: it gathers what the pure verifier needs
 //! (IdP trust, the pending login bound to this browser, `now`), runs it off the async threads,
-//! then records the outcome and starts the session.
+//! then hands the outcome to [`crate::service::sign_in`] (audit row, session, redirect target).
 
-use super::refused::{Evidence, count_unverified};
-use crate::audit::{AuditEvent, EventKind, Outcome, new_reference};
+use super::refused::Evidence;
+use crate::audit::new_reference;
 use crate::db;
 use crate::domain::{FederatedIdentity, ReturnTo};
 use crate::http::AppState;
-use crate::http::cookies::random_token;
 use crate::http::errors::{AppError, Format, Kind};
 use crate::http::request_meta::RequestMeta;
-use crate::protocol::mapping::Claims;
 use crate::protocol::saml::guard::Limits;
 use crate::protocol::saml::{self, SamlError, Solicitation, SpContext, extract_identity};
+pub use crate::service::claims_of;
+use crate::service::sign_in;
 use crate::upstream::saml_idp::SamlIdp;
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
@@ -132,18 +132,19 @@ async fn acs(
             return_to,
             grants,
         }) => {
-            sign_in_accepted(
+            let started = sign_in::accepted(
                 &state,
                 &reference,
                 &meta,
                 identity,
                 grants,
                 db::sessions::Upstream::default(),
-                &return_to,
+                return_to,
             )
-            .await
+            .await?;
+            Ok(session_started(&state, started))
         }
-        Err(Failure::Refused(refusal)) => Err(sign_in_refused(
+        Err(Failure::Refused(refusal)) => Err(sign_in::refused(
             &state,
             &reference,
             meta,
@@ -152,8 +153,9 @@ async fn acs(
             &refusal.detail(),
             refusal.evidence(),
         )
-        .await),
-        Err(Failure::Unavailable(what)) => Err(sign_in_unavailable(&reference, &what)),
+        .await
+        .into()),
+        Err(Failure::Unavailable(what)) => Err(sign_in::unavailable(&reference, &what).into()),
         Err(Failure::Busy { retry_after }) => {
             state
                 .metrics
@@ -176,98 +178,12 @@ async fn acs(
     }
 }
 
-/// The end of every accepted sign-in, SAML or OIDC: audit row (committed first), session,
-/// metrics, log line, redirect to the post-login target.
-pub(super) async fn sign_in_accepted(
-    state: &AppState,
-    reference: &str,
-    meta: &RequestMeta,
-    identity: FederatedIdentity,
-    grants: usize,
-    upstream: db::sessions::Upstream<'_>,
-    return_to: &ReturnTo,
-) -> Result<HttpResponse, AppError> {
-    let outcome = if grants == 0 {
-        Outcome::NoRoles
-    } else {
-        Outcome::Accepted
-    };
-    let mut event = AuditEvent::new(EventKind::SignIn, outcome);
-    event.idp = Some(identity.idp.clone());
-    event.subject = Some(identity.subject.clone());
-    event.groups = identity.groups.clone();
-    event.source_ip = meta.source_ip.clone();
-    event.user_agent = meta.user_agent.clone();
-    event.details = serde_json::json!({ "grants": grants });
-    start_session(state, reference, identity, upstream, event, return_to).await
-}
-
-/// The end of every refused sign-in, SAML or OIDC: metrics, a precise security log line, an
-/// audit row with the reason code when a verified identity was refused (else a counter, see
-/// [`refused`](super::refused)), and the "sign-in failed" page with the reference id (which
-/// says nothing about which check failed).
-pub(super) async fn sign_in_refused(
-    state: &AppState,
-    reference: &str,
-    meta: RequestMeta,
-    idp: Option<&str>,
-    code: &str,
-    detail: &str,
-    evidence: Evidence,
-) -> AppError {
-    let idp = idp.unwrap_or("unknown").to_string();
-    state
-        .metrics
-        .sign_ins
-        .with_label_values(&[idp.as_str(), "rejected"])
-        .inc();
-    state
-        .metrics
-        .rejections
-        .with_label_values(&[idp.as_str(), code])
-        .inc();
-    tracing::warn!(
-        security = true,
-        reference,
-        idp,
-        reason = code,
-        detail = %detail,
-        source_ip = ?meta.source_ip,
-        verified = evidence == Evidence::Verified,
-        "sign-in refused"
-    );
-    if evidence == Evidence::Unverified {
-        count_unverified(state, reference, &meta, &idp, code).await;
-        return sign_in_failed(reference);
-    }
-    let mut event = AuditEvent::new(EventKind::SignIn, Outcome::Rejected);
-    event.reason = Some(format!("{code}: {detail}"));
-    event.idp = Some(idp);
-    event.source_ip = meta.source_ip;
-    event.user_agent = meta.user_agent;
-    if let Err(e) = db::audit::append(&state.pool, reference, state.clock.now(), event).await {
-        tracing::error!(reference, error = %e, "audit write failed for a refused sign-in");
-    }
-    sign_in_failed(reference)
-}
-
-fn sign_in_failed(reference: &str) -> AppError {
-    AppError::new(
-        Kind::SignInFailed,
-        Format::Html,
-        reference,
-        "Roleport could not accept the answer from your sign-in service. Please start again; if it keeps failing, give the reference below to your platform team.",
-    )
-}
-
-pub(super) fn sign_in_unavailable(reference: &str, what: &str) -> AppError {
-    tracing::error!(reference, error = %what, "sign-in could not complete");
-    AppError::new(
-        Kind::Unavailable,
-        Format::Html,
-        reference,
-        "Roleport cannot complete sign-in right now. Please try again in a moment.",
-    )
+/// The redirect of a started session, with its cookie.
+pub(super) fn session_started(state: &AppState, started: sign_in::Started) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header(("Location", started.return_to.as_str()))
+        .cookie(state.cookies.session(started.token, started.ttl_seconds))
+        .finish()
 }
 
 struct Accepted {
@@ -421,18 +337,6 @@ async fn consume(
     })
 }
 
-pub fn claims_of(identity: &FederatedIdentity) -> Claims {
-    Claims {
-        idp: identity.idp.clone(),
-        subject: identity.subject.clone(),
-        email: identity.email.clone(),
-        // An identity only keeps an address its IdP vouches for (`forget_unverified_email`).
-        email_verified: identity.email.is_some(),
-        groups: identity.groups.clone(),
-        attributes: identity.attributes.clone(),
-    }
-}
-
 async fn verify_blocking(
     state: &AppState,
     idp: Arc<SamlIdp>,
@@ -477,59 +381,4 @@ async fn verify_blocking(
     .map_err(|e| Failure::Unavailable(format!("verification worker: {e}")))?;
     timer.observe_duration();
     result.map_err(Failure::from)
-}
-
-async fn start_session(
-    state: &AppState,
-    reference: &str,
-    identity: FederatedIdentity,
-    upstream: db::sessions::Upstream<'_>,
-    event: AuditEvent,
-    return_to: &ReturnTo,
-) -> Result<HttpResponse, AppError> {
-    let unavailable = |what: String| {
-        tracing::error!(reference, error = %what, "sign-in could not complete");
-        AppError::new(
-            Kind::Unavailable,
-            Format::Html,
-            reference,
-            "Roleport cannot complete sign-in right now. Please try again in a moment.",
-        )
-    };
-    let token = random_token().map_err(|e| unavailable(e.to_string()))?;
-    let csrf = random_token().map_err(|e| unavailable(e.to_string()))?;
-    let now = state.clock.now();
-    let ttl = state.settings.session.ttl_seconds;
-    // The audit row is committed before the session exists.
-    let outcome = event.outcome;
-    db::audit::append(&state.pool, reference, now, event)
-        .await
-        .map_err(|e| unavailable(e.to_string()))?;
-    db::sessions::create_with_upstream(
-        &state.pool,
-        &token,
-        &state.sealing,
-        &csrf,
-        reference,
-        &identity,
-        upstream,
-        now,
-        now + Duration::seconds(ttl),
-    )
-    .await
-    .map_err(|e| unavailable(e.to_string()))?;
-    let outcome_label = match outcome {
-        Outcome::NoRoles => "no_roles",
-        _ => "accepted",
-    };
-    state
-        .metrics
-        .sign_ins
-        .with_label_values(&[identity.idp.as_str(), outcome_label])
-        .inc();
-    tracing::info!(reference, idp = %identity.idp, subject = %identity.subject, groups = ?identity.groups, outcome = outcome_label, "signed in");
-    Ok(HttpResponse::SeeOther()
-        .insert_header(("Location", return_to.as_str()))
-        .cookie(state.cookies.session(token, ttl))
-        .finish())
 }

@@ -1,15 +1,13 @@
 //! From a picked grant to AWS: `POST /api/v1/credentials`, the credentials page, console links
 //! and their bookmarkable shortcuts, and Roleport's IdP metadata for IAM.
 //!
-//! Order of events for every issue: the grant is re-derived from the rules (deny by default),
-//! STS is called, the audit row is committed, and only then does anything leave Roleport.
+//! Order of events for every issue ([`crate::service::issue`]): the grant is re-derived from the
+//! rules (deny by default), STS is called, the audit row is committed, and only then does
+//! anything leave Roleport.
 
-use super::acs::claims_of;
-use super::session::{self, SignedIn};
-use crate::audit::{AuditEvent, EventKind, Outcome, new_reference};
-use crate::aws::broker::{IssueErrorClass, IssueOutcome, IssueRequest};
+use super::session::{CsrfForm, MaybeSignedIn, SignedInWithCsrf};
+use crate::audit::{EventKind, new_reference};
 use crate::aws::federation;
-use crate::db;
 use crate::http::AppState;
 use crate::http::errors::{AppError, Format, Kind};
 use crate::http::request_meta::RequestMeta;
@@ -19,9 +17,9 @@ use crate::protocol::aws::{
     shell_exports, signin_token_url,
 };
 use crate::protocol::mapping::Grant;
+use crate::service::{console_post, issue};
 use actix_web::{HttpRequest, HttpResponse, Responder, web};
 use serde::Deserialize;
-use subtle::ConstantTimeEq;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/aws/saml-metadata.xml", web::get().to(idp_metadata))
@@ -45,216 +43,6 @@ async fn idp_metadata(state: web::Data<AppState>) -> HttpResponse {
         )
 }
 
-/// The grant as the rules decide it now, with the role maximum and the deciding rule's cap.
-pub(crate) struct Picked {
-    pub(crate) grant: Grant,
-    role_maximum: u32,
-    rule_cap: Option<u32>,
-}
-
-fn pick(state: &AppState, signed_in: &SignedIn, grant_id: &str) -> Option<Picked> {
-    let rules = state.rules();
-    let decision = rules.evaluate(&claims_of(&signed_in.session.identity));
-    let grant = decision.grants.into_iter().find(|g| g.id == grant_id)?;
-    let set = rules.rule_set();
-    let role_maximum = set
-        .roles
-        .iter()
-        .find(|r| r.arn == grant.role_arn)
-        .map(|r| r.max_session_seconds)?;
-    let rule_cap = set
-        .rules
-        .iter()
-        .find(|r| r.id == grant.rule_id)
-        .and_then(|r| r.max_session_seconds);
-    Some(Picked {
-        grant,
-        role_maximum,
-        rule_cap,
-    })
-}
-
-fn csrf_ok(signed_in: &SignedIn, sent: Option<&str>) -> bool {
-    let sent = sent.unwrap_or_default();
-    !sent.is_empty()
-        && bool::from(
-            sent.as_bytes()
-                .ct_eq(signed_in.session.csrf_token.as_bytes()),
-        )
-}
-
-/// What one issue produced, after its audit row is committed.
-pub(crate) struct Delivered {
-    pub(crate) outcome: IssueOutcome,
-    pub(crate) picked: Picked,
-    pub(crate) reference: String,
-}
-
-/// Issues credentials for `grant_id` and commits the audit row. Every refusal and failure is
-/// audited too.
-pub(crate) async fn issue(
-    state: &AppState,
-    req: &HttpRequest,
-    signed_in: &SignedIn,
-    grant_id: &str,
-    requested_seconds: Option<u32>,
-    purpose: EventKind,
-    format: Format,
-) -> Result<Delivered, AppError> {
-    let reference = new_reference();
-    let identity = &signed_in.session.identity;
-    let meta = RequestMeta::of(req);
-    let mut event = AuditEvent::new(purpose, Outcome::Rejected);
-    event.idp = Some(identity.idp.clone());
-    event.subject = Some(identity.subject.clone());
-    event.groups = identity.groups.clone();
-    event.source_ip = meta.source_ip;
-    event.user_agent = meta.user_agent;
-
-    let Some(picked) = pick(state, signed_in, grant_id) else {
-        event.reason = Some(format!("no_grant: no rule grants {grant_id}"));
-        audit_or_log(state, &reference, event).await;
-        tracing::warn!(security = true, reference, subject = %identity.subject, grant_id, "credentials refused: no such grant");
-        return Err(AppError::new(
-            Kind::NotFound,
-            format,
-            reference,
-            "You have no such role. It may have been removed; reload your roles.",
-        ));
-    };
-    // The grant's access mode decides how AWS is reached.
-    let outcome = state
-        .aws
-        .issue(
-            &state.blocking,
-            IssueRequest {
-                identity,
-                grant: &picked.grant,
-                role_maximum: picked.role_maximum,
-                rule_cap: picked.rule_cap,
-                requested_seconds,
-                now: state.clock.now(),
-                upstream_id_token: &signed_in.session.upstream_id_token,
-            },
-        )
-        .await;
-    let mut details = serde_json::json!({
-        "grant": picked.grant.id,
-        "role_arn": picked.grant.role_arn,
-        "rule": picked.grant.rule_id,
-        "requested_seconds": requested_seconds,
-        "mode": picked.grant.access.mode.as_str(),
-    });
-    let outcome = match outcome {
-        Ok(o) => o,
-        Err(e) => {
-            // AWS's own words (code, message, request id) stay in the row and the log line.
-            event.reason = Some(format!("{}: {}", e.code(), e.detail()));
-            let words = e.aws_words();
-            if let (Some(map), Some(words)) = (details.as_object_mut(), words) {
-                map.insert("aws_error".into(), serde_json::json!(words));
-            }
-            event.details = details;
-            audit_or_log(state, &reference, event).await;
-            tracing::warn!(
-                reference,
-                subject = %identity.subject,
-                role = %picked.grant.role_arn,
-                reason = e.code(),
-                aws_code = words.map(|w| w.code.as_str()),
-                aws_message = words.map(|w| w.message.as_str()),
-                aws_request_id = words.and_then(|w| w.request_id.as_deref()),
-                error = %e,
-                "credentials not issued"
-            );
-            let kind = match e.class() {
-                IssueErrorClass::Refused => Kind::BadRequest,
-                IssueErrorClass::SignInAgain => Kind::SignInTooOld,
-                IssueErrorClass::WrongSignIn => Kind::WrongSignIn,
-                IssueErrorClass::Retired => Kind::AccessModeRetired,
-                IssueErrorClass::NotTrusted => Kind::AwsNotTrusted,
-                IssueErrorClass::AwsRefused => Kind::AwsRefused,
-                IssueErrorClass::Configuration => Kind::Internal,
-                IssueErrorClass::AwsBusy => Kind::AwsBusy,
-                IssueErrorClass::Unavailable => Kind::Unavailable,
-            };
-            return Err(AppError::new(
-                kind,
-                format,
-                reference,
-                crate::http::public_messages::issue_error(&e),
-            ));
-        }
-    };
-    if let Some(map) = details.as_object_mut() {
-        map.insert("mode".into(), outcome.mode.into());
-        map.insert("duration_seconds".into(), outcome.duration.seconds().into());
-        map.insert(
-            "duration_decided_by".into(),
-            outcome.duration.decided_by().as_str().into(),
-        );
-        map.insert(
-            "role_session_name".into(),
-            outcome.role_session_name.clone().into(),
-        );
-        map.insert(
-            "source_identity".into(),
-            outcome.source_identity.clone().into(),
-        );
-        map.insert(
-            "sts_request_id".into(),
-            outcome.issued.request_id.clone().into(),
-        );
-        map.insert(
-            "access_key_id".into(),
-            outcome.issued.credentials.access_key_id.clone().into(),
-        );
-        map.insert(
-            "assumed_role_arn".into(),
-            outcome.issued.assumed_role_arn.clone().into(),
-        );
-    }
-    event.outcome = Outcome::Accepted;
-    event.details = details;
-    // No credential leaves Roleport unless this row is committed.
-    if let Err(e) = db::audit::append(&state.pool, &reference, state.clock.now(), event).await {
-        tracing::error!(reference, error = %e, access_key_id = %outcome.issued.credentials.access_key_id, "audit write failed: credentials withheld");
-        return Err(AppError::new(
-            Kind::Unavailable,
-            format,
-            reference,
-            "Roleport could not record this request, so it issued nothing. Please try again in a moment.",
-        ));
-    }
-    tracing::info!(reference, subject = %identity.subject, role = %picked.grant.role_arn, access_key_id = %outcome.issued.credentials.access_key_id, duration = outcome.duration.seconds(), "credentials issued");
-    Ok(Delivered {
-        outcome,
-        picked,
-        reference,
-    })
-}
-
-async fn audit_or_log(state: &AppState, reference: &str, event: AuditEvent) {
-    if let Err(e) = db::audit::append(&state.pool, reference, state.clock.now(), event).await {
-        tracing::error!(reference, error = %e, "audit write failed");
-    }
-}
-
-async fn require_session(
-    state: &AppState,
-    req: &HttpRequest,
-    format: Format,
-) -> Result<SignedIn, AppError> {
-    session::current(state, req, format).await?.ok_or_else(|| {
-        AppError::new(
-            Kind::NotSignedIn,
-            format,
-            new_reference(),
-            "Your session has ended; sign in again.",
-        )
-    })
-}
-
 #[derive(Deserialize)]
 struct CredentialsRequest {
     grant: String,
@@ -264,22 +52,20 @@ struct CredentialsRequest {
 async fn api_credentials(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Bytes,
+    SignedInWithCsrf { signed_in, body }: SignedInWithCsrf<web::Bytes>,
 ) -> Result<HttpResponse, AppError> {
-    let signed_in = require_session(&state, &req, Format::Json).await?;
-    signed_in.check_csrf(&req, &new_reference())?;
     let request: CredentialsRequest =
         crate::http::errors::json_body(&body, r#"{"grant": "<id>", "duration_seconds": N}"#)?;
-    let d = issue(
+    let d = issue::issue(
         &state,
-        &req,
-        &signed_in,
+        &RequestMeta::of(&req),
+        &signed_in.session,
         &request.grant,
         request.duration_seconds,
         EventKind::CredentialsIssued,
-        Format::Json,
     )
-    .await?;
+    .await
+    .map_err(|e| AppError::from_service(e, Format::Json))?;
     let c = &d.outcome.issued.credentials;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "Version": 1,
@@ -299,16 +85,24 @@ struct CredentialsForm {
     duration_seconds: Option<String>,
 }
 
+const BACK_TO_ROLES: &str = "This form has expired. Go back to your roles and try again.";
+
+impl CsrfForm for CredentialsForm {
+    fn csrf_token(&self) -> Option<&str> {
+        self.csrf_token.as_deref()
+    }
+    const EXPIRED: &'static str = BACK_TO_ROLES;
+}
+
 async fn credentials_page(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
-    form: web::Form<CredentialsForm>,
+    SignedInWithCsrf {
+        signed_in,
+        body: form,
+    }: SignedInWithCsrf<web::Form<CredentialsForm>>,
 ) -> Result<HttpResponse, AppError> {
-    let signed_in = require_session(&state, &req, Format::Html).await?;
-    if !csrf_ok(&signed_in, form.csrf_token.as_deref()) {
-        return Err(csrf_refused());
-    }
     let requested = form
         .duration_seconds
         .as_deref()
@@ -323,14 +117,13 @@ async fn credentials_page(
                 "The session length must be a number of seconds.",
             )
         })?;
-    let d = issue(
+    let d = issue::issue(
         &state,
-        &req,
-        &signed_in,
+        &RequestMeta::of(&req),
+        &signed_in.session,
         &path,
         requested,
         EventKind::CredentialsIssued,
-        Format::Html,
     )
     .await?;
     let c = &d.outcome.issued.credentials;
@@ -358,6 +151,13 @@ struct ConsoleForm {
     csrf_token: Option<String>,
     #[serde(flatten)]
     destination: Destination,
+}
+
+impl CsrfForm for ConsoleForm {
+    fn csrf_token(&self) -> Option<&str> {
+        self.csrf_token.as_deref()
+    }
+    const EXPIRED: &'static str = BACK_TO_ROLES;
 }
 
 /// Where in the console to land: a service, a region and a path on the partition's console.
@@ -415,13 +215,12 @@ async fn console(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
-    form: web::Form<ConsoleForm>,
+    SignedInWithCsrf {
+        signed_in,
+        body: form,
+    }: SignedInWithCsrf<web::Form<ConsoleForm>>,
 ) -> Result<HttpResponse, AppError> {
-    let signed_in = require_session(&state, &req, Format::Html).await?;
-    if !csrf_ok(&signed_in, form.csrf_token.as_deref()) {
-        return Err(csrf_refused());
-    }
-    let Some(picked) = pick(&state, &signed_in, &path) else {
+    let Some(picked) = issue::pick(&state, &signed_in.session.identity, &path) else {
         return Err(AppError::new(
             Kind::NotFound,
             Format::Html,
@@ -431,14 +230,13 @@ async fn console(
     };
     // Validate the destination before anything is issued.
     let destination = destination_url(&state, &picked.grant, &form.destination, &new_reference())?;
-    let d = issue(
+    let d = issue::issue(
         &state,
-        &req,
-        &signed_in,
+        &RequestMeta::of(&req),
+        &signed_in.session,
         &path,
         None,
         EventKind::ConsoleLink,
-        Format::Html,
     )
     .await?;
     let endpoints = state
@@ -495,8 +293,9 @@ async fn console_shortcut(
     req: HttpRequest,
     path: web::Path<String>,
     query: web::Query<Destination>,
+    MaybeSignedIn { signed_in, .. }: MaybeSignedIn,
 ) -> Result<HttpResponse, AppError> {
-    let Some(signed_in) = session::current(&state, &req, Format::Html).await? else {
+    let Some(signed_in) = signed_in else {
         let here = match req.uri().path_and_query() {
             Some(pq) => pq.as_str().to_string(),
             None => req.path().to_string(),
@@ -508,7 +307,7 @@ async fn console_shortcut(
             ))
             .finish());
     };
-    let Some(picked) = pick(&state, &signed_in, &path) else {
+    let Some(picked) = issue::pick(&state, &signed_in.session.identity, &path) else {
         return Err(AppError::new(
             Kind::NotFound,
             Format::Html,
@@ -534,15 +333,6 @@ async fn console_shortcut(
     .map_into_boxed_body())
 }
 
-fn csrf_refused() -> AppError {
-    AppError::new(
-        Kind::BadRequest,
-        Format::Html,
-        new_reference(),
-        "This form has expired. Go back to your roles and try again.",
-    )
-}
-
 /// Console-only sign-in through AWS's own SAML endpoint: Roleport signs a Response for exactly
 /// this role and the browser posts it to AWS, which then runs the console session itself. No
 /// STS call, no credentials in Roleport's hands; the audit row is committed before the page.
@@ -550,89 +340,13 @@ async fn saml_post(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
-    form: web::Form<CredentialsForm>,
+    SignedInWithCsrf { signed_in, body: _ }: SignedInWithCsrf<web::Form<CredentialsForm>>,
 ) -> Result<HttpResponse, AppError> {
-    let signed_in = require_session(&state, &req, Format::Html).await?;
-    if !csrf_ok(&signed_in, form.csrf_token.as_deref()) {
-        return Err(csrf_refused());
-    }
-    let reference = new_reference();
-    let identity = &signed_in.session.identity;
-    let meta = RequestMeta::of(&req);
-    let mut event = AuditEvent::new(EventKind::ConsoleSamlPost, Outcome::Rejected);
-    event.idp = Some(identity.idp.clone());
-    event.subject = Some(identity.subject.clone());
-    event.groups = identity.groups.clone();
-    event.source_ip = meta.source_ip;
-    event.user_agent = meta.user_agent;
-    let Some(picked) = pick(&state, &signed_in, &path) else {
-        event.reason = Some(format!("no_grant: no rule grants {}", path.as_str()));
-        audit_or_log(&state, &reference, event).await;
-        return Err(AppError::new(
-            Kind::NotFound,
-            Format::Html,
-            reference,
-            "You have no such role.",
-        ));
-    };
-    if picked.grant.access.mode != crate::protocol::mapping::AccessMode::SamlBroker {
-        event.reason = Some("mode: console SAML POST needs saml_broker".into());
-        audit_or_log(&state, &reference, event).await;
-        return Err(AppError::new(
-            Kind::BadRequest,
-            Format::Html,
-            reference,
-            "This role is not reached through Roleport's own SAML identity, so AWS's sign-in page cannot be used for it.",
-        ));
-    }
-    let request = IssueRequest {
-        identity,
-        grant: &picked.grant,
-        role_maximum: picked.role_maximum,
-        rule_cap: picked.rule_cap,
-        requested_seconds: None,
-        now: state.clock.now(),
-        upstream_id_token: &crate::domain::KeptIdToken::None,
-    };
-    let signed = match state
-        .aws
-        .sign_broker_response(&state.blocking, &request)
-        .await
-    {
-        Ok(s) => s,
-        Err(e) => {
-            event.reason = Some(format!("{}: {e}", e.code()));
-            audit_or_log(&state, &reference, event).await;
-            tracing::warn!(reference, reason = e.code(), error = %e, "SAML POST not signed");
-            return Err(AppError::new(
-                Kind::Unavailable,
-                Format::Html,
-                reference,
-                crate::http::public_messages::issue_error(&e),
-            ));
-        }
-    };
-    event.outcome = Outcome::Accepted;
-    event.details = serde_json::json!({
-        "grant": picked.grant.id,
-        "role_arn": picked.grant.role_arn,
-        "rule": picked.grant.rule_id,
-        "mode": "saml_broker",
-        "delivery": "console_saml_post",
-        "response_id": signed.signed.response_id,
-        "duration_seconds": signed.duration.seconds(),
-        "role_session_name": signed.role_session_name,
-        "recipient": signed.recipient,
-    });
-    if let Err(e) = db::audit::append(&state.pool, &reference, state.clock.now(), event).await {
-        tracing::error!(reference, error = %e, "audit write failed: SAML POST withheld");
-        return Err(AppError::new(
-            Kind::Unavailable,
-            Format::Html,
-            reference,
-            "Roleport could not record this request, so it issued nothing. Please try again in a moment.",
-        ));
-    }
+    let console_post::Posted {
+        picked,
+        signed,
+        reference,
+    } = console_post::saml_post(&state, &RequestMeta::of(&req), &signed_in.session, &path).await?;
     let origin = url::Url::parse(&signed.recipient)
         .map(|u| u.origin().ascii_serialization())
         .unwrap_or_default();

@@ -24,12 +24,11 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let now = state.clock.now();
     let mut stale = Vec::new();
     for settings in &state.settings.idps {
-        if settings.metadata_url.is_none() {
+        let Some(saml) = settings.saml().filter(|s| s.metadata_url.is_some()) else {
             continue;
-        }
+        };
         let limit = Duration::seconds(
-            i64::try_from(settings.metadata_refresh_seconds.saturating_mul(2))
-                .unwrap_or(i64::MAX / 2),
+            i64::try_from(saml.metadata_refresh_seconds.saturating_mul(2)).unwrap_or(i64::MAX / 2),
         );
         let fresh = state
             .idp(&settings.id)

@@ -1,7 +1,7 @@
 //! Sign-out: `GET /logout` only asks (a page with a button), `POST /logout` with the session's
 //! CSRF token ends the session. Another site can therefore not sign a person out.
 
-use super::session::{self, SignedIn};
+use super::session::MaybeSignedIn;
 use crate::audit::{AuditEvent, EventKind, Outcome, new_reference};
 use crate::db;
 use crate::http::AppState;
@@ -10,15 +10,17 @@ use crate::http::request_meta::RequestMeta;
 use crate::http::views::SignOutPage;
 use actix_web::{HttpRequest, HttpResponse, Responder, web};
 use serde::Deserialize;
-use subtle::ConstantTimeEq;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/logout", web::get().to(confirm))
         .route("/logout", web::post().to(sign_out));
 }
 
-async fn confirm(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, AppError> {
-    match session::current(&state, &req, Format::Html).await? {
+async fn confirm(
+    req: HttpRequest,
+    MaybeSignedIn { signed_in, .. }: MaybeSignedIn,
+) -> Result<HttpResponse, AppError> {
+    match signed_in {
         Some(signed_in) => Ok(SignOutPage {
             person: signed_in.session.identity.subject.clone(),
             idp: signed_in.session.identity.idp.clone(),
@@ -39,8 +41,10 @@ async fn sign_out(
     state: web::Data<AppState>,
     req: HttpRequest,
     form: web::Form<SignOutForm>,
+    MaybeSignedIn { signed_in, .. }: MaybeSignedIn,
 ) -> Result<HttpResponse, AppError> {
-    let Some(signed_in) = session::current(&state, &req, Format::Html).await? else {
+    // Not [`SignedInWithCsrf`]: a stranger is sent to /login, and a refusal is audited.
+    let Some(signed_in) = signed_in else {
         return Ok(to_login());
     };
     let reference = new_reference();
@@ -50,7 +54,7 @@ async fn sign_out(
     let meta = RequestMeta::of(&req);
     event.source_ip = meta.source_ip;
     event.user_agent = meta.user_agent;
-    if !token_matches(&signed_in, form.csrf_token.as_deref()) {
+    if !signed_in.csrf_matches(form.csrf_token.as_deref()) {
         tracing::warn!(security = true, reference, subject = %signed_in.session.identity.subject, "sign-out refused: missing or wrong CSRF token");
         event.outcome = Outcome::Rejected;
         event.reason = Some("bad_csrf_token: sign-out without the session's CSRF token".into());
@@ -83,15 +87,6 @@ async fn audit_or_log(state: &AppState, reference: &str, event: AuditEvent) {
     if let Err(e) = db::audit::append(&state.pool, reference, state.clock.now(), event).await {
         tracing::error!(reference, error = %e, "audit write failed");
     }
-}
-
-fn token_matches(signed_in: &SignedIn, sent: Option<&str>) -> bool {
-    let sent = sent.unwrap_or_default();
-    !sent.is_empty()
-        && bool::from(
-            sent.as_bytes()
-                .ct_eq(signed_in.session.csrf_token.as_bytes()),
-        )
 }
 
 fn to_login() -> HttpResponse {

@@ -7,7 +7,7 @@
 //! algorithms…) with one rate-limited JWKS refetch on an unknown `kid` → nonce recorded in the
 //! shared replay cache → identity → rules → the same session, audit row and redirect as SAML.
 
-use super::acs::{sign_in_accepted, sign_in_refused, sign_in_unavailable};
+use super::acs::session_started;
 use super::refused::{Evidence, pending_bound, pending_logins_capped};
 use crate::audit::new_reference;
 use crate::db;
@@ -22,6 +22,7 @@ use crate::protocol::oidc::{
     CallbackError, CallbackParams, Expectations, FlowBinding, IdTokenError, Pkce, VerifiedIdToken,
     check_callback, extract_identity, new_nonce, new_state, rule_attributes, verify_id_token,
 };
+use crate::service::sign_in;
 use crate::upstream::oidc_provider::{ExchangeError, OidcProvider};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Duration;
@@ -225,12 +226,13 @@ async fn callback(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRe
             let upstream = db::sessions::Upstream {
                 id_token: Some(&id_token),
             };
-            sign_in_accepted(
-                &state, &reference, &meta, identity, grants, upstream, &return_to,
+            let started = sign_in::accepted(
+                &state, &reference, &meta, identity, grants, upstream, return_to,
             )
-            .await
+            .await?;
+            Ok(session_started(&state, started))
         }
-        Err(Failure::Refused(refusal)) => Err(sign_in_refused(
+        Err(Failure::Refused(refusal)) => Err(sign_in::refused(
             &state,
             &reference,
             meta,
@@ -239,8 +241,9 @@ async fn callback(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRe
             &refusal.detail(),
             refusal.evidence(),
         )
-        .await),
-        Err(Failure::Unavailable(what)) => Err(sign_in_unavailable(&reference, &what)),
+        .await
+        .into()),
+        Err(Failure::Unavailable(what)) => Err(sign_in::unavailable(&reference, &what).into()),
     }
 }
 

@@ -2,7 +2,7 @@
 //! the compiled rules so a rule change applies without signing in again.
 
 use super::acs::claims_of;
-use super::session;
+use super::session::{self, MaybeSignedIn};
 use crate::audit::new_reference;
 use crate::http::AppState;
 use crate::http::errors::{AppError, Format, Kind};
@@ -19,8 +19,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 async fn roles_page(
     state: web::Data<AppState>,
     req: HttpRequest,
+    MaybeSignedIn { signed_in, .. }: MaybeSignedIn,
 ) -> Result<HttpResponse, AppError> {
-    let Some(signed_in) = session::current(&state, &req, Format::Html).await? else {
+    let Some(signed_in) = signed_in else {
         return Ok(HttpResponse::SeeOther()
             .insert_header(("Location", "/login?return_to=%2Froles"))
             .finish());
@@ -102,8 +103,11 @@ impl<'a> From<&'a Grant> for GrantJson<'a> {
     }
 }
 
-async fn roles_api(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, AppError> {
-    let Some(signed_in) = session::current(&state, &req, Format::Json).await? else {
+async fn roles_api(
+    state: web::Data<AppState>,
+    MaybeSignedIn { signed_in, .. }: MaybeSignedIn<session::Json>,
+) -> Result<HttpResponse, AppError> {
+    let Some(signed_in) = signed_in else {
         return Err(AppError::new(
             Kind::NotSignedIn,
             Format::Json,

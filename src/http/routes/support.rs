@@ -7,8 +7,7 @@
 //! the check's credentials are used once and never handed out.
 
 use super::acs::claims_of;
-use super::credentials::{self, Delivered};
-use super::session::{self, SignedIn};
+use super::session::{CsrfForm, MaybeSignedIn, SignedIn, SignedInWithCsrf};
 use crate::audit::{AuditEvent, EventKind, Outcome, new_reference};
 use crate::aws::sts_support::{
     DecodedAuthorizationMessage, EnvCredentials, SupportError, normalize_encoded_message,
@@ -21,11 +20,11 @@ use crate::http::views::{
     ConditionView, CredentialsCheckPage, DecodedView, ErrorPage, PartitionOption, SupportDecodePage,
 };
 use crate::protocol::mapping::Partition;
+use crate::service::issue::{self, Delivered};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, Responder, web};
 use askama::Template;
 use serde::Deserialize;
-use subtle::ConstantTimeEq;
 
 /// The capability an allow rule grants (`capabilities: [decode-authorization-message]`).
 pub(crate) const DECODE_CAPABILITY: &str = "decode-authorization-message";
@@ -70,39 +69,6 @@ fn html_page(status: StatusCode, page: &impl Template) -> HttpResponse {
                 .body("Something went wrong.")
         }
     }
-}
-
-fn form_csrf_ok(signed_in: &SignedIn, sent: Option<&str>) -> bool {
-    let sent = sent.unwrap_or_default();
-    !sent.is_empty()
-        && bool::from(
-            sent.as_bytes()
-                .ct_eq(signed_in.session.csrf_token.as_bytes()),
-        )
-}
-
-fn csrf_refused() -> AppError {
-    AppError::new(
-        Kind::BadRequest,
-        Format::Html,
-        new_reference(),
-        "This form has expired. Go back and try again.",
-    )
-}
-
-async fn require_session(
-    state: &AppState,
-    req: &HttpRequest,
-    format: Format,
-) -> Result<SignedIn, AppError> {
-    session::current(state, req, format).await?.ok_or_else(|| {
-        AppError::new(
-            Kind::NotSignedIn,
-            format,
-            new_reference(),
-            "Your session has ended; sign in again.",
-        )
-    })
 }
 
 fn person_of(signed_in: &SignedIn) -> String {
@@ -169,8 +135,9 @@ fn decode_page(signed_in: &SignedIn, partition: Partition, encoded: String) -> S
 async fn decode_form(
     state: web::Data<AppState>,
     req: HttpRequest,
+    MaybeSignedIn { signed_in, .. }: MaybeSignedIn,
 ) -> Result<HttpResponse, AppError> {
-    let Some(signed_in) = session::current(&state, &req, Format::Html).await? else {
+    let Some(signed_in) = signed_in else {
         return Ok(HttpResponse::SeeOther()
             .insert_header(("Location", "/login?return_to=%2Fsupport%2Fdecode"))
             .finish());
@@ -188,6 +155,12 @@ struct DecodeForm {
     csrf_token: Option<String>,
     encoded_message: Option<String>,
     partition: Option<String>,
+}
+
+impl CsrfForm for DecodeForm {
+    fn csrf_token(&self) -> Option<&str> {
+        self.csrf_token.as_deref()
+    }
 }
 
 fn decoded_view(d: &DecodedAuthorizationMessage) -> DecodedView {
@@ -219,12 +192,11 @@ fn decoded_view(d: &DecodedAuthorizationMessage) -> DecodedView {
 async fn decode(
     state: web::Data<AppState>,
     req: HttpRequest,
-    form: web::Form<DecodeForm>,
+    SignedInWithCsrf {
+        signed_in,
+        body: form,
+    }: SignedInWithCsrf<web::Form<DecodeForm>>,
 ) -> Result<HttpResponse, AppError> {
-    let signed_in = require_session(&state, &req, Format::Html).await?;
-    if !form_csrf_ok(&signed_in, form.csrf_token.as_deref()) {
-        return Err(csrf_refused());
-    }
     if !may_decode(&state, &signed_in) {
         return Ok(refuse_decode(&state, &req, &signed_in).await);
     }
@@ -332,16 +304,16 @@ async fn run_check(
     grant_id: &str,
     format: Format,
 ) -> Result<Checked, AppError> {
-    let delivered = credentials::issue(
+    let delivered = issue::issue(
         state,
-        req,
-        signed_in,
+        &RequestMeta::of(req),
+        &signed_in.session,
         grant_id,
         Some(CHECK_SECONDS),
         EventKind::CredentialsCheck,
-        format,
     )
-    .await?;
+    .await
+    .map_err(|e| AppError::from_service(e, format))?;
     let reference = delivered.reference.clone();
     let grant = &delivered.picked.grant;
     let issued = &delivered.outcome.issued;
@@ -407,16 +379,18 @@ struct CheckForm {
     csrf_token: Option<String>,
 }
 
+impl CsrfForm for CheckForm {
+    fn csrf_token(&self) -> Option<&str> {
+        self.csrf_token.as_deref()
+    }
+}
+
 async fn check_page(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
-    form: web::Form<CheckForm>,
+    SignedInWithCsrf { signed_in, .. }: SignedInWithCsrf<web::Form<CheckForm>>,
 ) -> Result<HttpResponse, AppError> {
-    let signed_in = require_session(&state, &req, Format::Html).await?;
-    if !form_csrf_ok(&signed_in, form.csrf_token.as_deref()) {
-        return Err(csrf_refused());
-    }
     let c = run_check(&state, &req, &signed_in, &path, Format::Html).await?;
     let grant = &c.delivered.picked.grant;
     let page = CredentialsCheckPage {
@@ -443,10 +417,8 @@ struct CheckRequest {
 async fn check_api(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Bytes,
+    SignedInWithCsrf { signed_in, body }: SignedInWithCsrf<web::Bytes>,
 ) -> Result<HttpResponse, AppError> {
-    let signed_in = require_session(&state, &req, Format::Json).await?;
-    signed_in.check_csrf(&req, &new_reference())?;
     let request: CheckRequest = crate::http::errors::json_body(&body, r#"{"grant": "<id>"}"#)?;
     let c = run_check(&state, &req, &signed_in, &request.grant, Format::Json).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({

@@ -1,0 +1,153 @@
+//! The end of every sign-in, SAML or OIDC, once the upstream's answer is verified (or refused):
+//! the audit row (committed first), the session, metrics, the log line and where to go next.
+
+use super::Error;
+use super::refusals::{Evidence, count_unverified};
+use crate::audit::{AuditEvent, EventKind, Outcome};
+use crate::db;
+use crate::domain::{FederatedIdentity, ReturnTo};
+use crate::http::AppState;
+use crate::http::cookies::random_token;
+use crate::http::request_meta::RequestMeta;
+use chrono::Duration;
+
+/// A started session: the handler sets its cookie and redirects to `return_to`.
+#[derive(Debug)]
+pub struct Started {
+    /// The session cookie's value (only its hash is stored).
+    pub token: String,
+    pub ttl_seconds: i64,
+    pub return_to: ReturnTo,
+}
+
+/// An accepted sign-in: audit row (committed first), session, metrics, log line.
+pub async fn accepted(
+    state: &AppState,
+    reference: &str,
+    meta: &RequestMeta,
+    identity: FederatedIdentity,
+    grants: usize,
+    upstream: db::sessions::Upstream<'_>,
+    return_to: ReturnTo,
+) -> Result<Started, Error> {
+    let outcome = if grants == 0 {
+        Outcome::NoRoles
+    } else {
+        Outcome::Accepted
+    };
+    let mut event = AuditEvent::new(EventKind::SignIn, outcome);
+    event.idp = Some(identity.idp.clone());
+    event.subject = Some(identity.subject.clone());
+    event.groups = identity.groups.clone();
+    event.source_ip = meta.source_ip.clone();
+    event.user_agent = meta.user_agent.clone();
+    event.details = serde_json::json!({ "grants": grants });
+    start_session(state, reference, identity, upstream, event, return_to).await
+}
+
+/// A refused sign-in: metrics, a precise security log line, an audit row with the reason code
+/// when a verified identity was refused (else a counter, see [`super::refusals`]). The answer
+/// ([`Error::SignInRefused`]) says nothing about which check failed.
+pub async fn refused(
+    state: &AppState,
+    reference: &str,
+    meta: RequestMeta,
+    idp: Option<&str>,
+    code: &str,
+    detail: &str,
+    evidence: Evidence,
+) -> Error {
+    let idp = idp.unwrap_or("unknown").to_string();
+    state
+        .metrics
+        .sign_ins
+        .with_label_values(&[idp.as_str(), "rejected"])
+        .inc();
+    state
+        .metrics
+        .rejections
+        .with_label_values(&[idp.as_str(), code])
+        .inc();
+    tracing::warn!(
+        security = true,
+        reference,
+        idp,
+        reason = code,
+        detail = %detail,
+        source_ip = ?meta.source_ip,
+        verified = evidence == Evidence::Verified,
+        "sign-in refused"
+    );
+    let failed = Error::SignInRefused {
+        reference: reference.to_string(),
+    };
+    if evidence == Evidence::Unverified {
+        count_unverified(state, reference, &meta, &idp, code).await;
+        return failed;
+    }
+    let mut event = AuditEvent::new(EventKind::SignIn, Outcome::Rejected);
+    event.reason = Some(format!("{code}: {detail}"));
+    event.idp = Some(idp);
+    event.source_ip = meta.source_ip;
+    event.user_agent = meta.user_agent;
+    if let Err(e) = db::audit::append(&state.pool, reference, state.clock.now(), event).await {
+        tracing::error!(reference, error = %e, "audit write failed for a refused sign-in");
+    }
+    failed
+}
+
+/// A sign-in that could not complete for Roleport's own reasons (database, workers).
+pub fn unavailable(reference: &str, what: &str) -> Error {
+    tracing::error!(reference, error = %what, "sign-in could not complete");
+    Error::SignInUnavailable {
+        reference: reference.to_string(),
+    }
+}
+
+async fn start_session(
+    state: &AppState,
+    reference: &str,
+    identity: FederatedIdentity,
+    upstream: db::sessions::Upstream<'_>,
+    event: AuditEvent,
+    return_to: ReturnTo,
+) -> Result<Started, Error> {
+    let unavailable = |what: String| unavailable(reference, &what);
+    let token = random_token().map_err(|e| unavailable(e.to_string()))?;
+    let csrf = random_token().map_err(|e| unavailable(e.to_string()))?;
+    let now = state.clock.now();
+    let ttl = state.settings.session.ttl_seconds;
+    // The audit row is committed before the session exists.
+    let outcome = event.outcome;
+    db::audit::append(&state.pool, reference, now, event)
+        .await
+        .map_err(|e| unavailable(e.to_string()))?;
+    db::sessions::create_with_upstream(
+        &state.pool,
+        &token,
+        &state.sealing,
+        &csrf,
+        reference,
+        &identity,
+        upstream,
+        now,
+        now + Duration::seconds(ttl),
+    )
+    .await
+    .map_err(|e| unavailable(e.to_string()))?;
+    let outcome_label = match outcome {
+        Outcome::NoRoles => "no_roles",
+        _ => "accepted",
+    };
+    state
+        .metrics
+        .sign_ins
+        .with_label_values(&[identity.idp.as_str(), outcome_label])
+        .inc();
+    tracing::info!(reference, idp = %identity.idp, subject = %identity.subject, groups = ?identity.groups, outcome = outcome_label, "signed in");
+    Ok(Started {
+        token,
+        ttl_seconds: ttl,
+        return_to,
+    })
+}
