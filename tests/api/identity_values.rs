@@ -182,10 +182,9 @@ async fn saml_bearer_confirmation_with_not_before_is_refused() {
 #[tokio::test]
 async fn saml_overlong_assertion_lifetime_is_refused() {
     let app = spawn_forge_app().await;
-    let now = app.clock.now();
-    let too_long = now + Duration::hours(25);
+    // Measured from the assertion's own IssueInstant: the test clock moves while the test runs.
     let row = sp_attack(&app, "lifetime_too_long", |mut f| {
-        f.not_on_or_after = Some(too_long);
+        f.not_on_or_after = Some(f.assertion_issue_instant + Duration::hours(25));
         f.build(Sign::Both, &signer())
     })
     .await;
@@ -194,7 +193,7 @@ async fn saml_overlong_assertion_lifetime_is_refused() {
         "lifetime_too_long: assertion lifetime too long: Conditions NotOnOrAfter is 90000 s after IssueInstant (maximum 86400 s)"
     );
     let row = sp_attack(&app, "lifetime_too_long", |mut f| {
-        f.confirmation_not_on_or_after = Some(too_long);
+        f.confirmation_not_on_or_after = Some(f.assertion_issue_instant + Duration::hours(25));
         f.build(Sign::Both, &signer())
     })
     .await;
