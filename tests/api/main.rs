@@ -20,5 +20,6 @@ mod cli;
 mod e2e_oidc;
 mod e2e_saml;
 mod forge;
+mod fuzz;
 mod oidc_attacks;
 mod service;
