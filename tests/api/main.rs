@@ -22,4 +22,5 @@ mod e2e_saml;
 mod forge;
 mod fuzz;
 mod oidc_attacks;
+mod secrets_leak;
 mod service;
