@@ -3,7 +3,7 @@
 #
 #   bash deploy/fuzz.sh [TARGET|all] [SECONDS per target, default 300]
 #
-# Targets (fuzz/targets/mod.rs): saml_response saml_metadata jws_header id_token strict_json
+# Targets (fuzz/targets/mod.rs): saml_response saml_metadata jws_header id_token jwks strict_json
 # rules_document return_to console_destination. They run one after another (one core each).
 # Seeds: fuzz/corpus/<target> and fuzz/regressions/<target>; findings: .run/fuzz/<target>
 # (ROLEPORT_FUZZ_OUT changes it). Exits 1 if any target crashed, listing the inputs.
@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-ALL=(saml_response saml_metadata jws_header id_token strict_json rules_document return_to console_destination)
+ALL=(saml_response saml_metadata jws_header id_token jwks strict_json rules_document return_to console_destination)
 WHICH=${1:-all}
 SECONDS_PER=${2:-300}
 OUT=${ROLEPORT_FUZZ_OUT:-$ROOT/.run/fuzz}

@@ -33,6 +33,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("saml_metadata", saml::saml_metadata),
     ("jws_header", oidc::jws_header),
     ("id_token", oidc::id_token),
+    ("jwks", oidc::jwks),
     ("strict_json", oidc::strict_json),
     ("rules_document", rules::rules_document),
     ("return_to", redirects::return_to),

@@ -7,10 +7,11 @@ use super::fixtures::{
 };
 use super::{Outcome, text};
 use roleport::protocol::oidc::json::{StrictJsonError, parse_value};
+use roleport::protocol::oidc::jwks::MAX_JWKS_KEYS;
 use roleport::protocol::oidc::jws::EMBEDDED_KEY_HEADERS;
 use roleport::protocol::oidc::{
-    AtHashRule, EmbeddedKeyHeaders, Expectations, IdTokenPolicy, JwsAlg, JwsPolicy, peek_header,
-    verify_id_token,
+    AtHashRule, EmbeddedKeyHeaders, Expectations, IdTokenPolicy, JwsAlg, JwsPolicy, KeySet,
+    peek_header, verify_id_token,
 };
 use serde_json::Value;
 
@@ -141,5 +142,40 @@ pub fn strict_json(data: &[u8]) -> Outcome {
             Outcome::Refused
         }
         Err(StrictJsonError::NotObject) => panic!("parse_value refused a non-object"),
+    }
+}
+
+/// A provider's JWKS document (fetched at start, on schedule and on an unknown `kid`).
+/// Invariants: an accepted set is non-empty and within the key limit, never holds two keys of
+/// one family under one `kid`, and key selection by `kid` finds each key for every algorithm
+/// it fits.
+pub fn jwks(data: &[u8]) -> Outcome {
+    match KeySet::from_jwks(data) {
+        Ok(set) => {
+            assert!(!set.is_empty());
+            assert!(set.len() + set.skipped().len() <= MAX_JWKS_KEYS);
+            for (i, key) in set.keys().iter().enumerate() {
+                let Some(kid) = key.kid() else { continue };
+                assert!(set.contains_kid(kid));
+                assert!(
+                    !set.keys()[..i]
+                        .iter()
+                        .any(|k| k.kid() == Some(kid) && k.family() == key.family()),
+                    "two {:?} keys named {kid:?}",
+                    key.family()
+                );
+                for alg in JwsAlg::ALL.into_iter().filter(|a| key.fits(*a)) {
+                    let chosen = set
+                        .select(Some(kid), alg)
+                        .unwrap_or_else(|e| panic!("{kid:?} fits {alg} but is not chosen: {e}"));
+                    assert!(chosen.fits(alg) && chosen.kid() == Some(kid));
+                }
+            }
+            Outcome::Accepted
+        }
+        Err(e) => {
+            let _ = e.code();
+            Outcome::Refused
+        }
     }
 }

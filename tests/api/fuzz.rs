@@ -235,6 +235,11 @@ fn fuzz_id_token() {
 }
 
 #[test]
+fn fuzz_jwks() {
+    assert!(run("jwks") >= 2);
+}
+
+#[test]
 fn fuzz_strict_json() {
     assert!(run("strict_json") >= 3);
 }

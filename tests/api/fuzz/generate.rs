@@ -429,6 +429,52 @@ fn oidc_seeds(rsa: &PKey<Private>, ec: &PKey<Private>) -> Vec<(&'static str, Str
     ]
 }
 
+fn jwks_seeds(rsa: &PKey<Private>, ec: &PKey<Private>) -> Vec<(&'static str, String)> {
+    let p384 = EcGroup::from_curve_name(Nid::SECP384R1).unwrap();
+    let p384 = PKey::from_ec_key(EcKey::generate(&p384).unwrap()).unwrap();
+    let ec384 = p384.ec_key().unwrap();
+    let mut ctx = BigNumContext::new().unwrap();
+    let (mut x, mut y) = (BigNum::new().unwrap(), BigNum::new().unwrap());
+    ec384
+        .public_key()
+        .affine_coordinates(ec384.group(), &mut x, &mut y, &mut ctx)
+        .unwrap();
+    let p384_jwk = json!({"kty": "EC", "kid": "fz-p384", "crv": "P-384", "key_ops": ["verify"],
+        "x": URL_SAFE_NO_PAD.encode(x.to_vec_padded(48).unwrap()),
+        "y": URL_SAFE_NO_PAD.encode(y.to_vec_padded(48).unwrap())});
+    let small = PKey::from_rsa(Rsa::generate(1024).unwrap()).unwrap();
+    let mut rs = rsa_jwk(rsa, "fz-rsa");
+    rs["alg"] = json!("PS256");
+    let doc = |keys: Vec<Value>| serde_json::to_string(&json!({ "keys": keys })).unwrap();
+    vec![
+        (
+            "mixed.json",
+            doc(vec![
+                rs,
+                ec_jwk(ec, "fz-ec"),
+                p384_jwk,
+                rsa_jwk(&small, "too-small"),
+            ]),
+        ),
+        (
+            "same-kid-two-families.json",
+            doc(vec![rsa_jwk(rsa, "shared"), ec_jwk(ec, "shared")]),
+        ),
+        (
+            "duplicate-kid.json",
+            doc(vec![rsa_jwk(rsa, "dup"), rsa_jwk(rsa, "dup")]),
+        ),
+        (
+            "symmetric-and-encryption.json",
+            doc(vec![
+                json!({"kty": "oct", "k": "c2VjcmV0", "kid": "hmac"}),
+                json!({"kty": "RSA", "use": "enc", "kid": "enc", "n": "AQAB", "e": "AQAB"}),
+                rsa_jwk(rsa, "fz-rsa"),
+            ]),
+        ),
+    ]
+}
+
 fn json_seeds(jwks: &str, tokens: &[(&str, String)]) -> Vec<(String, String)> {
     let mut seeds = vec![
         ("jwks.json".to_string(), jwks.to_string()),
@@ -654,6 +700,20 @@ async fn regenerate_fuzz_corpus() {
         for (name, token) in &tokens {
             write(&dir, name, token.as_bytes());
         }
+    }
+    let dir = corpus.join("jwks");
+    clear(&dir);
+    for (name, doc) in jwks_seeds(&rsa, &ec) {
+        write(&dir, name, doc.as_bytes());
+    }
+    if std::env::var("ROLEPORT_TEST_OIDC_ENV").is_ok() {
+        let real = reqwest::get(OIDC_PEER.get("OIDC_JWKS_URL"))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        write(&dir, "oidc-provider-real.json", &real);
     }
     let dir = corpus.join("strict_json");
     clear(&dir);
