@@ -27,7 +27,10 @@ pub fn rules_document(data: &[u8]) -> Outcome {
         }
         Err(errors) => {
             assert!(!errors.is_empty());
-            let lines = yaml.lines().count().max(1) + 1;
+            // YAML breaks lines at LF, CRLF and a lone CR, and the reader places an error at the
+            // end of input on the line after the last, with or without a final line break.
+            let breaks = yaml.replace("\r\n", "\n").matches(['\n', '\r']).count();
+            let lines = breaks + 2;
             for e in &errors {
                 assert!(
                     (1..=lines).contains(&e.line),
