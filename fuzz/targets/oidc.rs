@@ -125,7 +125,8 @@ pub fn strict_json(data: &[u8]) -> Outcome {
             // Reported as soon as it is seen, so the rest may not be JSON at all; but the name
             // was there twice.
             let quoted = serde_json::to_string(&name).unwrap_or_default();
-            if !quoted.contains('\\') {
+            // (Only where no escape can spell the name another way.)
+            if !quoted.contains('\\') && !data.contains(&b'\\') {
                 let count = data
                     .windows(quoted.len())
                     .filter(|w| *w == quoted.as_bytes())
