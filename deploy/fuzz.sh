@@ -6,7 +6,8 @@
 # Targets (fuzz/targets/mod.rs): saml_response saml_metadata jws_header id_token jwks strict_json
 # rules_document return_to console_destination. They run one after another (one core each).
 # Seeds: fuzz/corpus/<target> and fuzz/regressions/<target>; findings: .run/fuzz/<target>
-# (ROLEPORT_FUZZ_OUT changes it). Exits 1 if any target crashed, listing the inputs.
+# (ROLEPORT_FUZZ_OUT changes it); a later run starts from what the last one found. Exits 1 if
+# any target crashed, listing the inputs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -43,6 +44,9 @@ for t in "${TARGETS[@]}"; do
   mkdir -p "$seeds"
   cp fuzz/corpus/"$t"/* "$seeds"/
   if compgen -G "fuzz/regressions/$t/*" >/dev/null; then cp fuzz/regressions/"$t"/* "$seeds"/; fi
+  # A later run goes on from what the last one found (its crashes were reported then).
+  if compgen -G "$OUT/$t/default/queue/id:*" >/dev/null; then cp "$OUT/$t"/default/queue/id:* "$seeds"/; fi
+  rm -rf "$OUT/$t/default"
   echo "fuzz: $t for ${SECONDS_PER}s"
   ROLEPORT_FUZZ_TARGET=$t cargo afl fuzz -i "$seeds" -o "$OUT/$t" -V "$SECONDS_PER" -- "$BIN" \
     >"$OUT/$t/afl.log" 2>&1 || { tail -20 "$OUT/$t/afl.log"; exit 1; }
