@@ -121,7 +121,7 @@ pub async fn recording_sts() -> FakeServer {
 }
 
 /// A blocking form POST to moto over a plain socket (moto answers `Connection: close`).
-fn post_form(
+pub fn post_form(
     url: &str,
     params: &BTreeMap<String, String>,
     headers: &[(String, String)],

@@ -25,7 +25,7 @@
 pub mod alg;
 pub mod claims;
 pub mod id_token;
-mod json;
+pub mod json;
 pub mod jwks;
 pub mod jws;
 pub mod state;
