@@ -19,6 +19,7 @@
 //! - How AWS is reached (`access`) is configured per account and overridden per role, field by
 //!   field; a grant carries the result ([`GrantAccess`]). The default is `saml_broker`.
 
+mod ad_group;
 mod document;
 mod engine;
 mod error;
