@@ -1,9 +1,13 @@
 //! `match: ad_group` through HTTP: the forge signs groups the way AD FS sends them, under both AD FS
 //! claim URIs, as bare names, `DOMAIN\name` and in mixed case, and each sign-in gets exactly the
-//! roles the rules give. `exact` stays case-sensitive next to it.
+//! roles the rules give. `exact` stays case-sensitive next to it. An OpenID provider's groups
+//! are matched the same way.
 
 use crate::forge::*;
 use crate::helpers::*;
+use crate::idp_scope::fake_op_sign_in;
+use crate::oidc_attacks::FakeOp;
+use serde_json::json;
 
 const ADFS_GROUP: &str = "http://schemas.xmlsoap.org/claims/Group";
 const ADFS_GROUPS: &str = "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups";
@@ -114,5 +118,64 @@ async fn adfs_group_names_map_the_way_ad_compares_them() {
             want,
             "groups {attributes:?}"
         );
+    }
+}
+
+/// The same rules for an OpenID provider sending `DOMAIN\name` groups (Entra ID's
+/// "sAMAccountName" group claims for synchronised groups look like this).
+const OIDC_AD_RULES: &str = r#"
+version: 1
+accounts:
+  - id: "123456789012"
+    alias: demo-prod
+    partition: aws
+roles:
+  - arn: arn:aws:iam::123456789012:role/Admin
+  - arn: arn:aws:iam::123456789012:role/ReadOnly
+rules:
+  - id: admins-qualified
+    idp: entra
+    claim: group
+    match: ad_group
+    pattern: aws-admins
+    domains: [EXAMPLE]
+    roles: [arn:aws:iam::123456789012:role/Admin]
+  - id: readonly-exact
+    idp: entra
+    claim: group
+    match: exact
+    pattern: aws-readonly
+    roles: [arn:aws:iam::123456789012:role/ReadOnly]
+"#;
+
+#[tokio::test]
+async fn oidc_group_names_map_the_same_way() {
+    let op = FakeOp::start().await;
+    let app = spawn_app_with(Options {
+        rules_yaml: OIDC_AD_RULES.to_string(),
+        extra_idps: vec![op.idp("entra")],
+        ..Options::default()
+    })
+    .await;
+    let cases: [(&[&str], &[&str]); 4] = [
+        (&["example\\AWS-Admins"], &["Admin"]),
+        (&["OTHER\\aws-admins", "aws-admins"], &[]),
+        (
+            &["EXAMPLE\\aws-admins", "aws-readonly"],
+            &["Admin", "ReadOnly"],
+        ),
+        (&["AWS-ReadOnly"], &[]),
+    ];
+    for (groups, want) in cases {
+        let resp = fake_op_sign_in(&app, &op, "entra", json!({ "groups": groups })).await;
+        assert_eq!(resp.status(), 303, "{groups:?}");
+        let row = last_sign_in(&app).await;
+        let got = if row["outcome"] == "no_roles" {
+            Vec::new()
+        } else {
+            assert_eq!(row["outcome"], "accepted", "{row}");
+            role_names(&app).await
+        };
+        assert_eq!(got, want, "groups {groups:?}");
     }
 }
