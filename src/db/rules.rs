@@ -123,8 +123,9 @@ pub async fn replace_all(pool: &PgPool, set: &RuleSet) -> Result<i64, RulesDbErr
         })?;
         sqlx::query(
             "INSERT INTO mapping_rules (id, description, idps, claim, match_kind, pattern, roles, effect, priority,
-                 max_session_seconds, session_tags, transitive_tag_keys, capabilities)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                 max_session_seconds, session_tags, transitive_tag_keys, capabilities, ad_domains,
+                 ad_allow_unqualified)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(&rule.id)
         .bind(&rule.description)
@@ -139,6 +140,8 @@ pub async fn replace_all(pool: &PgPool, set: &RuleSet) -> Result<i64, RulesDbErr
         .bind(json(&rule.session_tags)?)
         .bind(json(&rule.transitive_tag_keys)?)
         .bind(json(&rule.capabilities)?)
+        .bind(json(&rule.domains)?)
+        .bind(rule.allow_unqualified)
         .execute(&mut *tx)
         .await?;
     }
@@ -212,7 +215,8 @@ async fn load_with_generation(pool: &PgPool) -> Result<(i64, RuleSet), RulesDbEr
     let mut rules = Vec::new();
     for row in sqlx::query(
         "SELECT id, description, idps, claim, match_kind, pattern, roles, effect, priority, max_session_seconds,
-                session_tags, transitive_tag_keys, capabilities FROM mapping_rules ORDER BY id",
+                session_tags, transitive_tag_keys, capabilities, ad_domains, ad_allow_unqualified
+         FROM mapping_rules ORDER BY id",
     )
     .fetch_all(&mut *tx)
     .await?
@@ -229,6 +233,8 @@ async fn load_with_generation(pool: &PgPool) -> Result<(i64, RuleSet), RulesDbEr
             claim: row.try_get::<String, _>("claim")?.try_into().map_err(invalid)?,
             match_kind: row.try_get::<String, _>("match_kind")?.try_into().map_err(invalid)?,
             pattern: row.try_get("pattern")?,
+            domains: serde_json::from_value(row.try_get("ad_domains")?).map_err(invalid)?,
+            allow_unqualified: row.try_get("ad_allow_unqualified")?,
             roles: serde_json::from_value(row.try_get("roles")?).map_err(invalid)?,
             effect: row.try_get::<String, _>("effect")?.try_into().map_err(invalid)?,
             priority: row.try_get("priority")?,

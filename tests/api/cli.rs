@@ -536,3 +536,58 @@ async fn an_http_oidc_broker_issuer_is_refused_at_start_outside_dev_mode() {
         "{err}"
     );
 }
+
+/// `rules explain` says, per value, why an `ad_group` rule took it or not.
+#[tokio::test]
+async fn rules_explain_says_why_an_ad_group_value_matched_or_not() {
+    let env = cli_env("").await;
+    let (head, _) = TEST_RULES.split_once("rules:\n").unwrap();
+    let rules = format!(
+        "{head}rules:\n  - id: ad-admins\n    idp: demo-saml\n    claim: group\n    match: ad_group\n    pattern: aws-admins\n    domains: [EXAMPLE]\n    roles: [arn:aws:iam::123456789012:role/Admin]\n  - id: ad-readonly\n    idp: demo-saml\n    claim: group\n    match: ad_group\n    pattern: aws-readonly\n    domains: [EXAMPLE, CORP]\n    allow_unqualified: true\n    roles: [arn:aws:iam::123456789012:role/ReadOnly]\n"
+    );
+    let file = write(&env.dir, "rules.yaml", &rules);
+    let out = roleport(&env, &["rules", "import", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // domains and allow_unqualified survive the database.
+    let out = roleport(&env, &["rules", "export"]);
+    let exported =
+        roleport::protocol::mapping::parse_document(&text(&out.stdout)).expect("export parses");
+    let original = roleport::protocol::mapping::parse_document(&rules).unwrap();
+    assert_eq!(exported, original);
+    let explain = |groups: &[&str]| {
+        let mut args = vec!["rules", "explain", "--idp", "demo-saml"];
+        for g in groups {
+            args.extend(["--group", g]);
+        }
+        let out = roleport(&env, &args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let matched = explain(&["EXAMPLE\\AWS-Admins"]);
+    assert!(
+        matched.contains(
+            "EXAMPLE\\AWS-Admins matches aws-admins in domain EXAMPLE (case-insensitive)"
+        ),
+        "{matched}"
+    );
+    assert!(matched.contains("role/Admin"), "{matched}");
+    let refused = explain(&["OTHER\\aws-admins", "aws-admins", "AWS-ReadOnly"]);
+    assert!(
+        refused.contains("OTHER\\aws-admins: domain OTHER is not one of EXAMPLE"),
+        "{refused}"
+    );
+    assert!(
+        refused.contains("aws-admins: an unqualified name, and the rule names domains (EXAMPLE)"),
+        "{refused}"
+    );
+    // The bare name reaches the rule that allows unqualified names, and only it.
+    assert!(
+        refused.contains(
+            "AWS-ReadOnly matches aws-readonly (case-insensitive, unqualified, allowed by allow_unqualified)"
+        ),
+        "{refused}"
+    );
+    assert!(refused.contains("Grants (1)"), "{refused}");
+    assert!(refused.contains("role/ReadOnly"), "{refused}");
+    assert!(!refused.contains("role/Admin  "), "{refused}");
+}

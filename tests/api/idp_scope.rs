@@ -52,7 +52,7 @@ fn id_token(app: &TestApp, op: &FakeOp, nonce: &str, claims: Value) -> String {
 }
 
 /// A full sign-in at the fake OP configured as `idp`; returns Roleport's answer.
-async fn fake_op_sign_in(
+pub(crate) async fn fake_op_sign_in(
     app: &TestApp,
     op: &FakeOp,
     idp: &str,

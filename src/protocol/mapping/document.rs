@@ -171,6 +171,10 @@ struct DocRule {
     #[serde(rename = "match")]
     match_kind: Spanned<String>,
     pattern: Spanned<String>,
+    #[serde(default)]
+    domains: Option<SpannedList>,
+    #[serde(default)]
+    allow_unqualified: Option<Spanned<bool>>,
     roles: SpannedList,
     #[serde(default)]
     effect: Option<Spanned<String>>,
@@ -619,6 +623,8 @@ fn convert_rule(
         claim,
         match_kind,
         pattern: r.pattern.value.clone(),
+        domains: list(&r.domains),
+        allow_unqualified: r.allow_unqualified.as_ref().map(|s| s.value),
         roles: strings(&r.roles),
         effect,
         priority: r.priority.as_ref().map_or(0, |p| p.value),
@@ -715,6 +721,7 @@ fn rule_node(r: &DocRule, part: &Part) -> Option<NodeId> {
         "roles" => Some(&r.roles),
         "transitive_tag_keys" => r.transitive_tag_keys.as_ref(),
         "capabilities" => r.capabilities.as_ref(),
+        "domains" => r.domains.as_ref(),
         _ => None,
     };
     match part {
@@ -726,6 +733,7 @@ fn rule_node(r: &DocRule, part: &Part) -> Option<NodeId> {
             "claim" => Some(r.claim.node),
             "match" => Some(r.match_kind.node),
             "pattern" => Some(r.pattern.node),
+            "allow_unqualified" => r.allow_unqualified.as_ref().map(|s| s.node),
             "effect" => node(&r.effect),
             "priority" => r.priority.as_ref().map(|s| s.node),
             "max_session_seconds" => r.max_session_seconds.as_ref().map(|s| s.node),

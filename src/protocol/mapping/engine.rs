@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::error::{ErrorKind, Part, RuleError, Section, Site};
-use super::matcher::{DnCache, Matcher, Selected, folds_case, select};
+use super::matcher::{DnCache, Matcher, Selected, select};
 use super::model::{
     Account, Claims, Decision, Effect, Grant, GrantAccess, MAX_SESSION_SECONDS, Role, RoleArn,
     Rule, RuleSet,
@@ -23,7 +23,7 @@ pub struct CompiledRules {
 #[derive(Debug, Clone)]
 pub(crate) struct CompiledRule {
     pub(crate) rule: Rule,
-    matcher: Matcher,
+    pub(crate) matcher: Matcher,
 }
 
 #[derive(Debug, Clone)]
@@ -49,7 +49,7 @@ impl CompiledRules {
         let mut errors = validate(&set);
         let mut rules = Vec::with_capacity(set.rules.len());
         for (i, rule) in set.rules.iter().enumerate() {
-            match Matcher::compile(rule.match_kind, &rule.pattern, folds_case(&rule.claim)) {
+            match Matcher::for_rule(rule) {
                 Ok(matcher) => rules.push(CompiledRule {
                     rule: rule.clone(),
                     matcher,

@@ -120,6 +120,11 @@ pub enum ErrorKind {
     /// An `access` field that the mode in force does not use (e.g. `external_id` without
     /// `assume_role`).
     AccessFieldNotForMode,
+    /// An `ad_group` rule's `domains` entry that is not a NetBIOS domain name, or a repeat.
+    InvalidAdDomain,
+    /// `domains` or `allow_unqualified` on a rule whose match is not `ad_group`, or an
+    /// `allow_unqualified: false` that leaves the rule nothing to match.
+    MisusedAdGroupField,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]

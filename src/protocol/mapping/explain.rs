@@ -5,7 +5,7 @@ use std::fmt;
 use serde::Serialize;
 
 use super::engine::{CompiledRules, Outcome};
-use super::matcher::DnCache;
+use super::matcher::{DnCache, Selected, select};
 use super::model::{ClaimSelector, Claims, Decision, Effect, IdpScope, MatchKind};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -31,6 +31,9 @@ pub struct RuleTrace {
     pub roles: Vec<String>,
     pub applied: bool,
     pub reason: TraceReason,
+    /// For `ad_group` rules: one line per claim value saying why it matched or not.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub value_checks: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -79,6 +82,16 @@ pub fn explain(rules: &CompiledRules, claims: &Claims) -> Explanation {
                 values_tried: tried,
             },
         };
+        let value_checks = match (compiled.matcher.ad_group(), &reason) {
+            (Some(group), TraceReason::Matched { value }) => vec![group.explain(value)],
+            (Some(group), TraceReason::NoValueMatched { .. }) => {
+                match select(&rule.claim, claims) {
+                    Selected::Values(values) => values.iter().map(|v| group.explain(v)).collect(),
+                    Selected::Absent | Selected::EmailUnverified => Vec::new(),
+                }
+            }
+            _ => Vec::new(),
+        };
         traces.push(RuleTrace {
             rule_id: rule.id.clone(),
             effect: rule.effect,
@@ -90,6 +103,7 @@ pub fn explain(rules: &CompiledRules, claims: &Claims) -> Explanation {
             roles: rule.roles.clone(),
             applied: matches!(reason, TraceReason::Matched { .. }),
             reason,
+            value_checks,
         });
     }
     Explanation {
@@ -174,6 +188,10 @@ impl fmt::Display for RuleTrace {
                 "no value matched: {values_tried} {claim} value(s) tried against {kind} \
                  pattern {pattern:?}"
             ),
+        }?;
+        for check in &self.value_checks {
+            write!(f, "\n      {check}")?;
         }
+        Ok(())
     }
 }

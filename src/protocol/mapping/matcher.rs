@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use globset::{GlobBuilder, GlobMatcher};
 use regex::{Regex, RegexBuilder};
 
+use super::ad_group::AdGroup;
 use super::ldap_dn::Dn;
-use super::model::{ClaimSelector, Claims, MatchKind};
+use super::model::{ClaimSelector, Claims, MatchKind, Rule};
 
 /// Caps on what one regex may cost, so a rule author cannot make every sign-in slow.
 const REGEX_SIZE_LIMIT: usize = 256 * 1024;
@@ -25,11 +26,20 @@ pub(crate) enum Matcher {
     Dn(Dn),
     /// Lower-cased pattern compared with the first RDN's CN.
     Cn(String),
+    AdGroup(AdGroup),
 }
 
 impl Matcher {
     /// `fold_case` is for claims compared case-insensitively (the email domain): values arrive
     /// lower-cased and the pattern is made to match regardless of case.
+    pub(crate) fn for_rule(rule: &Rule) -> Result<Self, String> {
+        if rule.match_kind == MatchKind::AdGroup {
+            return AdGroup::compile(&rule.pattern, &rule.domains, rule.allow_unqualified)
+                .map(Matcher::AdGroup);
+        }
+        Matcher::compile(rule.match_kind, &rule.pattern, folds_case(&rule.claim))
+    }
+
     pub(crate) fn compile(kind: MatchKind, pattern: &str, fold_case: bool) -> Result<Self, String> {
         match kind {
             MatchKind::Exact => Ok(Matcher::Exact {
@@ -51,6 +61,8 @@ impl Matcher {
                 .map(Matcher::Dn)
                 .map_err(|e| e.to_string()),
             MatchKind::LdapDn => Ok(Matcher::Cn(pattern.to_lowercase())),
+            // Folds case by its own definition, whatever the claim.
+            MatchKind::AdGroup => AdGroup::compile(pattern, &[], None).map(Matcher::AdGroup),
         }
     }
 
@@ -64,6 +76,14 @@ impl Matcher {
                 .get(value)
                 .and_then(Dn::first_cn)
                 .is_some_and(|v| v == cn),
+            Matcher::AdGroup(group) => group.matches(value),
+        }
+    }
+
+    pub(crate) fn ad_group(&self) -> Option<&AdGroup> {
+        match self {
+            Matcher::AdGroup(group) => Some(group),
+            _ => None,
         }
     }
 }

@@ -10,6 +10,9 @@
 //!   IdP). A rule applies when its `idp` admits the claims' IdP and any value of its claim
 //!   matches its pattern. `email` and `email_domain` only see a verified address. A stored
 //!   rule without `idp` (imported before it was mandatory) applies to no IdP.
+//! - `exact`, `glob` and `regex` are case-sensitive; `ldap_dn`, `email_domain` and `ad_group`
+//!   (AD group names, see `ad_group.rs`) compare without regard to case by their definition.
+//!   Claim values themselves are never changed.
 //! - An applying deny rule removes its roles whatever the priorities. A deny rule for `*`
 //!   removes every role and every capability.
 //! - Among applying allow rules naming one role, the highest priority decides (ties: smallest
@@ -19,6 +22,7 @@
 //! - How AWS is reached (`access`) is configured per account and overridden per role, field by
 //!   field; a grant carries the result ([`GrantAccess`]). The default is `saml_broker`.
 
+mod ad_group;
 mod document;
 mod engine;
 mod error;

@@ -278,6 +278,9 @@ pub enum MatchKind {
     Regex,
     /// LDAP distinguished-name equality, or the first RDN's CN when the pattern has no `=`.
     LdapDn,
+    /// An Active Directory group name, bare or `DOMAIN\name`, compared case-insensitively
+    /// (see `ad_group.rs`).
+    AdGroup,
 }
 
 #[derive(
@@ -302,6 +305,13 @@ pub struct Rule {
     pub claim: ClaimSelector,
     pub match_kind: MatchKind,
     pub pattern: String,
+    /// `ad_group` only: the NetBIOS domains a `DOMAIN\name` value may come from.
+    #[serde(default)]
+    pub domains: Vec<String>,
+    /// `ad_group` only, as written: whether a bare name matches when `domains` is set.
+    /// Absent means true without `domains`, false with them.
+    #[serde(default)]
+    pub allow_unqualified: Option<bool>,
     /// Role ARNs; a deny rule may instead list only [`ALL_ROLES`].
     pub roles: Vec<String>,
     pub effect: Effect,
@@ -486,8 +496,8 @@ macro_rules! closed_vocabulary {
 closed_vocabulary!(Partition, "partition", "aws, aws-cn or aws-us-gov", {
     Aws => "aws", AwsCn => "aws-cn", AwsUsGov => "aws-us-gov",
 });
-closed_vocabulary!(MatchKind, "match kind", "exact, glob, regex or ldap_dn", {
-    Exact => "exact", Glob => "glob", Regex => "regex", LdapDn => "ldap_dn",
+closed_vocabulary!(MatchKind, "match kind", "exact, glob, regex, ldap_dn or ad_group", {
+    Exact => "exact", Glob => "glob", Regex => "regex", LdapDn => "ldap_dn", AdGroup => "ad_group",
 });
 closed_vocabulary!(Effect, "effect", "allow or deny", { Allow => "allow", Deny => "deny" });
 closed_vocabulary!(

@@ -53,6 +53,10 @@ struct OutRule<'a> {
     #[serde(rename = "match")]
     match_kind: &'static str,
     pattern: &'a str,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    domains: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    allow_unqualified: Option<bool>,
     roles: &'a [String],
     effect: &'static str,
     priority: i32,
@@ -119,6 +123,8 @@ pub fn render_document(set: &RuleSet) -> String {
                 claim: r.claim.to_string(),
                 match_kind: r.match_kind.as_str(),
                 pattern: &r.pattern,
+                domains: &r.domains,
+                allow_unqualified: r.allow_unqualified,
                 roles: &r.roles,
                 effect: r.effect.as_str(),
                 priority: r.priority,

@@ -6,6 +6,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::ad_group;
 use super::error::{ErrorKind, Part, RuleError, Section, Site};
 use super::model::{
     ALL_ROLES, ANY_IDP, Access, AccessMode, Account, ClaimSelector, DEFAULT_ROLE_SESSION_SECONDS,
@@ -482,8 +483,78 @@ fn check_rules(rules: &[Rule], roles: &BTreeSet<&str>, errors: &mut Vec<RuleErro
                 "pattern must not be empty",
             ));
         }
+        check_ad_group(rule, &at, errors);
         check_rule_roles(rule, roles, &at, errors);
         check_grant_fields(rule, &at, errors);
+    }
+}
+
+/// `match: ad_group` and its own fields, which no other kind takes.
+fn check_ad_group(rule: &Rule, at: &dyn Fn(Part) -> Site, errors: &mut Vec<RuleError>) {
+    if rule.match_kind != MatchKind::AdGroup {
+        let misused = [
+            ("domains", !rule.domains.is_empty()),
+            ("allow_unqualified", rule.allow_unqualified.is_some()),
+        ];
+        for (field, set) in misused {
+            if set {
+                errors.push(RuleError::new(
+                    at(Part::Field(field)),
+                    ErrorKind::MisusedAdGroupField,
+                    format!(
+                        "{field} belongs to match: ad_group, not match: {}",
+                        rule.match_kind
+                    ),
+                ));
+            }
+        }
+        return;
+    }
+    if matches!(
+        rule.claim,
+        ClaimSelector::Email | ClaimSelector::EmailDomain
+    ) {
+        errors.push(RuleError::new(
+            at(Part::Field("match")),
+            ErrorKind::InvalidMatchKind,
+            "ad_group applies to group, subject and attribute claims; an email is not a group",
+        ));
+    }
+    if let Some(problem) = ad_group::pattern_problem(&rule.pattern) {
+        errors.push(RuleError::new(
+            at(Part::Field("pattern")),
+            ErrorKind::InvalidPattern,
+            problem,
+        ));
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    for (j, domain) in rule.domains.iter().enumerate() {
+        if !ad_group::is_netbios_domain(domain) {
+            errors.push(RuleError::new(
+                at(Part::Element("domains", j)),
+                ErrorKind::InvalidAdDomain,
+                format!(
+                    "a domain is a NetBIOS domain name ({}), got {domain:?}",
+                    ad_group::domain_rule()
+                ),
+            ));
+        } else if seen.iter().any(|d| d.eq_ignore_ascii_case(domain)) {
+            errors.push(RuleError::new(
+                at(Part::Element("domains", j)),
+                ErrorKind::InvalidAdDomain,
+                format!("each domain once: {domain:?} repeats (domains ignore case)"),
+            ));
+        } else {
+            seen.push(domain);
+        }
+    }
+    if rule.domains.is_empty() && rule.allow_unqualified == Some(false) {
+        errors.push(RuleError::new(
+            at(Part::Field("allow_unqualified")),
+            ErrorKind::MisusedAdGroupField,
+            "without domains the rule matches unqualified names only, so allow_unqualified: \
+             false leaves it nothing to match; name the domains it means",
+        ));
     }
 }
 

@@ -21,7 +21,7 @@ rules:
     description: AWS admins group
     idp: demo-saml        # required: an IdP id, a list of them, or "*" for every IdP
     claim: group          # group | email | email_domain | subject | attribute:<name>
-    match: ldap_dn        # exact | glob | regex | ldap_dn
+    match: ldap_dn        # exact | glob | regex | ldap_dn | ad_group
     pattern: aws-admins
     roles: [arn:aws:iam::123456789012:role/Admin]
     effect: allow         # allow | deny (default allow)

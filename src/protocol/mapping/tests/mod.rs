@@ -6,6 +6,7 @@
 )]
 
 mod access;
+mod ad_group;
 mod document;
 mod engine;
 mod idp_scope;
@@ -47,6 +48,8 @@ pub(super) fn allow(
         claim,
         match_kind: kind,
         pattern: pattern.to_owned(),
+        domains: Vec::new(),
+        allow_unqualified: None,
         roles: roles.to_vec(),
         effect: Effect::Allow,
         priority: 0,

@@ -25,6 +25,7 @@ fn pattern() -> impl Strategy<Value = (ClaimSelector, MatchKind, String)> {
     let glob = prop::sample::select(vec!["g*", "*.example.com", "a?ice", "o*"]);
     let regex = prop::sample::select(vec!["g[12]", "(alice|bob)", ".*example\\.com", "op."]);
     let cn = prop::sample::select(vec!["g1", "cn=g2,dc=x"]);
+    let ad = prop::sample::select(vec!["G1", "Ops", "ALICE"]);
     (
         claim,
         prop_oneof![
@@ -32,11 +33,13 @@ fn pattern() -> impl Strategy<Value = (ClaimSelector, MatchKind, String)> {
             glob.prop_map(|p| (MatchKind::Glob, p)),
             regex.prop_map(|p| (MatchKind::Regex, p)),
             cn.prop_map(|p| (MatchKind::LdapDn, p)),
+            ad.prop_map(|p| (MatchKind::AdGroup, p)),
         ],
     )
         .prop_map(|(claim, (kind, p))| {
-            // ldap_dn is refused for email claims; keep generated sets valid.
-            let claim = if kind == MatchKind::LdapDn && claim == ClaimSelector::EmailDomain {
+            // ldap_dn and ad_group are refused for email claims; keep generated sets valid.
+            let by_name = matches!(kind, MatchKind::LdapDn | MatchKind::AdGroup);
+            let claim = if by_name && claim == ClaimSelector::EmailDomain {
                 ClaimSelector::Group
             } else {
                 claim
