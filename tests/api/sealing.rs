@@ -310,10 +310,6 @@ async fn migration_0015_drops_plaintext_tokens_and_asks_to_sign_in_again() {
         .collect();
     before.migrations = older.into();
     before.run(&pool).await.unwrap();
-    let rules = mapping::parse_document(PASSTHROUGH_RULES).unwrap();
-    roleport::db::rules::replace_all(&pool, &rules)
-        .await
-        .unwrap();
     let cookie = "an-old-session-cookie-value";
     let token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSIsInBsYWluIjp0cnVlfQ.b2xkLXNpZ25hdHVyZQ";
     let identity = roleport::domain::FederatedIdentity {
@@ -339,6 +335,12 @@ async fn migration_0015_drops_plaintext_tokens_and_asks_to_sign_in_again() {
     .execute(&pool)
     .await
     .unwrap();
+    // 0015 and every later migration run now; the rules are written in today's schema.
+    roleport::db::migrate(&pool).await.unwrap();
+    let rules = mapping::parse_document(PASSTHROUGH_RULES).unwrap();
+    roleport::db::rules::replace_all(&pool, &rules)
+        .await
+        .unwrap();
 
     let mut p = passthrough_app(TEST_SEALING_KEYS, Some(name), None, None).await;
     let rows = session_rows(&p.app.pool).await;
