@@ -241,6 +241,73 @@ async fn console_link_goes_through_the_federation_endpoint() {
     );
 }
 
+/// What people copy from the console's address bar (query strings, `#fragments` after the
+/// region) reaches the console as copied; a form's region field beats the copied one.
+#[tokio::test]
+async fn console_destinations_copied_from_the_console_keep_their_query_and_fragment() {
+    let federation = fake_federation().await;
+    let (app, _sts) = app_with_aws(Some(&federation)).await;
+    app.sign_in("alice").await;
+    let csrf = app.csrf_token().await;
+    let console = format!("{}/console", federation.url);
+    for (fields, want) in [
+        (
+            vec![("destination", "ec2/home?region=eu-west-1#Instances:")],
+            format!("{console}/ec2/home?region=eu-west-1#Instances:"),
+        ),
+        (
+            vec![(
+                "destination",
+                "/cloudwatch/home?region=us-east-1#logsV2:log-groups/log-group/$252Faws$252Flambda",
+            )],
+            format!(
+                "{console}/cloudwatch/home?region=us-east-1#logsV2:log-groups/log-group/$252Faws$252Flambda"
+            ),
+        ),
+        (
+            vec![
+                (
+                    "destination",
+                    "s3/buckets/logs?region=eu-west-1&tab=objects",
+                ),
+                ("region", "us-west-2"),
+            ],
+            format!("{console}/s3/buckets/logs?region=us-west-2&tab=objects"),
+        ),
+    ] {
+        let mut form = vec![("csrf_token", csrf.as_str())];
+        form.extend(fields.iter().copied());
+        let resp = app
+            .client
+            .post(format!("{}/roles/{ADMIN}/console", app.address))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.status(),
+            303,
+            "{fields:?}: {}",
+            resp.text().await.unwrap()
+        );
+        let login = url::Url::parse(&location(&resp)).unwrap();
+        let q: std::collections::BTreeMap<_, _> = login.query_pairs().into_owned().collect();
+        assert_eq!(q["Destination"], want, "{fields:?}");
+    }
+    // A bookmark carries the same through sign-in's one click.
+    let page = app
+        .get(&format!(
+            "/roles/{ADMIN}/console?destination=ec2%2Fhome%3Fregion%3Deu-west-1%23Instances%3A"
+        ))
+        .await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("ec2/home?region=eu-west-1#Instances:"),
+        "{html}"
+    );
+}
+
 #[tokio::test]
 async fn console_destination_off_the_console_is_refused() {
     let federation = fake_federation().await;
@@ -252,6 +319,8 @@ async fn console_destination_off_the_console_is_refused() {
         "https://evil.example/",
         "../../etc",
         "s3/../../x",
+        "ec2/home?region=../../x",
+        "ec2/home?a b=1#x",
     ] {
         let resp = app
             .client

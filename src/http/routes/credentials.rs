@@ -185,28 +185,16 @@ fn destination_url(
             "No console is configured for this partition.",
         )
     })?;
-    let raw = d.destination.as_deref().filter(|s| !s.is_empty());
-    let (path, mut region) = match raw.map(|r| r.split_once('?').unwrap_or((r, ""))) {
-        None => (None, None),
-        Some((path, query)) => {
-            let mut region = None;
-            for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
-                if k != "region" || region.is_some() {
-                    return Err(bad(format!(
-                        "the console destination may only carry ?region=, not {k}"
-                    )));
-                }
-                region = Some(v.into_owned());
-            }
-            let path = path.strip_prefix('/').unwrap_or(path);
-            ((!path.is_empty()).then_some(path), region)
-        }
-    };
-    if let Some(r) = d.region.as_deref().filter(|r| !r.is_empty()) {
-        region = Some(r.to_string());
-    }
+    // As copied from the console's address bar: path, `?query` and `#fragment` are checked in
+    // protocol::aws::console; a form's own region field beats a region in the query.
+    let path = d
+        .destination
+        .as_deref()
+        .map(|p| p.strip_prefix('/').unwrap_or(p))
+        .filter(|p| !p.is_empty());
+    let region = d.region.as_deref().filter(|r| !r.is_empty());
     let service = d.service.as_deref().filter(|s| !s.is_empty());
-    console_destination(&endpoints.console, service, region.as_deref(), path)
+    console_destination(&endpoints.console, service, region, path)
         .map(|u| u.to_string())
         .map_err(|e| bad(e.to_string()))
 }

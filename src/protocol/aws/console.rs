@@ -187,8 +187,12 @@ pub fn login_url(
 /// A page on the partition's console: `<console>`, `<console><service>/home`,
 /// `<console><service>/<path>` or `<console><path>`, with `?region=<region>` when given.
 /// `service` is `[a-z0-9-]{1,32}`; `region` looks like `us-east-1`/`us-gov-west-1`; `path` is
-/// a relative path (optionally `#fragment`) without `..`, `.`, `//`, `\`, `%`, `:`, `?`,
-/// whitespace or a leading `/`. The result always has the console's origin.
+/// what people copy from the console's address bar after its host: a relative path without
+/// `..`, `.`, `//`, `\`, `%`, `:`, whitespace or a leading `/`, then optionally `?query` and
+/// `#fragment` (`ec2/home?region=eu-west-1#Instances:`, CloudWatch's `#logsV2:…`). A `region`
+/// in the query must look like a region and is overridden by the `region` argument; other query
+/// parameters are kept, re-encoded. Nothing in the query or fragment can move the page off the
+/// console: the result always has the console's origin and sits under its path.
 pub fn console_destination(
     console_base: &Url,
     service: Option<&str>,
@@ -209,14 +213,30 @@ pub fn console_destination(
     {
         return Err(AwsRuleError::BadConsoleRegion { got: r.to_owned() });
     }
-    let (relative, fragment) = match path {
-        Some(p) => {
-            let (relative, fragment) = split_console_path(p)
-                .ok_or_else(|| AwsRuleError::BadConsolePath { got: p.to_owned() })?;
-            (Some(relative), fragment)
-        }
-        None => (None, None),
+    let bad_path = || AwsRuleError::BadConsolePath {
+        got: path.unwrap_or_default().to_owned(),
     };
+    let (relative, query, fragment) = match path {
+        Some(p) => {
+            let (relative, query, fragment) = split_console_path(p).ok_or_else(bad_path)?;
+            (Some(relative), query, fragment)
+        }
+        None => (None, Vec::new(), None),
+    };
+    // The `region` argument (a form field) beats a region in the copied query.
+    let mut query_region = None;
+    let mut others = Vec::new();
+    for (k, v) in query {
+        if k == "region" {
+            if query_region.is_some() || !is_region(&v) {
+                return Err(AwsRuleError::BadConsoleRegion { got: v });
+            }
+            query_region = Some(v);
+        } else {
+            others.push((k, v));
+        }
+    }
+    let region = region.or(query_region.as_deref());
     let tail = match (service, relative) {
         (Some(s), Some(p)) => format!("{s}/{p}"),
         (Some(s), None) => format!("{s}/home"),
@@ -228,7 +248,16 @@ pub fn console_destination(
     let full_path = format!("{base_path}{separator}{tail}");
     let mut url = console_base.clone();
     url.set_path(&full_path);
-    url.set_query(region.map(|r| format!("region={r}")).as_deref());
+    url.set_query(None);
+    if region.is_some() || !others.is_empty() {
+        let mut pairs = url.query_pairs_mut();
+        if let Some(r) = region {
+            pairs.append_pair("region", r);
+        }
+        for (k, v) in &others {
+            pairs.append_pair(k, v);
+        }
+    }
     url.set_fragment(fragment);
     // Belt and braces: whatever the parts, the destination stays on the console.
     if url.origin() != console_base.origin() || !url.path().starts_with(base_path) {
@@ -239,14 +268,22 @@ pub fn console_destination(
     Ok(url)
 }
 
-/// Splits `path#fragment` and checks both parts; `None` if either is not allowed.
-fn split_console_path(p: &str) -> Option<(&str, Option<&str>)> {
+/// A copied console address after the host: the relative path, the query pairs, the fragment.
+type ConsolePath<'a> = (&'a str, Vec<(String, String)>, Option<&'a str>);
+
+/// Splits `path?query#fragment` and checks each part; `None` if any is not allowed. Query
+/// parameter names are `[A-Za-z0-9_.-]{1,64}`; the fragment is visible ASCII without a second `#`.
+fn split_console_path(p: &str) -> Option<ConsolePath<'_>> {
     if p.len() > MAX_CONSOLE_PATH_CHARS {
         return None;
     }
-    let (relative, fragment) = match p.split_once('#') {
+    let (before_fragment, fragment) = match p.split_once('#') {
         Some((r, f)) => (r, Some(f)),
         None => (p, None),
+    };
+    let (relative, query) = match before_fragment.split_once('?') {
+        Some((r, q)) => (r, Some(q)),
+        None => (before_fragment, None),
     };
     let path_char = |b: u8| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=@/".contains(&b);
     let relative_ok = !relative.is_empty()
@@ -254,9 +291,31 @@ fn split_console_path(p: &str) -> Option<(&str, Option<&str>)> {
         && !relative.contains("//")
         && relative.bytes().all(path_char)
         && relative.split('/').all(|seg| seg != ".." && seg != ".");
-    let fragment_ok =
-        fragment.is_none_or(|f| f.bytes().all(|b| path_char(b) || b == b':' || b == b'?'));
-    (relative_ok && fragment_ok).then_some((relative, fragment))
+    let fragment_ok = fragment.is_none_or(|f| f.bytes().all(|b| b.is_ascii_graphic() && b != b'#'));
+    if !(relative_ok && fragment_ok) {
+        return None;
+    }
+    let query = match query {
+        None => Vec::new(),
+        Some(q) => {
+            if !q.bytes().all(|b| b.is_ascii_graphic()) {
+                return None;
+            }
+            let pairs: Vec<(String, String)> = url::form_urlencoded::parse(q.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            let name_ok = |k: &str| {
+                (1..=64).contains(&k.len())
+                    && k.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+            };
+            if !pairs.iter().all(|(k, _)| name_ok(k)) {
+                return None;
+            }
+            pairs
+        }
+    };
+    Some((relative, query, fragment))
 }
 
 fn check_endpoint(what: &'static str, url: &Url) -> Result<(), AwsRuleError> {
@@ -524,6 +583,37 @@ mod tests {
                 None,
                 "http://127.0.0.1:8443/console/ec2/home",
             ),
+            // What people copy from the console's address bar.
+            (
+                &aws,
+                None,
+                None,
+                Some("ec2/home?region=eu-west-1#Instances:"),
+                "https://console.aws.amazon.com/ec2/home?region=eu-west-1#Instances:",
+            ),
+            (
+                &aws,
+                None,
+                Some("us-east-2"),
+                Some("ec2/home?region=eu-west-1#Instances:"),
+                "https://console.aws.amazon.com/ec2/home?region=us-east-2#Instances:",
+            ),
+            (
+                &aws,
+                None,
+                None,
+                Some(
+                    "cloudwatch/home?region=us-east-1#logsV2:log-groups/log-group/$252Faws$252Flambda$252Ffn",
+                ),
+                "https://console.aws.amazon.com/cloudwatch/home?region=us-east-1#logsV2:log-groups/log-group/$252Faws$252Flambda$252Ffn",
+            ),
+            (
+                &aws,
+                None,
+                None,
+                Some("s3/buckets/my-bucket?region=eu-west-1&tab=objects&prefix=logs/"),
+                "https://console.aws.amazon.com/s3/buckets/my-bucket?region=eu-west-1&tab=objects&prefix=logs%2F",
+            ),
         ];
         for (base, service, region, path, want) in ok {
             assert_eq!(
@@ -565,6 +655,18 @@ mod tests {
                 "{r}"
             );
         }
+        for q in [
+            "ec2/home?region=nowhere",
+            "ec2/home?region=us-east-1&region=eu-west-1",
+        ] {
+            assert!(
+                matches!(
+                    console_destination(&aws, None, None, Some(q)),
+                    Err(AwsRuleError::BadConsoleRegion { .. })
+                ),
+                "{q:?}"
+            );
+        }
         for p in [
             "",
             "/ec2",
@@ -578,7 +680,8 @@ mod tests {
             "a\\b",
             "%2e%2e/x",
             "a b",
-            "a?b=c",
+            "a?b c=1",
+            "a?=1",
             "a\n",
             "ec2/home#x y",
             "x#a#b",
