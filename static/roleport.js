@@ -23,6 +23,24 @@
     const when = new Date(t.getAttribute("datetime"));
     if (!isNaN(when)) t.textContent = when.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "long" });
   }
+  // Live countdown next to the stated expiry (the page states the time without scripts).
+  const countdown = document.querySelector("[data-countdown-to]");
+  if (countdown) {
+    const end = new Date(countdown.dataset.countdownTo);
+    const tick = () => {
+      const left = Math.floor((end - Date.now()) / 1000);
+      if (isNaN(left)) return;
+      if (left <= 0) {
+        countdown.textContent = " (expired)";
+        return;
+      }
+      const h = Math.floor(left / 3600), m = Math.floor((left % 3600) / 60), s = left % 60;
+      countdown.textContent = " (expires in " + (h ? h + " h " : "") + (h || m ? m + " min " : "") + s + " s)";
+      setTimeout(tick, 1000);
+    };
+    countdown.hidden = false;
+    tick();
+  }
 })();
 // The console-only SAML POST page posts itself; without scripts its button does the same.
 (function () {

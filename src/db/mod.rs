@@ -8,6 +8,7 @@ pub mod refusals;
 pub mod replay;
 pub mod rules;
 pub mod sessions;
+pub mod shown_once;
 
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;

@@ -64,6 +64,21 @@ pub struct CredentialsPage {
     pub credentials_file: String,
     pub powershell: String,
     pub credential_process: String,
+    /// The partition's default region, written into each block; empty when none is known.
+    pub region: String,
+    pub reference: String,
+    pub csrf_token: String,
+}
+
+/// A credentials page asked for again: credentials are shown once, so it offers to issue new
+/// ones (a POST) instead.
+#[derive(Template)]
+#[template(path = "credentials_gone.html")]
+pub struct CredentialsGonePage {
+    /// `None` when the person no longer holds the grant: no button then.
+    pub grant_id: Option<String>,
+    pub role_name: String,
+    pub shown_once_minutes: i64,
     pub reference: String,
     pub csrf_token: String,
 }

@@ -5,3 +5,4 @@ pub mod aead;
 pub mod id_token;
 pub mod keys;
 pub mod settings;
+pub mod shown_once;

@@ -159,6 +159,17 @@ async fn credentials_page_offers_every_format() {
         .send()
         .await
         .unwrap();
+    assert_eq!(resp.status(), 303);
+    let resp = app
+        .client
+        .get(format!(
+            "{}{}",
+            app.address,
+            resp.headers()["location"].to_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     let html = html_unescape(&resp.text().await.unwrap());
     let key = regex::Regex::new(r"export AWS_ACCESS_KEY_ID='?(\w+)")

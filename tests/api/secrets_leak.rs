@@ -223,7 +223,17 @@ async fn no_secret_reaches_a_log_line_or_an_audit_row() {
         .send()
         .await
         .unwrap();
+    assert_eq!(page.status(), 303);
+    // The one view of the issued set, then a reload that shows nothing.
+    let shown = format!(
+        "{}{}",
+        app.address,
+        page.headers()["location"].to_str().unwrap()
+    );
+    let page = app.client.get(&shown).send().await.unwrap();
     assert_eq!(page.status(), 200);
+    let page = app.client.get(&shown).send().await.unwrap();
+    assert_eq!(page.status(), 410);
 
     // A console link through the federation endpoint.
     let console = app

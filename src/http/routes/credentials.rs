@@ -1,4 +1,4 @@
-//! From a picked grant to AWS: `POST /api/v1/credentials`, the credentials page, console links
+//! From a picked grant to AWS: `POST /api/v1/credentials`, console links
 //! and their bookmarkable shortcuts, and Roleport's IdP metadata for IAM.
 //!
 //! Order of events for every issue ([`crate::service::issue`]): the grant is re-derived from the
@@ -11,11 +11,8 @@ use crate::aws::federation;
 use crate::http::AppState;
 use crate::http::errors::{AppError, Format, Kind};
 use crate::http::request_meta::RequestMeta;
-use crate::http::views::{ConsoleConfirmPage, CredentialsPage, SamlPostPage};
-use crate::protocol::aws::{
-    console_destination, credential_process_json, credentials_file_profile, login_url, powershell,
-    shell_exports, signin_token_url,
-};
+use crate::http::views::{ConsoleConfirmPage, SamlPostPage};
+use crate::protocol::aws::{console_destination, login_url, signin_token_url};
 use crate::protocol::mapping::Grant;
 use crate::service::{console_post, issue};
 use actix_web::{HttpRequest, HttpResponse, Responder, web};
@@ -24,13 +21,11 @@ use serde::Deserialize;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/aws/saml-metadata.xml", web::get().to(idp_metadata))
         .route("/api/v1/credentials", web::post().to(api_credentials))
-        .route(
-            "/roles/{grant}/credentials",
-            web::post().to(credentials_page),
-        )
         .route("/roles/{grant}/console", web::post().to(console))
         .route("/roles/{grant}/console", web::get().to(console_shortcut))
-        .route("/roles/{grant}/saml-post", web::post().to(saml_post));
+        .route("/roles/{grant}/saml-post", web::post().to(saml_post))
+        // The credentials page, issued once per click.
+        .configure(super::credentials_page::configure);
 }
 
 async fn idp_metadata(state: web::Data<AppState>) -> HttpResponse {
@@ -80,9 +75,9 @@ async fn api_credentials(
 }
 
 #[derive(Deserialize)]
-struct CredentialsForm {
+pub(super) struct CredentialsForm {
     csrf_token: Option<String>,
-    duration_seconds: Option<String>,
+    pub(super) duration_seconds: Option<String>,
 }
 
 const BACK_TO_ROLES: &str = "This form has expired. Go back to your roles and try again.";
@@ -92,58 +87,6 @@ impl CsrfForm for CredentialsForm {
         self.csrf_token.as_deref()
     }
     const EXPIRED: &'static str = BACK_TO_ROLES;
-}
-
-async fn credentials_page(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    path: web::Path<String>,
-    SignedInWithCsrf {
-        signed_in,
-        body: form,
-    }: SignedInWithCsrf<web::Form<CredentialsForm>>,
-) -> Result<HttpResponse, AppError> {
-    let requested = form
-        .duration_seconds
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .map(|s| s.parse::<u32>())
-        .transpose()
-        .map_err(|_| {
-            AppError::new(
-                Kind::BadRequest,
-                Format::Html,
-                new_reference(),
-                "The session length must be a number of seconds.",
-            )
-        })?;
-    let d = issue::issue(
-        &state,
-        &RequestMeta::of(&req),
-        &signed_in.session,
-        &path,
-        requested,
-        EventKind::CredentialsIssued,
-    )
-    .await?;
-    let c = &d.outcome.issued.credentials;
-    let profile = d.picked.grant.id.clone();
-    let page = CredentialsPage {
-        role_name: d.picked.grant.role_name.clone(),
-        account_alias: d.picked.grant.account_alias.clone(),
-        account_id: d.picked.grant.account_id.clone(),
-        assumed_role_arn: d.outcome.issued.assumed_role_arn.clone(),
-        expiration: c
-            .expiration
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        shell: shell_exports(c),
-        credentials_file: credentials_file_profile(&profile, c).unwrap_or_default(),
-        powershell: powershell(c),
-        credential_process: credential_process_json(c),
-        reference: d.reference.clone(),
-        csrf_token: signed_in.session.csrf_token.clone(),
-    };
-    Ok(page.respond_to(&req).map_into_boxed_body())
 }
 
 #[derive(Deserialize)]

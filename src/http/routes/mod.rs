@@ -3,6 +3,7 @@
 mod acs;
 mod assets;
 mod credentials;
+mod credentials_page;
 mod health;
 mod login;
 mod logout;

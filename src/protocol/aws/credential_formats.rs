@@ -73,6 +73,31 @@ pub fn powershell(creds: &TemporaryCredentials) -> String {
     )
 }
 
+/// The region lines of a shell block: `AWS_REGION` (SDKs) and `AWS_DEFAULT_REGION` (AWS CLI v1).
+pub fn shell_region(region: &str) -> String {
+    let q = shell_quote(region);
+    format!("export AWS_REGION={q}\nexport AWS_DEFAULT_REGION={q}\n")
+}
+
+/// The region lines of a PowerShell block.
+pub fn powershell_region(region: &str) -> String {
+    let q = powershell_quote(region);
+    format!("$Env:AWS_REGION={q}\n$Env:AWS_DEFAULT_REGION={q}\n")
+}
+
+/// The `region = ...` line of a `~/.aws/credentials` profile (the AWS CLI and SDKs read the
+/// profile from both shared files). An INI value has no quoting, so only a region name passes.
+pub fn credentials_file_region(region: &str) -> Result<String, CredentialFormatError> {
+    let is_region_name = !region.is_empty()
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !is_region_name {
+        return Err(CredentialFormatError::UnsafeIniValue { field: "region" });
+    }
+    Ok(format!("region = {region}\n"))
+}
+
 /// A profile name safe in `[...]`: ASCII letters, digits and `_ - . @ +` kept, anything else
 /// becomes `-` (runs collapsed, trimmed), at most 64 characters, `roleport` if nothing is left.
 pub fn sanitize_profile_name(name: &str) -> String {
@@ -157,6 +182,28 @@ pub fn credential_process_json(creds: &TemporaryCredentials) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn region_lines_are_quoted_and_an_ini_region_must_be_a_region_name() {
+        assert_eq!(
+            shell_region("eu-west-1"),
+            "export AWS_REGION='eu-west-1'\nexport AWS_DEFAULT_REGION='eu-west-1'\n"
+        );
+        assert_eq!(
+            powershell_region("eu-west-1"),
+            "$Env:AWS_REGION=\"eu-west-1\"\n$Env:AWS_DEFAULT_REGION=\"eu-west-1\"\n"
+        );
+        assert_eq!(
+            credentials_file_region("eu-west-1").unwrap(),
+            "region = eu-west-1\n"
+        );
+        for bad in ["", "eu-west-1\n[evil]", "eu west", "EU-WEST-1"] {
+            assert_eq!(
+                credentials_file_region(bad),
+                Err(CredentialFormatError::UnsafeIniValue { field: "region" })
+            );
+        }
+    }
     use chrono::{DateTime, TimeZone, Utc};
     use std::process::Command;
 

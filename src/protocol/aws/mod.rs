@@ -34,8 +34,8 @@ pub use console::{
 };
 pub use credential_formats::{
     CredentialFormatError, DEFAULT_PROFILE_NAME, MAX_PROFILE_NAME_CHARS, credential_process_json,
-    credentials_file_profile, powershell, powershell_quote, sanitize_profile_name, shell_exports,
-    shell_quote,
+    credentials_file_profile, credentials_file_region, powershell, powershell_quote,
+    powershell_region, sanitize_profile_name, shell_exports, shell_quote, shell_region,
 };
 pub use credentials::{CredentialKind, TemporaryCredentials};
 pub use duration::{
