@@ -393,9 +393,29 @@ async fn browser_alice_copies_admin_credentials_that_work_in_her_time_zone() {
     // The page: reached through the Admin row's button, styled, its script loaded, nothing failed.
     assert_eq!(run["auto_posted"], true, "{run}");
     assert_eq!(page["status"], 200, "{page}");
-    assert_eq!(
-        page["url"],
-        format!("{}/roles/{ADMIN}/credentials", app.address)
+    // POST → 303 → the one-time page; its reload shows no keys and offers to issue again.
+    assert_eq!(page["post_status"], 303, "{page}");
+    assert!(
+        page["url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with(&format!("{}/roles/{ADMIN}/credentials/", app.address))),
+        "{page}"
+    );
+    assert!(
+        page["countdown"]
+            .as_str()
+            .is_some_and(|c| c.contains("expires in")),
+        "{page}"
+    );
+    let reloaded = &run["reloaded"];
+    assert_eq!(reloaded["status"], 410, "{reloaded}");
+    assert_eq!(reloaded["shell_blocks"], 0, "{reloaded}");
+    assert_eq!(reloaded["issue_again"], 1, "{reloaded}");
+    assert!(
+        strings(&reloaded["console_errors"])
+            .iter()
+            .all(|e| e.contains("status of 410 (Gone)")),
+        "{reloaded}"
     );
     assert!(
         page["title"]

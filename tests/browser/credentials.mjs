@@ -47,13 +47,18 @@ try {
   if ((await row.count()) !== 1) await stuck(`no row tr.grant[data-grant="${grant}"] on /roles`);
   const credentialsButton = row.locator(`form[action="/roles/${grant}/credentials"] button[type="submit"]`);
   if ((await credentialsButton.count()) !== 1) await stuck(`no Credentials button in the ${grant} row`);
+  // The button POSTs, Roleport answers 303, and the browser lands on the one-time page.
   const credentialsUrl = `${base}/roles/${grant}/credentials`;
   const [answer] = await Promise.all([
-    page.waitForResponse((r) => r.url() === credentialsUrl && r.request().method() === 'POST'),
+    page.waitForResponse((r) => r.url().startsWith(`${credentialsUrl}/`) && r.request().method() === 'GET'),
     credentialsButton.click(),
   ]);
-  await page.waitForURL(credentialsUrl, { waitUntil: 'load' }).catch(() => stuck(`did not land on ${credentialsUrl}`));
-  if (answer.status() !== 200) await stuck(`POST ${credentialsUrl} answered HTTP ${answer.status()}`);
+  const posted = answer.request().redirectedFrom();
+  const postAnswer = posted ? await posted.response() : null;
+  if (!posted || posted.method() !== 'POST' || posted.url() !== credentialsUrl || postAnswer?.status() !== 303)
+    await stuck(`the Credentials button did not POST ${credentialsUrl} and get a 303`);
+  await page.waitForURL(answer.url(), { waitUntil: 'load' }).catch(() => stuck(`did not land on ${answer.url()}`));
+  if (answer.status() !== 200) await stuck(`GET ${answer.url()} answered HTTP ${answer.status()}`);
   if ((await page.locator('#shell').count()) !== 1) await stuck('no #shell block on the credentials page');
 
   const read = await page.evaluate((blocks) => {
@@ -96,6 +101,23 @@ try {
   }
   await page.screenshot({ path: stepShot(screenshot, 'copied'), fullPage: true });
 
+  // The countdown runs; a reload shows no keys and offers to issue new ones.
+  const countdown = await page.evaluate(() => {
+    const c = document.querySelector('#countdown');
+    return c && !c.hidden ? c.textContent : null;
+  });
+  // The 410 of the reload is the answer wanted; Chromium logs it, so it is kept apart.
+  const consoleErrors = [...seen.consoleErrors];
+  const reload = await page.reload({ waitUntil: 'load' });
+  const reloaded = {
+    status: reload ? reload.status() : null,
+    heading: await page.locator('h1').textContent(),
+    shell_blocks: await page.locator('#shell').count(),
+    issue_again: await page.locator(`form[method="post"][action="/roles/${grant}/credentials"] button`).count(),
+    console_errors: seen.consoleErrors.slice(consoleErrors.length),
+  };
+  await page.screenshot({ path: stepShot(screenshot, 'reloaded'), fullPage: true });
+
   process.stdout.write(
     JSON.stringify({
       auto_posted: autoPosted,
@@ -104,8 +126,11 @@ try {
         ...read,
         stylesheets: credentialsSheets,
         copies,
+        countdown,
+        post_status: postAnswer.status(),
       },
-      console_errors: seen.consoleErrors,
+      reloaded,
+      console_errors: consoleErrors,
       csp_violations: seen.cspViolations,
       failed_requests: seen.failedRequests,
       screenshot,
