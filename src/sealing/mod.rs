@@ -1,5 +1,6 @@
 //! Sealing at rest: upstream bearer material (the ID token kept for `oidc_passthrough`) and
-//! pending OIDC logins are stored only AES-256-GCM-sealed, bound to their holder.
+//! pending OIDC logins are stored only AES-256-GCM-sealed, bound to their holder, and so are
+//! issued credentials waiting for their one view on the credentials page.
 
 pub mod aead;
 pub mod id_token;
