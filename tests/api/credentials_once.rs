@@ -59,8 +59,9 @@ fn capture(re: &str, html: &str) -> Option<String> {
         .map(|c| c[1].to_string())
 }
 
-/// The "already shown" page: no keys, a button that POSTs for new ones, a reference.
-fn assert_gone_page(html: &str) {
+/// The "already shown" page: no keys, a button that POSTs for new ones, a reference whose
+/// rejected audit row gives `why`.
+async fn assert_gone_page(app: &TestApp, html: &str, why: &str) {
     assert!(
         html.contains("These credentials are no longer shown"),
         "{html}"
@@ -73,8 +74,18 @@ fn assert_gone_page(html: &str) {
         )),
         "{html}"
     );
-    assert!(!reference_in(html).is_empty());
+    let rows = roleport::db::audit::by_reference(&app.pool, &reference_in(html))
+        .await
+        .unwrap();
+    let row = serde_json::to_value(&rows[0]).unwrap();
+    assert_eq!(row["outcome"], "rejected");
+    assert_eq!(
+        row["reason"],
+        format!("credentials_not_shown: {why}").as_str()
+    );
 }
+
+const NOT_HERE: &str = "already shown, unknown or another session's";
 
 async fn sealed_rows(app: &TestApp) -> Vec<Vec<u8>> {
     sqlx::query_scalar("SELECT sealed FROM shown_once_credentials")
@@ -134,7 +145,7 @@ async fn the_page_shows_the_set_once_and_a_reload_mints_nothing() {
     // A reload: no keys, no STS call, an offer to issue new ones.
     let (status, html) = open(&app, &location).await;
     assert_eq!(status, 410);
-    assert_gone_page(&html);
+    assert_gone_page(&app, &html, NOT_HERE).await;
     assert!(!html.contains(&key) && !html.contains(&secret));
     assert_eq!(sts_calls(&sts), 1, "a reload reaches no STS");
 }
@@ -150,7 +161,7 @@ async fn another_session_can_neither_open_nor_spend_the_set() {
     app.sign_in("alice").await;
     let (status, html) = open(&app, &location).await;
     assert_eq!(status, 410);
-    assert_gone_page(&html);
+    assert_gone_page(&app, &html, NOT_HERE).await;
 
     // A stranger without a session is sent to sign in.
     let resp = browser()
@@ -174,7 +185,7 @@ async fn unknown_ids_and_another_roles_path_show_no_keys() {
     app.sign_in("alice").await;
     let (status, html) = open(&app, &format!("/roles/{READONLY}/credentials/nonesuch")).await;
     assert_eq!(status, 410);
-    assert_gone_page(&html);
+    assert_gone_page(&app, &html, NOT_HERE).await;
 
     // The id under another grant's path does not open (and is spent: it was asked for).
     let location = click_credentials(&app).await;
@@ -182,6 +193,13 @@ async fn unknown_ids_and_another_roles_path_show_no_keys() {
     let (status, html) = open(&app, &moved).await;
     assert_eq!(status, 410, "{html}");
     assert!(!html.contains("AWS_ACCESS_KEY_ID"), "{html}");
+    let rows = roleport::db::audit::by_reference(&app.pool, &reference_in(&html))
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(&rows[0]).unwrap()["reason"],
+        "credentials_not_shown: asked for under another role"
+    );
 }
 
 #[tokio::test]
@@ -192,7 +210,7 @@ async fn a_set_not_shown_within_five_minutes_is_gone() {
     app.clock.advance(chrono::Duration::seconds(301));
     let (status, html) = open(&app, &location).await;
     assert_eq!(status, 410);
-    assert_gone_page(&html);
+    assert_gone_page(&app, &html, "expired before it was shown").await;
     assert!(sealed_rows(&app).await.is_empty());
     assert_eq!(sts_calls(&sts), 1);
 }

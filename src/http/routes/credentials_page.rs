@@ -6,7 +6,7 @@
 
 use super::credentials::CredentialsForm;
 use super::session::{MaybeSignedIn, SignedInWithCsrf};
-use crate::audit::{EventKind, new_reference};
+use crate::audit::{AuditEvent, EventKind, Outcome, new_reference};
 use crate::http::AppState;
 use crate::http::cookies::random_token;
 use crate::http::errors::{AppError, Format, Kind};
@@ -143,12 +143,14 @@ async fn keep(
 }
 
 /// Why a set was not shown (for the log line; the person sees one page for all).
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum NotShown {
     /// Already shown, never issued, or another session's.
     NotHere,
     Expired,
     DoesNotOpen,
+    /// Its id under another grant's path.
+    OtherGrant,
 }
 
 impl NotShown {
@@ -157,7 +159,35 @@ impl NotShown {
             Self::NotHere => "already shown, unknown or another session's",
             Self::Expired => "expired before it was shown",
             Self::DoesNotOpen => "does not open for this session",
+            Self::OtherGrant => "asked for under another role",
         }
+    }
+}
+
+/// A rejected row, so a set asked for by another session (or again) leaves a trace; the id is
+/// no secret without the issuing session's cookie.
+async fn audit_not_shown(
+    state: &AppState,
+    req: &HttpRequest,
+    reference: &str,
+    grant: &str,
+    id: &str,
+    signed_in: &super::SignedIn,
+    why: NotShown,
+) {
+    let identity = &signed_in.session.identity;
+    let meta = RequestMeta::of(req);
+    let mut event = AuditEvent::new(EventKind::CredentialsIssued, Outcome::Rejected);
+    event.reason = Some(format!("credentials_not_shown: {}", why.as_str()));
+    event.idp = Some(identity.idp.clone());
+    event.subject = Some(identity.subject.clone());
+    event.groups = identity.groups.clone();
+    event.source_ip = meta.source_ip;
+    event.user_agent = meta.user_agent;
+    event.details = serde_json::json!({ "grant": grant, "shown_once_id": id });
+    if let Err(e) = crate::db::audit::append(&state.pool, reference, state.clock.now(), event).await
+    {
+        tracing::error!(reference, error = %e, "audit write failed");
     }
 }
 
@@ -189,15 +219,21 @@ async fn show_once(
     let opened = match taken {
         None => Err(NotShown::NotHere),
         Some((_, expires_at)) if expires_at <= state.clock.now() => Err(NotShown::Expired),
-        Some((sealed, expires_at)) => open(&state, &req, &id, expires_at, &sealed)
-            .filter(|set| set.grant_id == grant)
-            .ok_or(NotShown::DoesNotOpen),
+        Some((sealed, expires_at)) => match open(&state, &req, &id, expires_at, &sealed) {
+            None => Err(NotShown::DoesNotOpen),
+            Some(set) if set.grant_id != grant => Err(NotShown::OtherGrant),
+            Some(set) => Ok(set),
+        },
     };
     match opened {
         Ok(set) => Ok(shown_page(set, &signed_in.session.csrf_token)
             .respond_to(&req)
             .map_into_boxed_body()),
-        Err(why) => gone(&state, &grant, &signed_in, why),
+        Err(why) => {
+            let reference = new_reference();
+            audit_not_shown(&state, &req, &reference, &grant, &id, &signed_in, why).await;
+            gone(&state, &grant, &signed_in, why, reference)
+        }
     }
 }
 
@@ -257,8 +293,8 @@ fn gone(
     grant: &str,
     signed_in: &super::SignedIn,
     why: NotShown,
+    reference: String,
 ) -> Result<HttpResponse, AppError> {
-    let reference = new_reference();
     tracing::info!(reference, reason = why.as_str(), subject = %signed_in.session.identity.subject, grant, "credentials page not shown");
     let picked = issue::pick(state, &signed_in.session.identity, grant);
     let page = CredentialsGonePage {
