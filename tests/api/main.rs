@@ -22,6 +22,7 @@ mod browser;
 mod cli;
 mod e2e_oidc;
 mod e2e_saml;
+mod error_pages;
 mod forge;
 mod fuzz;
 mod hardening;
