@@ -183,3 +183,35 @@ async fn after_sign_out_error_pages_drop_the_header() {
     assert!(!after.contains(SIGN_OUT_FORM), "{after}");
     assert_eq!(back_link(&after), "/login");
 }
+
+#[tokio::test]
+async fn an_oidc_sign_in_keeps_the_header_on_error_pages_too() {
+    let app = spawn_app_with_oidc(Some("error-pages-secret")).await;
+    assert_eq!(app.oidc_sign_in("alice").await.status(), 303);
+    let csrf = roles_csrf(&app).await;
+    let html = app.get("/no/such/page").await.text().await.unwrap();
+    assert!(html.contains(" · demo-oidc</span>"), "{html}");
+    assert_eq!(
+        csrf_in_form(&html).as_deref(),
+        Some(csrf.as_str()),
+        "{html}"
+    );
+    assert_eq!(back_link(&html), "/roles");
+}
+
+#[tokio::test]
+async fn when_the_session_cannot_be_looked_up_the_error_page_is_shown_without_the_header() {
+    let app = spawn_app().await;
+    app.sign_in("alice").await;
+    // The lookup fails (the table is gone); the 404 stays a 404 with its reference.
+    sqlx::query("ALTER TABLE sessions RENAME TO sessions_elsewhere")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let resp = app.get("/no/such/page").await;
+    assert_eq!(resp.status(), 404);
+    let html = resp.text().await.unwrap();
+    assert!(!html.contains(SIGN_OUT_FORM), "{html}");
+    assert_eq!(back_link(&html), "/login");
+    reference_in(&html);
+}
