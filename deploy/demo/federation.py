@@ -14,6 +14,9 @@ GET /federation?Action=login&Issuer=<url>&Destination=<url>&SigninToken=<token>
     An HTML page "Demo AWS console — you are signed in as <ARN>, landing on <Destination>";
     an unknown or expired token is refused with 400.
 GET /console/...    a placeholder for the console pages that Destination points at.
+POST /saml          the stand-in for https://signin.aws.amazon.com/saml (Roleport's "AWS sign-in
+    page"): takes the form-POSTed SAMLResponse, decodes it and shows the Role and RoleSessionName
+    attributes it carries. It does NOT verify the signature: it only shows where AWS would go.
 GET /healthz        200 "ok".
 
 Everything else is 400/404. Requests are logged without their query (it carries credentials).
@@ -22,6 +25,8 @@ Everything else is 400/404. Requests are logged without their query (it carries 
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
 import html
 import json
 import re
@@ -31,6 +36,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+from xml.etree import ElementTree
 
 import boto3
 from botocore.config import Config
@@ -40,6 +46,11 @@ TOKEN_LIFETIME_SECONDS = 900  # AWS: a sign-in token must be used within 15 minu
 SESSION_DURATION_RANGE = (900, 43200)
 SESSION_KEYS = ["sessionId", "sessionKey", "sessionToken"]
 MAX_QUERY_BYTES = 16 * 1024
+# Roleport's console SAML POST is a few kilobytes; far more is not a sign-in.
+MAX_FORM_BYTES = 256 * 1024
+SAML_ROLE = "https://aws.amazon.com/SAML/Attributes/Role"
+SAML_SESSION_NAME = "https://aws.amazon.com/SAML/Attributes/RoleSessionName"
+SAML_ASSERTION_NS = "urn:oasis:names:tc:SAML:2.0:assertion"
 MAX_TOKENS = 10_000
 COOKIE = "demo_console"
 PAGE_STYLE = (
@@ -150,6 +161,51 @@ class Handler(BaseHTTPRequestHandler):
         if u.path == "/console" or u.path.startswith("/console/"):
             return self.console(u.path)
         self.fail(404, "no such page")
+
+    def do_POST(self) -> None:  # noqa: N802 (stdlib name)
+        u = urlsplit(self.path)
+        if u.path != "/saml":
+            return self.fail(404, "no such page")
+        try:
+            length = int(self.headers.get("Content-Length") or "")
+        except ValueError:
+            return self.fail(411, "a Content-Length is required")
+        if not 0 < length <= MAX_FORM_BYTES:
+            return self.fail(413, "the form is empty or too large")
+        try:
+            form = parse_qs(self.rfile.read(length).decode("ascii"), strict_parsing=True)
+        except (UnicodeDecodeError, ValueError):
+            return self.fail(400, "the form is not URL-encoded")
+        responses = form.get("SAMLResponse", [])
+        if len(responses) != 1:
+            return self.fail(400, "exactly one SAMLResponse is required")
+        try:
+            xml = base64.b64decode(responses[0], validate=True)
+            root = ElementTree.fromstring(xml)
+        except (binascii.Error, ElementTree.ParseError):
+            return self.fail(400, "SAMLResponse is not base64 of an XML document")
+        values = {SAML_ROLE: [], SAML_SESSION_NAME: []}
+        for attribute in root.iter(f"{{{SAML_ASSERTION_NS}}}Attribute"):
+            name = attribute.get("Name")
+            if name in values:
+                values[name] += [v.text or "" for v in attribute.iter(f"{{{SAML_ASSERTION_NS}}}AttributeValue")]
+        if not values[SAML_ROLE]:
+            return self.fail(400, "the SAMLResponse names no Role attribute")
+        e = html.escape
+        # Each Role value is "<role ARN>,<SAML provider ARN>".
+        roles = "".join(
+            f'<li><code class="role">{e(v.split(",")[0])}</code> (provider <code>{e(",".join(v.split(",")[1:]))}</code>)</li>'
+            for v in values[SAML_ROLE]
+        )
+        session = "".join(f"<code>{e(v)}</code>" for v in values[SAML_SESSION_NAME][:1])
+        body = (
+            "<h1>Demo AWS sign-in</h1>"
+            f'<p>The SAML sign-in asks for the role</p><ul id="roles">{roles}</ul>'
+            + (f'<p>Session name <span id="session-name">{session}</span>.</p>' if session else "")
+            + "<p>AWS would now check the signature and open the console as this role. "
+            "This stand-in does not check anything: it only shows what arrived.</p>"
+        )
+        self.send(200, page("Demo AWS sign-in", body), "text/html; charset=utf-8")
 
     def get_signin_token(self, p: dict[str, str]) -> None:
         extra = set(p) - {"Action", "Session", "SessionDuration"}

@@ -1,7 +1,7 @@
 //! The one translation from failures to HTTP: an HTML page or an RFC 9457 problem JSON, always
 //! with a reference id that also stands in the log line and the audit row.
 
-use super::views::ErrorPage;
+use super::views::{ErrorPage, NavView};
 use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header::CONTENT_TYPE;
@@ -51,6 +51,18 @@ pub struct AppError {
     pub message: String,
     /// Seconds for `Retry-After`, when waiting is what helps.
     pub retry_after: Option<u64>,
+    /// What the page adds beyond the message, when the handler knows it (boxed: most errors
+    /// carry none, and an error travels in every `Result`).
+    pub hints: Option<Box<PageHints>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PageHints {
+    /// Where the person can continue (href, words), when the handler knows better than the
+    /// default (the roles page when signed in, the sign-in page otherwise).
+    pub back: Option<(String, String)>,
+    /// What was asked for, in words.
+    pub asked_for: Option<String>,
 }
 
 impl AppError {
@@ -66,7 +78,24 @@ impl AppError {
             reference: reference.into(),
             message: message.into(),
             retry_after: None,
+            hints: None,
         }
+    }
+
+    fn hints_mut(&mut self) -> &mut PageHints {
+        self.hints.get_or_insert_with(Default::default)
+    }
+
+    /// The page's "continue" link, where the handler knows a better one than the default.
+    pub fn back_to(mut self, href: impl Into<String>, label: impl Into<String>) -> Self {
+        self.hints_mut().back = Some((href.into(), label.into()));
+        self
+    }
+
+    /// What was asked for, in words, shown above the message.
+    pub fn asked_for(mut self, words: impl Into<String>) -> Self {
+        self.hints_mut().asked_for = Some(words.into());
+        self
     }
 
     pub fn retry_after(mut self, seconds: u64) -> Self {
@@ -79,7 +108,7 @@ impl AppError {
         self
     }
 
-    fn title(&self) -> &'static str {
+    pub(crate) fn title(&self) -> &'static str {
         match self.kind {
             Kind::SignInFailed => "Sign-in failed",
             Kind::BadRequest => "That request could not be handled",
@@ -160,28 +189,79 @@ impl AppError {
                     "reference": self.reference,
                 })),
             Format::Html => {
-                let page = ErrorPage {
-                    title: self.title(),
-                    message: &self.message,
-                    reference: &self.reference,
-                    show_login: matches!(
-                        self.kind,
-                        Kind::SignInFailed
-                            | Kind::NotSignedIn
-                            | Kind::WrongSignIn
-                            | Kind::SignInTooOld
-                    ),
-                };
-                match page.render() {
-                    Ok(body) => HttpResponse::build(status)
-                        .content_type("text/html; charset=utf-8")
-                        .body(body),
-                    Err(_) => HttpResponse::build(status)
-                        .content_type("text/plain; charset=utf-8")
-                        .body(format!("{} (reference {})", self.title(), self.reference)),
-                }
+                let parts = PageParts::of(self);
+                let mut response = parts.render(status, None);
+                // The error handler adds the header's person once it has looked the session up.
+                response.extensions_mut().insert(parts);
+                response
             }
         }
+    }
+
+    /// Whether the person should be offered a fresh sign-in.
+    pub(crate) fn offers_sign_in(&self) -> bool {
+        matches!(
+            self.kind,
+            Kind::SignInFailed | Kind::NotSignedIn | Kind::WrongSignIn | Kind::SignInTooOld
+        )
+    }
+}
+
+/// What an HTML error page says, kept on the response so that the error handler can render it
+/// again with the header of the signed-in person.
+#[derive(Debug, Clone)]
+pub struct PageParts {
+    pub kind: Kind,
+    pub title: &'static str,
+    pub message: String,
+    pub reference: String,
+    pub back: Option<(String, String)>,
+    pub asked_for: Option<String>,
+    pub show_login: bool,
+}
+
+impl PageParts {
+    fn of(e: &AppError) -> Self {
+        Self {
+            kind: e.kind,
+            title: e.title(),
+            message: e.message.clone(),
+            reference: e.reference.clone(),
+            back: e.hints.as_ref().and_then(|h| h.back.clone()),
+            asked_for: e.hints.as_ref().and_then(|h| h.asked_for.clone()),
+            show_login: e.offers_sign_in(),
+        }
+    }
+
+    pub fn render(&self, status: StatusCode, nav: Option<&NavView>) -> HttpResponse {
+        match self.body(nav) {
+            Some(body) => HttpResponse::build(status)
+                .content_type("text/html; charset=utf-8")
+                .body(body),
+            None => HttpResponse::build(status)
+                .content_type("text/plain; charset=utf-8")
+                .body(format!("{} (reference {})", self.title, self.reference)),
+        }
+    }
+
+    pub fn body(&self, nav: Option<&NavView>) -> Option<String> {
+        let (back_href, back_label) = match (&self.back, nav) {
+            (Some((href, label)), _) => (href.as_str(), label.as_str()),
+            (None, Some(_)) => ("/roles", "Back to your roles"),
+            (None, None) if self.show_login => ("/login", "Sign in again"),
+            (None, None) => ("/login", "Sign in"),
+        };
+        let page = ErrorPage {
+            title: self.title,
+            message: &self.message,
+            asked_for: self.asked_for.as_deref(),
+            reference: &self.reference,
+            show_login: self.show_login,
+            nav,
+            back_href,
+            back_label,
+        };
+        page.render().ok()
     }
 }
 
@@ -189,7 +269,9 @@ impl AppError {
 /// not take, a body over the size limit, an unreadable payload) carry actix's error text as
 /// plain text and no reference. They become the usual page or problem JSON, with a reference
 /// that the log line names too. Roleport's own pages and problem JSON pass unchanged.
-pub fn plain_errors<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+pub fn plain_errors<B: actix_web::body::MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
     let ours = res
         .headers()
         .get(CONTENT_TYPE)
@@ -200,6 +282,9 @@ pub fn plain_errors<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandle
                 || ct.starts_with("application/json")
         });
     if ours {
+        if res.response().extensions().get::<PageParts>().is_some() {
+            return Ok(super::error_nav::with_nav(res));
+        }
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let status = res.status();
@@ -227,7 +312,9 @@ pub fn plain_errors<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandle
     let mut page = AppError::new(kind, format, reference, message).error_response();
     // The status stays what it was (405, 413, …); only the words and the reference change.
     *page.status_mut() = status;
-    Ok(ErrorHandlerResponse::Response(
-        ServiceResponse::new(req, page).map_into_right_body(),
-    ))
+    let res = ServiceResponse::new(req, page);
+    if format == Format::Html {
+        return Ok(super::error_nav::fresh_with_nav(res));
+    }
+    Ok(ErrorHandlerResponse::Response(res.map_into_right_body()))
 }

@@ -182,8 +182,28 @@ pub struct SignOutPage {
 pub struct ErrorPage<'a> {
     pub title: &'a str,
     pub message: &'a str,
+    /// What was asked for, in words ("You have no role ReadOnly in demo-prod"), when known.
+    pub asked_for: Option<&'a str>,
     pub reference: &'a str,
     pub show_login: bool,
+    /// The header's person and Sign out form, when the request carries a live session.
+    pub nav: Option<&'a NavView>,
+    pub back_href: &'a str,
+    pub back_label: &'a str,
+}
+
+/// The signed-in person as every page's header shows them.
+#[derive(Debug, Clone)]
+pub struct NavView {
+    pub person: String,
+    pub idp: String,
+    pub csrf_token: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "signed_out.html")]
+pub struct SignedOutPage {
+    pub reference: String,
 }
 
 /// "1 h", "1 h 30 min", "15 min".

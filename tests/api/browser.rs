@@ -210,7 +210,10 @@ async fn browser_alice_signs_in_through_the_idp_form_and_sees_both_roles() {
     assert!(csrf.len() >= 16, "csrf token too short: {csrf:?}");
     assert_page_sound(&page, &shot.0);
     // The header's Sign out button (a POST with the CSRF token) ended the session.
-    assert_eq!(page["sign_out"]["landed"], "/login", "{page}");
+    assert_eq!(page["sign_out"]["landed"], "/logout", "{page}");
+    assert_eq!(page["sign_out"]["heading"], "You are signed out", "{page}");
+    assert_eq!(page["sign_out"]["sign_in_again"], "/login", "{page}");
+    assert_eq!(page["sign_out"]["header_forms"], 0, "{page}");
     assert_eq!(page["sign_out"]["roles_then"], "/login", "{page}");
 
     // The browser, not a scripted client, made the sign-in: the audit row says so.

@@ -260,7 +260,8 @@ async fn logout_ends_the_session() {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 303);
+    assert_eq!(resp.status(), 200);
+    assert!(resp.text().await.unwrap().contains("You are signed out"));
     assert_eq!(app.get("/api/v1/roles").await.status(), 401);
     assert_eq!(app.session_count().await, 0);
     let roles = app.get("/roles").await;

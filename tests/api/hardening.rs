@@ -243,8 +243,20 @@ async fn a_sign_out_post_with_the_token_ends_the_session() {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 303);
-    assert_eq!(location(&resp), "/login");
+    // A page that says so, with the way back in, and the cookie removed.
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers().get("set-cookie").is_some());
+    let html = resp.text().await.unwrap();
+    assert!(
+        html.contains(r#"<h1 id="signed-out">You are signed out</h1>"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<a class="button" id="sign-in-again" href="/login">"#),
+        "{html}"
+    );
+    assert!(!html.contains(r#"action="/logout""#), "{html}");
+    let reference = reference_in(&html);
     assert_eq!(app.get("/api/v1/roles").await.status(), 401);
     assert_eq!(app.session_count().await, 0);
     let events = app.audit_events().await;
@@ -252,6 +264,11 @@ async fn a_sign_out_post_with_the_token_ends_the_session() {
     assert_eq!(out["kind"], "sign_out");
     assert_eq!(out["outcome"], "accepted");
     assert_eq!(out["subject"], "alice");
+    // The page's reference is the audit row's.
+    let rows = roleport::db::audit::by_reference(&app.pool, &reference)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
 }
 
 #[tokio::test]

@@ -23,6 +23,7 @@ mod cli;
 mod credentials_once;
 mod e2e_oidc;
 mod e2e_saml;
+mod error_pages;
 mod forge;
 mod fuzz;
 mod hardening;

@@ -62,14 +62,18 @@ try {
   await page.screenshot({ path: screenshot, fullPage: true });
   const url = page.url();
 
-  // Sign out with the header's button (a form posting the CSRF token), then try the roles page.
+  // Sign out with the header's button (a form posting the CSRF token): the answer is a "signed
+  // out" page at /logout. Then try the roles page.
   let signOut = null;
   const button = page.locator('header form.signout button');
   if ((await button.count()) > 0) {
-    await Promise.all([page.waitForURL((u) => pathOf(u.toString()) === '/login'), button.click()]);
+    await Promise.all([page.waitForURL((u) => pathOf(u.toString()) === '/logout'), button.click()]);
     const landed = pathOf(page.url());
+    const heading = (await page.locator('h1').first().textContent())?.trim() ?? null;
+    const signInAgain = await page.locator('a#sign-in-again').getAttribute('href').catch(() => null);
+    const headerForms = await page.locator('header form.signout').count();
     await page.goto(`${base}/roles`);
-    signOut = { landed, roles_then: pathOf(page.url()) };
+    signOut = { landed, heading, sign_in_again: signInAgain, header_forms: headerForms, roles_then: pathOf(page.url()) };
   }
   process.stdout.write(
     JSON.stringify({

@@ -1,5 +1,6 @@
 //! Sign-out: `GET /logout` only asks (a page with a button), `POST /logout` with the session's
-//! CSRF token ends the session. Another site can therefore not sign a person out.
+//! CSRF token ends the session and answers a "You are signed out" page (not a redirect, so the
+//! person sees that it worked). Another site can therefore not sign a person out.
 
 use super::session::MaybeSignedIn;
 use crate::audit::{AuditEvent, EventKind, Outcome, new_reference};
@@ -7,7 +8,7 @@ use crate::db;
 use crate::http::AppState;
 use crate::http::errors::{AppError, Format, Kind};
 use crate::http::request_meta::RequestMeta;
-use crate::http::views::SignOutPage;
+use crate::http::views::{SignOutPage, SignedOutPage};
 use actix_web::{HttpRequest, HttpResponse, Responder, web};
 use serde::Deserialize;
 
@@ -64,7 +65,8 @@ async fn sign_out(
             Format::Html,
             reference,
             "This sign-out form has expired, so you are still signed in. Sign out with the button on a Roleport page.",
-        ));
+        )
+        .back_to("/logout", "Sign out"));
     }
     if let Err(e) = db::sessions::delete(&state.pool, &signed_in.token_hash).await {
         tracing::error!(reference, error = %e, "cannot delete session");
@@ -77,10 +79,21 @@ async fn sign_out(
     }
     audit_or_log(&state, &reference, event).await;
     tracing::info!(reference, subject = %signed_in.session.identity.subject, "signed out");
-    Ok(HttpResponse::SeeOther()
-        .insert_header(("Location", "/login"))
-        .cookie(state.cookies.removal(state.cookies.session_name()))
-        .finish())
+    let mut page = SignedOutPage { reference }
+        .respond_to(&req)
+        .map_into_boxed_body();
+    page.add_cookie(&state.cookies.removal(state.cookies.session_name()))
+        .map_err(|e| {
+            let reference = new_reference();
+            tracing::error!(reference, error = %e, "cannot write the cookie removal");
+            AppError::new(
+                Kind::Internal,
+                Format::Html,
+                reference,
+                "Something went wrong.",
+            )
+        })?;
+    Ok(page)
 }
 
 async fn audit_or_log(state: &AppState, reference: &str, event: AuditEvent) {

@@ -25,6 +25,15 @@ pub struct SignedIn {
 }
 
 impl SignedIn {
+    /// The header every page shows for this person.
+    pub fn nav(&self) -> crate::http::views::NavView {
+        crate::http::views::NavView {
+            person: self.session.identity.subject.clone(),
+            idp: self.session.identity.idp.clone(),
+            csrf_token: self.session.csrf_token.clone(),
+        }
+    }
+
     /// Whether `sent` is this session's CSRF token (constant time; an empty token never is).
     pub fn csrf_matches(&self, sent: Option<&str>) -> bool {
         let sent = sent.unwrap_or_default();
@@ -109,6 +118,7 @@ impl<A: Answer + 'static> FromRequest for MaybeSignedIn<A> {
         Box::pin(async move {
             let state = app_state(&req, A::FORMAT)?;
             let signed_in = current(&state, &req, A::FORMAT).await?;
+            crate::http::error_nav::remember(&req, signed_in.as_ref().map(SignedIn::nav));
             Ok(Self {
                 signed_in,
                 answer: PhantomData,
@@ -181,7 +191,9 @@ impl<B: CsrfCarrier> FromRequest for SignedInWithCsrf<B> {
         Box::pin(async move {
             let body = body.await.map_err(Into::into)?;
             let state = app_state(&req, B::FORMAT)?;
-            let signed_in = current(&state, &req, B::FORMAT).await?.ok_or_else(|| {
+            let signed_in = current(&state, &req, B::FORMAT).await?;
+            crate::http::error_nav::remember(&req, signed_in.as_ref().map(SignedIn::nav));
+            let signed_in = signed_in.ok_or_else(|| {
                 AppError::new(
                     Kind::NotSignedIn,
                     B::FORMAT,

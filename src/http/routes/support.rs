@@ -99,13 +99,18 @@ async fn refuse_decode(state: &AppState, req: &HttpRequest, signed_in: &SignedIn
     event.details = serde_json::json!({ "capability": DECODE_CAPABILITY, "path": req.path() });
     audit_or_log(state, &reference, event).await;
     tracing::warn!(security = true, reference, subject = %signed_in.session.identity.subject, "support tool refused: no decode capability");
+    let nav = signed_in.nav();
     html_page(
         StatusCode::FORBIDDEN,
         &ErrorPage {
             title: "Not allowed",
             message: "Decoding AWS authorization messages is only for people whose access rules grant it. If you need it, ask your platform team and quote the reference below.",
+            asked_for: Some("You asked to decode an AWS authorization message."),
             reference: &reference,
             show_login: false,
+            nav: Some(&nav),
+            back_href: "/roles",
+            back_label: "Back to your roles",
         },
     )
 }
