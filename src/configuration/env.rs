@@ -78,13 +78,15 @@ pub(super) fn refuse_secrets_in_file(table: &toml::Table) -> Result<(), ConfigEr
                 .into(),
         ));
     }
-    crate::sealing::settings::refuse_key_in_file(table).map_err(ConfigError::Invalid)?;
-    if table.get("audit").and_then(|a| a.get("key")).is_some() {
-        return Err(ConfigError::Invalid(
-            "audit.key must not be written in the configuration file: use audit.key_file, or \
-             ROLEPORT_AUDIT__KEY(_FILE)"
-                .into(),
-        ));
+    // Key rings (one `<id> <base64>` per line) come only from `key_file` or the environment.
+    for section in ["audit", "sealing"] {
+        if table.get(section).and_then(|s| s.get("key")).is_some() {
+            let upper = section.to_uppercase();
+            return Err(ConfigError::Invalid(format!(
+                "{section}.key must not be written in the configuration file: use \
+                 {section}.key_file, or ROLEPORT_{upper}__KEY(_FILE)"
+            )));
+        }
     }
     Ok(())
 }

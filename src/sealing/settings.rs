@@ -17,18 +17,6 @@ pub struct SealingSettings {
     pub key: Option<SecretString>,
 }
 
-/// Called on the settings file before the environment is applied: the keys never sit in it.
-pub fn refuse_key_in_file(table: &toml::Table) -> Result<(), String> {
-    if table.get("sealing").and_then(|s| s.get("key")).is_some() {
-        return Err(
-            "sealing.key must not be written in the configuration file: use sealing.key_file, or \
-             ROLEPORT_SEALING__KEY(_FILE)"
-                .into(),
-        );
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use crate::configuration::load;
