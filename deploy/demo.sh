@@ -18,9 +18,9 @@
 # Environment (all optional):
 #   DATABASE_URL   Postgres URL for the demo database (default postgres://postgres@127.0.0.1:5432/roleport_demo;
 #                  when unset, deploy/postgres.sh provides a local Postgres). The database is created if missing.
-#   DEMO_LDAP_PORT, DEMO_IDP_PORT   ports of the demo peers (default 38910, 38911).
-#   DEMO_MOTO_PORT, DEMO_FEDERATION_PORT   the STS emulator and the sign-in stand-in (default 38912, 38913).
-#   DEMO_OIDC_PORT the OpenID provider (default 38914; needs Node.js 20.12+ and npm).
+#   DEMO_LDAP_PORT, DEMO_IDP_PORT   ports of the demo peers (default 18910, 18911).
+#   DEMO_MOTO_PORT, DEMO_FEDERATION_PORT   the STS emulator and the sign-in stand-in (default 18912, 18913).
+#   DEMO_OIDC_PORT the OpenID provider (default 18914; needs Node.js 20.12+ and npm).
 #   ROLEPORT_VENV  moto's venv (default .run/venv; deploy/peers/moto/install.sh creates it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,11 +43,11 @@ LISTEN_PORT=8080
 # deploy/demo/roleport.toml [metrics] listen: Prometheus metrics, off the public listener.
 METRICS_PORT=9464
 PUBLIC_URL="http://127.0.0.1:$LISTEN_PORT"
-LDAP_PORT=${DEMO_LDAP_PORT:-38910}
-IDP_PORT=${DEMO_IDP_PORT:-38911}
-MOTO_PORT=${DEMO_MOTO_PORT:-38912}
-FED_PORT=${DEMO_FEDERATION_PORT:-38913}
-OIDC_PORT=${DEMO_OIDC_PORT:-38914}
+LDAP_PORT=${DEMO_LDAP_PORT:-18910}
+IDP_PORT=${DEMO_IDP_PORT:-18911}
+MOTO_PORT=${DEMO_MOTO_PORT:-18912}
+FED_PORT=${DEMO_FEDERATION_PORT:-18913}
+OIDC_PORT=${DEMO_OIDC_PORT:-18914}
 MOTO_URL="http://127.0.0.1:$MOTO_PORT"
 FED_URL="http://127.0.0.1:$FED_PORT"
 VENV=${ROLEPORT_VENV:-$ROOT/.run/venv}

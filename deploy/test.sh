@@ -17,12 +17,13 @@ fi
 bash deploy/postgres.sh
 bash deploy/peers/moto/install.sh
 
-# Overridable so a second run (another checkout, another engineer's peers) does not collide.
+# Overridable so a second run (another checkout, another engineer's peers) does not collide. The
+# defaults sit below Linux's ephemeral range (32768-60999), where an outgoing connection could hold them.
 STATE=${ROLEPORT_TEST_STATE:-$ROOT/.run/test-peers}
-LDAP_PORT=${ROLEPORT_TEST_LDAP_PORT:-38900}
-IDP_PORT=${ROLEPORT_TEST_IDP_PORT:-38901}
-MOTO_PORT=${ROLEPORT_TEST_MOTO_PORT:-38902}
-OIDC_PORT=${ROLEPORT_TEST_OIDC_PORT:-38903}
+LDAP_PORT=${ROLEPORT_TEST_LDAP_PORT:-18900}
+IDP_PORT=${ROLEPORT_TEST_IDP_PORT:-18901}
+MOTO_PORT=${ROLEPORT_TEST_MOTO_PORT:-18902}
+OIDC_PORT=${ROLEPORT_TEST_OIDC_PORT:-18903}
 # Roleport reads every ROLEPORT_* variable as a setting: keep these knobs away from the binary.
 unset ROLEPORT_TEST_STATE ROLEPORT_TEST_LDAP_PORT ROLEPORT_TEST_IDP_PORT ROLEPORT_TEST_MOTO_PORT ROLEPORT_TEST_OIDC_PORT
 mkdir -p "$STATE"

@@ -3,7 +3,7 @@
 NOT AWS: a small loopback server for deploy/demo.sh, so that Roleport's "Console" button has
 somewhere to go. Run it with the moto venv's python (it needs boto3):
 
-    .run/venv/bin/python deploy/demo/federation.py --port 38913 --sts http://127.0.0.1:38912
+    .run/venv/bin/python deploy/demo/federation.py --port 18913 --sts http://127.0.0.1:18912
 
 GET /federation?Action=getSigninToken&Session=<json>[&SessionDuration=N]
     Session must be JSON with exactly sessionId, sessionKey and sessionToken (non-empty strings);
@@ -293,7 +293,7 @@ def is_local(url: str, handler: BaseHTTPRequestHandler) -> bool:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=38913)
+    ap.add_argument("--port", type=int, default=18913)
     ap.add_argument("--sts", required=True, help="STS endpoint to check sessions with (moto)")
     a = ap.parse_args()
     Handler.sts_url = a.sts
