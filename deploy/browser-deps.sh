@@ -24,4 +24,4 @@ if [[ $want != "$have" || ! -f $DIR/node_modules/playwright-core/package.json ||
   fi
   echo "$want" > "$STAMP"
 fi
-echo "browser-deps: chromium and playwright-core and axe-core present"
+echo "browser-deps: chromium, playwright-core and axe-core present"
