@@ -16,6 +16,7 @@ if ! cargo nextest --version >/dev/null 2>&1; then
 fi
 bash deploy/postgres.sh
 bash deploy/peers/moto/install.sh
+bash deploy/checks/install.sh
 
 # Overridable so a second run (another checkout, another engineer's peers) does not collide. The
 # defaults sit below Linux's ephemeral range (32768-60999), where an outgoing connection could hold them.

@@ -21,6 +21,7 @@ mod aws_support;
 mod browser;
 mod cli;
 mod credentials_once;
+mod deploy_manifests;
 mod e2e_oidc;
 mod e2e_saml;
 mod error_pages;
