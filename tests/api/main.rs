@@ -17,6 +17,7 @@ mod aws_harness;
 mod aws_keys;
 mod aws_modes;
 mod aws_oidc;
+mod aws_registration;
 mod aws_support;
 mod browser;
 mod cli;

@@ -288,6 +288,8 @@ def main() -> None:
     env = {
         "MOTO_URL": a.endpoint,
         "MOTO_PORT": str(a.port),
+        # The venv's interpreter, with boto3: tests drive moto's CloudFormation and IAM with it.
+        "MOTO_PYTHON": sys.executable,
         "AWS_ACCOUNT_ID": ACCOUNT_ID,
         "AWS_REGION": REGION,
         "SAML_PROVIDER_ARN": saml_arn,
