@@ -225,6 +225,7 @@ async fn callback(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRe
         }) => {
             let upstream = db::sessions::Upstream {
                 id_token: Some(&id_token),
+                source_ip: None,
             };
             let started = sign_in::accepted(
                 &state, &reference, &meta, identity, grants, upstream, return_to,
