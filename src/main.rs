@@ -316,7 +316,9 @@ async fn rules(settings: &Settings, command: RulesCommand) -> Result<ExitCode, S
                     if let Err(e) =
                         db::audit::append(&pool, &reference, Clock::system().now(), event).await
                     {
-                        eprintln!("warning: the rules are imported, but the audit row was not written: {e}");
+                        eprintln!(
+                            "warning: the rules are imported, but the audit row was not written: {e}"
+                        );
                     }
                     println!(
                         "imported {} accounts, {} roles, {} rules (generation {generation})",

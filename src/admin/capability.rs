@@ -90,7 +90,12 @@ mod tests {
     #[test]
     fn near_misses_open_nothing() {
         // Capabilities are compared exactly, as the rules wrote them.
-        for wrong in ["Security-Team", "security-team ", "securityteam", "audit_read"] {
+        for wrong in [
+            "Security-Team",
+            "security-team ",
+            "securityteam",
+            "audit_read",
+        ] {
             assert!(areas(&caps(&[wrong])).is_empty(), "{wrong}");
         }
     }

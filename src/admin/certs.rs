@@ -29,11 +29,7 @@ impl Expiry {
     }
 }
 
-pub fn expiry(
-    not_before: DateTime<Utc>,
-    not_after: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> Expiry {
+pub fn expiry(not_before: DateTime<Utc>, not_after: DateTime<Utc>, now: DateTime<Utc>) -> Expiry {
     if now < not_before {
         Expiry::NotYetValid
     } else if now >= not_after {

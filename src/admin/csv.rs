@@ -43,7 +43,11 @@ mod tests {
         let mut cells = Vec::new();
         let mut chars = body.chars().peekable();
         loop {
-            assert_eq!(chars.next(), Some('"'), "cell starts with a quote: {line:?}");
+            assert_eq!(
+                chars.next(),
+                Some('"'),
+                "cell starts with a quote: {line:?}"
+            );
             let mut cell = String::new();
             loop {
                 match chars.next() {
@@ -67,7 +71,10 @@ mod tests {
 
     #[test]
     fn formulas_become_text() {
-        assert_eq!(cell("=HYPERLINK(\"http://x\")"), "\"'=HYPERLINK(\"\"http://x\"\")\"");
+        assert_eq!(
+            cell("=HYPERLINK(\"http://x\")"),
+            "\"'=HYPERLINK(\"\"http://x\"\")\""
+        );
         assert_eq!(cell("+1"), "\"'+1\"");
         assert_eq!(cell("-2+3"), "\"'-2+3\"");
         assert_eq!(cell("@SUM(A1)"), "\"'@SUM(A1)\"");

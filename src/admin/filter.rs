@@ -121,16 +121,16 @@ fn time(field: &'static str, raw: &Option<String>) -> Result<Option<DateTime<Utc
 impl AuditFilter {
     pub fn parse(q: &AuditQuery) -> Result<Self, FilterError> {
         let account = text("account", &q.account)?;
-        if let Some(a) = &account {
-            if a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(err("account", "an AWS account id is 12 digits"));
-            }
+        if let Some(a) = &account
+            && (a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(err("account", "an AWS account id is 12 digits"));
         }
         let kind = text("kind", &q.kind)?;
-        if let Some(k) = &kind {
-            if !k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
-                return Err(err("kind", "an event kind such as sign_in"));
-            }
+        if let Some(k) = &kind
+            && !k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+        {
+            return Err(err("kind", "an event kind such as sign_in"));
         }
         let outcome = match q.outcome.as_deref().unwrap_or_default() {
             "" => None,
@@ -160,10 +160,10 @@ impl AuditFilter {
             to: time("to", &q.to)?,
             before,
         };
-        if let (Some(from), Some(to)) = (filter.from, filter.to) {
-            if from >= to {
-                return Err(err("to", "must be after from"));
-            }
+        if let (Some(from), Some(to)) = (filter.from, filter.to)
+            && from >= to
+        {
+            return Err(err("to", "must be after from"));
         }
         Ok(filter)
     }
@@ -186,7 +186,10 @@ impl AuditFilter {
         ];
         pairs
             .iter()
-            .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", urlencoding::encode(v))))
+            .filter_map(|(k, v)| {
+                v.as_ref()
+                    .map(|v| format!("{k}={}", urlencoding::encode(v)))
+            })
             .collect::<Vec<_>>()
             .join("&")
     }
@@ -245,8 +248,14 @@ mod tests {
             assert_eq!(e.field, field, "{value}");
         }
         let long = "x".repeat(MAX_CHARS + 1);
-        assert_eq!(AuditFilter::parse(&q(&[("role", &long)])).unwrap_err().field, "role");
-        let e = AuditFilter::parse(&q(&[("from", "2026-12-07"), ("to", "2026-12-06")])).unwrap_err();
+        assert_eq!(
+            AuditFilter::parse(&q(&[("role", &long)]))
+                .unwrap_err()
+                .field,
+            "role"
+        );
+        let e =
+            AuditFilter::parse(&q(&[("from", "2026-12-07"), ("to", "2026-12-06")])).unwrap_err();
         assert_eq!(e.field, "to");
     }
 
@@ -254,9 +263,14 @@ mod tests {
     fn times_in_three_spellings() {
         let day = parse_time("2026-12-07").unwrap();
         assert_eq!(day.to_rfc3339(), "2026-12-07T00:00:00+00:00");
-        assert_eq!(parse_time("2026-12-07T12:30").unwrap().to_rfc3339(), "2026-12-07T12:30:00+00:00");
         assert_eq!(
-            parse_time("2026-12-07T12:30:00+01:00").unwrap().to_rfc3339(),
+            parse_time("2026-12-07T12:30").unwrap().to_rfc3339(),
+            "2026-12-07T12:30:00+00:00"
+        );
+        assert_eq!(
+            parse_time("2026-12-07T12:30:00+01:00")
+                .unwrap()
+                .to_rfc3339(),
             "2026-12-07T11:30:00+00:00"
         );
     }

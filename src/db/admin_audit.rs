@@ -70,7 +70,9 @@ fn push_filter(q: &mut QueryBuilder<'_, Postgres>, f: &AuditFilter) {
         q.push(" AND event->>'outcome' = ").push_bind(v.as_str());
     }
     if let Some(v) = &f.reason {
-        q.push(" AND starts_with(event->>'reason', ").push_bind(v.clone()).push(")");
+        q.push(" AND starts_with(event->>'reason', ")
+            .push_bind(v.clone())
+            .push(")");
     }
     if let Some(v) = f.from {
         q.push(" AND at >= ").push_bind(v);
@@ -89,7 +91,8 @@ pub async fn search(
     filter: &AuditFilter,
     limit: i64,
 ) -> Result<Vec<AuditRow>, sqlx::Error> {
-    let mut q = QueryBuilder::new("SELECT seq, ref_id, at, event, pos, sealed_at FROM audit_events");
+    let mut q =
+        QueryBuilder::new("SELECT seq, ref_id, at, event, pos, sealed_at FROM audit_events");
     push_filter(&mut q, filter);
     q.push(" ORDER BY seq DESC LIMIT ").push_bind(limit);
     let rows = q.build().fetch_all(pool).await?;
@@ -192,16 +195,19 @@ pub async fn people_since(
     rows.iter()
         .map(|r| {
             let event: serde_json::Value = r.try_get("event")?;
-            let text = |v: Option<&serde_json::Value>| {
-                v.and_then(|v| v.as_str()).map(str::to_string)
-            };
+            let text =
+                |v: Option<&serde_json::Value>| v.and_then(|v| v.as_str()).map(str::to_string);
             Ok(SeenPerson {
                 idp: text(event.get("idp")).unwrap_or_default(),
                 subject: text(event.get("subject")).unwrap_or_default(),
                 groups: event
                     .get("groups")
                     .and_then(|g| g.as_array())
-                    .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|v| v.as_str().map(str::to_string))
+                            .collect()
+                    })
                     .unwrap_or_default(),
                 email: text(event.get("details").and_then(|d| d.get("email"))),
                 at: r.try_get("at")?,

@@ -55,8 +55,10 @@ mod tests {
         b.set_subject_name(&name).unwrap();
         b.set_issuer_name(&name).unwrap();
         b.set_pubkey(&key).unwrap();
-        b.set_not_before(&Asn1Time::from_unix(1_700_000_000).unwrap()).unwrap();
-        b.set_not_after(&Asn1Time::from_unix(1_800_000_000).unwrap()).unwrap();
+        b.set_not_before(&Asn1Time::from_unix(1_700_000_000).unwrap())
+            .unwrap();
+        b.set_not_after(&Asn1Time::from_unix(1_800_000_000).unwrap())
+            .unwrap();
         b.sign(&key, MessageDigest::sha256()).unwrap();
         let der = b.build().to_der().unwrap();
         let f = facts(&der).unwrap();

@@ -8,6 +8,7 @@ mod helpers;
 
 mod abuse;
 mod ad_groups;
+mod admin;
 mod attacks;
 mod audit;
 mod aws_broker;

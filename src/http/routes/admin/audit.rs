@@ -155,11 +155,9 @@ async fn search(
     rows.truncate(usize::try_from(PAGE).unwrap_or(usize::MAX));
     p.query = filter.query_string();
     p.first_page = filter.before.is_none();
-    if more {
-        if let Some(last) = rows.last() {
-            let sep = if p.query.is_empty() { "" } else { "&" };
-            p.next_href = Some(format!("/admin/audit?{}{sep}before={}", p.query, last.seq));
-        }
+    if more && let Some(last) = rows.last() {
+        let sep = if p.query.is_empty() { "" } else { "&" };
+        p.next_href = Some(format!("/admin/audit?{}{sep}before={}", p.query, last.seq));
     }
     p.rows = rows.iter().map(row_view).collect();
     Ok(html(StatusCode::OK, &p))
@@ -176,9 +174,16 @@ fn recorded_claims(row: &AuditRow) -> Option<Claims> {
         .event
         .get("groups")
         .and_then(|g| g.as_array())
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
-    let email = row.detail("email").and_then(|v| v.as_str()).map(str::to_string);
+    let email = row
+        .detail("email")
+        .and_then(|v| v.as_str())
+        .map(str::to_string);
     Some(Claims {
         idp: idp.to_string(),
         subject: subject.to_string(),
@@ -203,7 +208,11 @@ async fn event(
             &state,
             &req,
             EventKind::AdminAction,
-            if seq.is_some() { Outcome::Accepted } else { Outcome::Rejected },
+            if seq.is_some() {
+                Outcome::Accepted
+            } else {
+                Outcome::Rejected
+            },
             "audit.event",
             serde_json::json!({ "seq": seq }),
         )
@@ -225,26 +234,64 @@ async fn event(
         .map_err(|e| unavailable(reference.clone(), &e))?
         .ok_or_else(|| not_found(reference))?;
     let mut fields = vec![
-        FieldView { label: "Time (UTC)", value: row.at.to_rfc3339_opts(SecondsFormat::Micros, true) },
-        FieldView { label: "Reference", value: row.reference.clone() },
-        FieldView { label: "Event", value: row.field("kind").to_string() },
-        FieldView { label: "Outcome", value: row.field("outcome").to_string() },
-        FieldView { label: "Person", value: row.field("subject").to_string() },
-        FieldView { label: "Identity provider", value: row.field("idp").to_string() },
-        FieldView { label: "Reason", value: row.field("reason").to_string() },
-        FieldView { label: "Source address", value: row.field("source_ip").to_string() },
-        FieldView { label: "User agent", value: row.field("user_agent").to_string() },
+        FieldView {
+            label: "Time (UTC)",
+            value: row.at.to_rfc3339_opts(SecondsFormat::Micros, true),
+        },
+        FieldView {
+            label: "Reference",
+            value: row.reference.clone(),
+        },
+        FieldView {
+            label: "Event",
+            value: row.field("kind").to_string(),
+        },
+        FieldView {
+            label: "Outcome",
+            value: row.field("outcome").to_string(),
+        },
+        FieldView {
+            label: "Person",
+            value: row.field("subject").to_string(),
+        },
+        FieldView {
+            label: "Identity provider",
+            value: row.field("idp").to_string(),
+        },
+        FieldView {
+            label: "Reason",
+            value: row.field("reason").to_string(),
+        },
+        FieldView {
+            label: "Source address",
+            value: row.field("source_ip").to_string(),
+        },
+        FieldView {
+            label: "User agent",
+            value: row.field("user_agent").to_string(),
+        },
     ];
     let groups = row
         .event
         .get("groups")
         .and_then(|g| g.as_array())
-        .map(|a| a.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join("\n"))
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str())
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
         .unwrap_or_default();
-    fields.push(FieldView { label: "Groups", value: groups });
+    fields.push(FieldView {
+        label: "Groups",
+        value: groups,
+    });
     fields.retain(|f| !f.value.is_empty());
     let rules = state.rules();
-    let deciding_rule = row.detail("rule").and_then(|v| v.as_str()).map(str::to_string);
+    let deciding_rule = row
+        .detail("rule")
+        .and_then(|v| v.as_str())
+        .map(str::to_string);
     let deciding_rule_now = deciding_rule.as_deref().and_then(|id| {
         rules.rule_set().rules.iter().find(|r| r.id == id).map(|r| {
             let mut one = rules.rule_set().clone();
@@ -255,9 +302,8 @@ async fn event(
                 .map_or(text.clone(), |(_, rule)| rule.to_string())
         })
     });
-    let explanation = recorded_claims(&row).map(|claims| {
-        super::rules::explanation_view(&mapping::explain(&rules, &claims))
-    });
+    let explanation = recorded_claims(&row)
+        .map(|claims| super::rules::explanation_view(&mapping::explain(&rules, &claims)));
     let chain = match (row.pos, row.sealed_at) {
         (Some(pos), Some(at)) => format!("sealed at position {pos}, {}", time(at)),
         _ => "not sealed yet (the sealer links new rows within seconds)".to_string(),
@@ -266,8 +312,10 @@ async fn event(
         nav: admin.nav(),
         seq: row.seq,
         fields,
-        details_json: serde_json::to_string_pretty(row.event.get("details").unwrap_or(&serde_json::Value::Null))
-            .unwrap_or_default(),
+        details_json: serde_json::to_string_pretty(
+            row.event.get("details").unwrap_or(&serde_json::Value::Null),
+        )
+        .unwrap_or_default(),
         deciding_rule,
         deciding_rule_now,
         explanation,
@@ -284,12 +332,27 @@ enum ExportFormat {
 }
 
 const CSV_HEADER: [&str; 13] = [
-    "seq", "at", "reference", "kind", "outcome", "idp", "subject", "role_arn", "rule",
-    "access_key_id", "reason", "source_ip", "details",
+    "seq",
+    "at",
+    "reference",
+    "kind",
+    "outcome",
+    "idp",
+    "subject",
+    "role_arn",
+    "rule",
+    "access_key_id",
+    "reason",
+    "source_ip",
+    "details",
 ];
 
 fn csv_line(row: &AuditRow) -> String {
-    let details = row.event.get("details").map(|d| d.to_string()).unwrap_or_default();
+    let details = row
+        .event
+        .get("details")
+        .map(|d| d.to_string())
+        .unwrap_or_default();
     csv::record(&[
         row.seq.to_string(),
         row.at.to_rfc3339_opts(SecondsFormat::Micros, true),
@@ -339,7 +402,10 @@ fn export_stream(
                 Err(e) => {
                     // The response has started: end it short, and say so in the log.
                     tracing::error!(error = %e, "audit export failed part way");
-                    return Some((Err(actix_web::error::ErrorServiceUnavailable("export failed")), (None, None)));
+                    return Some((
+                        Err(actix_web::error::ErrorServiceUnavailable("export failed")),
+                        (None, None),
+                    ));
                 }
             };
             let mut chunk = header.unwrap_or_default();
@@ -410,7 +476,10 @@ async fn export(
         .await?;
     let stamp = state.clock.now().format("%Y%m%dT%H%M%SZ");
     let (content_type, file) = match format {
-        ExportFormat::Csv => ("text/csv; charset=utf-8", format!("roleport-audit-{stamp}.csv")),
+        ExportFormat::Csv => (
+            "text/csv; charset=utf-8",
+            format!("roleport-audit-{stamp}.csv"),
+        ),
         ExportFormat::JsonLines => (
             "application/x-ndjson; charset=utf-8",
             format!("roleport-audit-{stamp}.jsonl"),
@@ -418,7 +487,10 @@ async fn export(
     };
     Ok(HttpResponse::Ok()
         .content_type(content_type)
-        .insert_header(("Content-Disposition", format!("attachment; filename=\"{file}\"")))
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"{file}\""),
+        ))
         .insert_header(("Cache-Control", "no-store"))
         .insert_header(("X-Roleport-Reference", reference))
         .streaming(export_stream(state.pool.clone(), filter, format)))
@@ -458,9 +530,15 @@ async fn chain(
     };
     let status = verify(&state.pool, state.audit.keys(), &options).await;
     let (intact, summary, details) = match &status {
-        Ok(ChainStatus::Intact { rows, checkpoints, unsealed }) => (
+        Ok(ChainStatus::Intact {
+            rows,
+            checkpoints,
+            unsealed,
+        }) => (
             true,
-            format!("{rows} rows and {checkpoints} checkpoints check out; {unsealed} rows wait to be sealed."),
+            format!(
+                "{rows} rows and {checkpoints} checkpoints check out; {unsealed} rows wait to be sealed."
+            ),
             serde_json::json!({ "intact": true, "rows": rows, "checkpoints": checkpoints, "unsealed": unsealed }),
         ),
         Ok(ChainStatus::Broken { pos, why }) => (
@@ -474,10 +552,22 @@ async fn chain(
         }
     };
     let reference = admin
-        .record(&state, &req, EventKind::AdminAction, Outcome::Accepted, "audit.verify", details)
+        .record(
+            &state,
+            &req,
+            EventKind::AdminAction,
+            Outcome::Accepted,
+            "audit.verify",
+            details,
+        )
         .await?;
     if !intact {
-        tracing::error!(security = true, reference, summary, "audit chain broken (seen from the admin page)");
+        tracing::error!(
+            security = true,
+            reference,
+            summary,
+            "audit chain broken (seen from the admin page)"
+        );
     }
     Ok(html(
         StatusCode::OK,

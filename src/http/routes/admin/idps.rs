@@ -23,7 +23,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 fn when(t: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
     t.map_or_else(
         || "never".to_string(),
-        |t| format!("{} ({} ago)", t.format("%Y-%m-%d %H:%M UTC"), human_span(now - t)),
+        |t| {
+            format!(
+                "{} ({} ago)",
+                t.format("%Y-%m-%d %H:%M UTC"),
+                human_span(now - t)
+            )
+        },
     )
 }
 
@@ -34,22 +40,33 @@ async fn list(
 ) -> Result<HttpResponse, AppError> {
     let admin = gated!(state, req, signed_in, Some(Area::Idps));
     let reference = admin
-        .record(&state, &req, EventKind::AdminAction, Outcome::Accepted, "idps.list", serde_json::json!({}))
+        .record(
+            &state,
+            &req,
+            EventKind::AdminAction,
+            Outcome::Accepted,
+            "idps.list",
+            serde_json::json!({}),
+        )
         .await?;
     let now = state.clock.now();
     let mut views = Vec::new();
     for settings in &state.settings.idps {
-        let activity = db::admin_audit::idp_activity(&state.pool, &settings.id, now - chrono::Duration::hours(24))
-            .await
-            .map_err(|e| {
-                tracing::error!(reference, error = %e, "reading IdP activity failed");
-                AppError::new(
-                    Kind::Unavailable,
-                    Format::Html,
-                    reference.clone(),
-                    "Roleport cannot reach its database right now. Please try again in a moment.",
-                )
-            })?;
+        let activity = db::admin_audit::idp_activity(
+            &state.pool,
+            &settings.id,
+            now - chrono::Duration::hours(24),
+        )
+        .await
+        .map_err(|e| {
+            tracing::error!(reference, error = %e, "reading IdP activity failed");
+            AppError::new(
+                Kind::Unavailable,
+                Format::Html,
+                reference.clone(),
+                "Roleport cannot reach its database right now. Please try again in a moment.",
+            )
+        })?;
         let mut view = IdpView {
             id: settings.id.clone(),
             display_name: settings.display_name.clone(),
@@ -65,17 +82,25 @@ async fn list(
         match &settings.kind {
             IdpKind::Saml(saml) => {
                 view.source = match (&saml.metadata_url, &saml.metadata_file) {
-                    (Some(url), _) => format!("metadata URL {url} (refreshed every {} s)", saml.metadata_refresh_seconds),
+                    (Some(url), _) => format!(
+                        "metadata URL {url} (refreshed every {} s)",
+                        saml.metadata_refresh_seconds
+                    ),
                     (None, Some(file)) => format!("metadata file {}", file.display()),
                     (None, None) => "entity id and certificates in the settings".to_string(),
                 };
                 if !saml.signing_cert_files.is_empty() {
-                    view.source.push_str(&format!(", plus {} pinned certificate file(s)", saml.signing_cert_files.len()));
+                    view.source.push_str(&format!(
+                        ", plus {} pinned certificate file(s)",
+                        saml.signing_cert_files.len()
+                    ));
                 }
                 let idp = state.idp(&settings.id);
                 view.age = match idp.as_ref().and_then(|i| i.refreshed_at) {
                     Some(t) => format!("metadata fetched {} ago", human_span(now - t)),
-                    None if saml.metadata_url.is_some() => "metadata not fetched since start-up".to_string(),
+                    None if saml.metadata_url.is_some() => {
+                        "metadata not fetched since start-up".to_string()
+                    }
                     None => "read at start-up".to_string(),
                 };
                 for der in idp.iter().flat_map(|i| i.trust.certificates.iter()) {

@@ -64,7 +64,12 @@ pub(super) fn explanation_view(e: &Explanation) -> ExplainView {
             .decision
             .grants
             .iter()
-            .map(|g| format!("{} in {} ({}), rule {}", g.role_name, g.account_alias, g.account_id, g.rule_id))
+            .map(|g| {
+                format!(
+                    "{} in {} ({}), rule {}",
+                    g.role_name, g.account_alias, g.account_id, g.rule_id
+                )
+            })
             .collect(),
         denied: e
             .decision
@@ -147,11 +152,20 @@ async fn show(
 ) -> Result<HttpResponse, AppError> {
     let admin = gated!(state, req, signed_in, Some(Area::Rules));
     let reference = admin
-        .record(&state, &req, EventKind::AdminAction, Outcome::Accepted, "rules.show", serde_json::json!({}))
+        .record(
+            &state,
+            &req,
+            EventKind::AdminAction,
+            Outcome::Accepted,
+            "rules.show",
+            serde_json::json!({}),
+        )
         .await?;
     let mut p = page(&state, &admin).await?;
     if let Some(generation) = query.imported {
-        p.notice = Some(format!("Imported: the rules are now generation {generation}."));
+        p.notice = Some(format!(
+            "Imported: the rules are now generation {generation}."
+        ));
     }
     p.reference = Some(reference);
     Ok(html(StatusCode::OK, &p))
@@ -190,7 +204,11 @@ async fn explain(
     let email = Some(form.email.clone()).filter(|e| !e.is_empty());
     let claims = Claims {
         idp: form.idp.clone(),
-        subject: if form.subject.is_empty() { "explain".into() } else { form.subject.clone() },
+        subject: if form.subject.is_empty() {
+            "explain".into()
+        } else {
+            form.subject.clone()
+        },
         email_verified: email.is_some(),
         email,
         groups,
@@ -237,7 +255,11 @@ fn checked(text: &str) -> Result<(RuleSet, CompiledRules, Vec<String>), Vec<Stri
         .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>())?;
     let compiled = CompiledRules::compile(set.clone())
         .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>())?;
-    Ok((set, compiled, warnings.iter().map(ToString::to_string).collect()))
+    Ok((
+        set,
+        compiled,
+        warnings.iter().map(ToString::to_string).collect(),
+    ))
 }
 
 fn grant_view(g: &GrantName) -> GrantChangeView {
@@ -315,7 +337,10 @@ async fn dry_run(
             }),
         )
         .await?;
-    p.problems = warnings.into_iter().map(|w| format!("warning: {w}")).collect();
+    p.problems = warnings
+        .into_iter()
+        .map(|w| format!("warning: {w}"))
+        .collect();
     p.dry_run = Some(DryRunView {
         people: run.people,
         days: DRY_RUN_DAYS,
@@ -378,7 +403,14 @@ async fn import(
     });
     // The intent is recorded first: nothing is imported unless this row is written.
     let reference = admin
-        .record(&state, &req, EventKind::AdminAction, Outcome::Accepted, "rules.import", summary.clone())
+        .record(
+            &state,
+            &req,
+            EventKind::AdminAction,
+            Outcome::Accepted,
+            "rules.import",
+            summary.clone(),
+        )
         .await?;
     let stored = db::rules::replace_all_as(&state.pool, &set, &importer).await;
     let generation = match stored {
@@ -390,7 +422,15 @@ async fn import(
                 map.insert("error".into(), e.to_string().into());
             }
             let _ = admin
-                .record_as(&state, &req, &reference, EventKind::RulesImported, Outcome::Rejected, "rules.import", details)
+                .record_as(
+                    &state,
+                    &req,
+                    &reference,
+                    EventKind::RulesImported,
+                    Outcome::Rejected,
+                    "rules.import",
+                    details,
+                )
                 .await;
             return Err(AppError::new(
                 Kind::Unavailable,
@@ -408,7 +448,15 @@ async fn import(
         map.insert("imported_by".into(), importer.by.clone().into());
     }
     if let Err(e) = admin
-        .record_as(&state, &req, &reference, EventKind::RulesImported, Outcome::Accepted, "rules.import", details)
+        .record_as(
+            &state,
+            &req,
+            &reference,
+            EventKind::RulesImported,
+            Outcome::Accepted,
+            "rules.import",
+            details,
+        )
         .await
     {
         tracing::error!(security = true, reference, generation, error = %e, "rules imported from the admin page; the second audit row was not written");

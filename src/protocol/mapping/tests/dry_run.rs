@@ -32,11 +32,17 @@ fn names_added_removed_and_redecided_grants_and_capabilities() {
     let c = &run.changes[0];
     assert_eq!(c.subject, "alice");
     assert_eq!(
-        c.added.iter().map(|g| g.role_arn.as_str()).collect::<Vec<_>>(),
+        c.added
+            .iter()
+            .map(|g| g.role_arn.as_str())
+            .collect::<Vec<_>>(),
         [dev.as_str()]
     );
     assert_eq!(
-        c.removed.iter().map(|g| g.role_arn.as_str()).collect::<Vec<_>>(),
+        c.removed
+            .iter()
+            .map(|g| g.role_arn.as_str())
+            .collect::<Vec<_>>(),
         [admin.as_str()]
     );
     assert_eq!(c.redecided.len(), 1);
@@ -48,7 +54,11 @@ fn names_added_removed_and_redecided_grants_and_capabilities() {
 #[test]
 fn the_same_rules_change_nothing() {
     let rules = vec![group_rule("admins", "ops", &[arn(PROD, "Admin")])];
-    let run = dry_run(&compiled(rules.clone()), &compiled(rules), &[claims("corp", &["ops"])]);
+    let run = dry_run(
+        &compiled(rules.clone()),
+        &compiled(rules),
+        &[claims("corp", &["ops"])],
+    );
     assert!(run.changes.is_empty());
 }
 
