@@ -76,7 +76,10 @@ fn row_view(row: &AuditRow) -> AuditRowView {
     AuditRowView {
         seq: row.seq,
         at: time(row.at),
-        kind: row.field("kind").to_string(),
+        kind: match row.detail_str("action") {
+            "" => row.field("kind").to_string(),
+            action => format!("{} · {action}", row.field("kind")),
+        },
         outcome: row.field("outcome").to_string(),
         person: row.field("subject").to_string(),
         idp: row.field("idp").to_string(),
