@@ -235,7 +235,7 @@ async fn an_old_sign_in_goes_through_the_idp_again_and_comes_back() {
     let reauth = location(&resp);
     assert_eq!(
         reauth,
-        "/login/demo-saml?return_to=%2Fadmin%2Faudit%3Foutcome%3Drejected"
+        "/login/demo-saml?reauth=1&return_to=%2Fadmin%2Faudit%3Foutcome%3Drejected"
     );
     // A POST is sent to sign in again too, and does nothing meanwhile.
     let token = csrf(&app, &alice).await;
@@ -248,12 +248,30 @@ async fn an_old_sign_in_goes_through_the_idp_again_and_comes_back() {
     assert_eq!(resp.status(), 303);
     assert_eq!(
         location(&resp),
-        "/login/demo-saml?return_to=%2Fadmin%2Frules"
+        "/login/demo-saml?reauth=1&return_to=%2Fadmin%2Frules"
     );
     assert!(admin_rows(&app, "rules.import").await.is_empty());
-    // Through the IdP again: back on the page that asked.
+    // Through the IdP again, which is told to ask for the password (ForceAuthn) although it
+    // still has alice's session: back on the page that asked.
     let start = get(&app, &alice, &reauth).await;
     assert_eq!(start.status(), 302);
+    let mut url = location(&start);
+    let html = loop {
+        let resp = alice.get(&url).send().await.unwrap();
+        if resp.status().is_redirection() {
+            url = reqwest::Url::parse(&url)
+                .unwrap()
+                .join(&location(&resp))
+                .unwrap()
+                .to_string();
+            continue;
+        }
+        break resp.text().await.unwrap();
+    };
+    assert!(
+        html.contains("name=\"AuthState\"") && !html.contains("SAMLResponse"),
+        "the IdP asks again: {html}"
+    );
     let post = idp_sign_in(&alice, &location(&start), "alice", "alicepw").await;
     let mut form = vec![("SAMLResponse", post.saml_response)];
     if let Some(r) = post.relay_state {
@@ -841,4 +859,21 @@ async fn identity_providers_show_trust_and_activity() {
         .to_string();
     assert!(accepted.contains("ago"), "{accepted}");
     assert_eq!(admin_rows(&app, "idps.list").await.len(), 1);
+}
+
+#[tokio::test]
+async fn re_authentication_asks_an_openid_provider_to_log_in_again() {
+    let app = spawn_app_with_oidc(None).await;
+    let plain = location(&app.get("/login/demo-oidc").await);
+    assert!(!plain.contains("prompt="), "{plain}");
+    let forced = location(
+        &app.get("/login/demo-oidc?reauth=1&return_to=%2Fadmin")
+            .await,
+    );
+    let query = query_of(&forced);
+    assert_eq!(
+        query.get("prompt").map(String::as_str),
+        Some("login"),
+        "{forced}"
+    );
 }

@@ -210,7 +210,7 @@ pub(crate) async fn gate(
         let back = return_to(req, area);
         tracing::info!(subject = %identity.subject, idp = %identity.idp, path = req.path(), "admin page needs a recent sign-in: sending through the IdP again");
         return Err(see_other(&format!(
-            "/login/{}?return_to={}",
+            "/login/{}?reauth=1&return_to={}",
             urlencoding::encode(&identity.idp),
             urlencoding::encode(back.as_str())
         )));
