@@ -91,7 +91,12 @@ try {
     // Dry run: the current document with the read-only rule removed.
     const documentText = await page.locator('#document').textContent();
     const proposed = documentText.replace(/\n- id: readonly\n[\s\S]*?(?=\n- id: |$)/, '\n');
-    await page.locator('#document-input').fill(proposed);
+    // Loaded from a file (admin.js reads it into the text area), as an upload would.
+    const fileField = page.locator('#document-file');
+    if (!(await fileField.isVisible())) await stuck('the file field is not shown where scripts run');
+    await fileField.setInputFiles({ name: 'rules.yaml', mimeType: 'text/yaml', buffer: Buffer.from(proposed) });
+    await page.waitForFunction((text) => document.getElementById('document-input').value === text, proposed)
+      .catch(() => stuck('the chosen file did not land in the text area'));
     await Promise.all([page.waitForURL((u) => u.pathname === '/admin/rules/dry-run'), page.locator('#dry-run-button').click()]);
     if ((await page.locator('#dry-run').count()) !== 1) {
       const problems = await page.locator('#problems').innerText().catch(() => '');

@@ -28,9 +28,11 @@ use askama::Template;
 use std::collections::BTreeSet;
 
 const CSS: &str = include_str!("../../../../static/admin.css");
+const JS: &str = include_str!("../../../../static/admin.js");
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/static/admin.css", web::get().to(css))
+        .route("/static/admin.js", web::get().to(js))
         .route("/admin", web::get().to(index));
     audit::configure(cfg);
     sessions::configure(cfg);
@@ -43,6 +45,13 @@ async fn css() -> HttpResponse {
         .content_type("text/css; charset=utf-8")
         .insert_header(("Cache-Control", "public, max-age=3600"))
         .body(CSS)
+}
+
+async fn js() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(JS)
 }
 
 /// A person allowed into an admin area, with a recent sign-in.
