@@ -350,6 +350,30 @@ async fn audit_search_filters_on_the_server_and_pages_by_keyset() {
         .unwrap();
     assert_eq!(rows(&html), 0);
 
+    // The time range: from is inclusive, until exclusive.
+    let html = get(&app, &alice, "/admin/audit?person=bob&from=2999-01-01")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(rows(&html), 0);
+    let html = get(
+        &app,
+        &alice,
+        "/admin/audit?person=bob&from=2000-01-01&to=2999-01-01T00:00",
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert_eq!(rows(&html), 1);
+    assert_eq!(
+        get(&app, &alice, "/admin/audit?from=2026-12-08&to=2026-12-07")
+            .await
+            .status(),
+        400
+    );
+
     // SQL-ish input is a value like any other: it matches nothing and breaks nothing.
     for evil in [
         "%27%20OR%201%3D1%20--",
@@ -876,4 +900,20 @@ async fn re_authentication_asks_an_openid_provider_to_log_in_again() {
         Some("login"),
         "{forced}"
     );
+}
+
+#[tokio::test]
+async fn an_openid_provider_shows_its_jwks_age() {
+    let client_id = format!("roleport-test-{}", uuid::Uuid::new_v4().simple());
+    let app = spawn_app_with(Options {
+        rules_yaml: admin_rules(),
+        extra_idps: vec![demo_oidc_idp(&client_id, None)],
+        ..Options::default()
+    })
+    .await;
+    let alice = sign_in_as(&app, "alice").await;
+    let html = get(&app, &alice, "/admin/idps").await.text().await.unwrap();
+    assert!(html.contains("id=\"idp-demo-oidc\""), "{html}");
+    assert!(html.contains("OpenID Connect"), "{html}");
+    assert!(html.contains("JWKS fetched"), "{html}");
 }
