@@ -64,6 +64,8 @@ pub struct AdminAuditPage {
     /// The next (older) page, when there is one.
     pub next_href: Option<String>,
     pub first_page: bool,
+    /// Where the keyed chain stands (cheap: unsealed rows and the newest checkpoint).
+    pub chain: String,
 }
 
 /// A label and value of the event detail page.

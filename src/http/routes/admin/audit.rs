@@ -106,6 +106,25 @@ fn page(admin: &Admin, form: AuditFormView) -> AdminAuditPage {
         query: String::new(),
         next_href: None,
         first_page: true,
+        chain: String::new(),
+    }
+}
+
+/// One line on the chain's state without walking it (the chain page does that).
+async fn chain_line(state: &AppState) -> String {
+    let unsealed = db::audit::unsealed_count(&state.pool).await;
+    let checkpoint = db::audit::newest_checkpoint(&state.pool).await;
+    let now = state.clock.now();
+    match (unsealed, checkpoint) {
+        (Ok(unsealed), Ok(Some(cp))) => format!(
+            "{unsealed} row(s) wait to be sealed; the newest checkpoint covers position {} ({} ago).",
+            cp.pos,
+            crate::admin::certs::human_span(now - cp.at)
+        ),
+        (Ok(unsealed), Ok(None)) => {
+            format!("{unsealed} row(s) wait to be sealed; no checkpoint yet.")
+        }
+        _ => "The chain's state could not be read just now.".to_string(),
     }
 }
 
@@ -163,6 +182,7 @@ async fn search(
         p.next_href = Some(format!("/admin/audit?{}{sep}before={}", p.query, last.seq));
     }
     p.rows = rows.iter().map(row_view).collect();
+    p.chain = chain_line(&state).await;
     Ok(html(StatusCode::OK, &p))
 }
 
