@@ -406,6 +406,16 @@ async fn audit_search_filters_on_the_server_and_pages_by_keyset() {
         );
     }
 
+    // A field given twice is refused, and the refusal is audited.
+    let resp = get(&app, &alice, "/admin/audit?person=a&person=b").await;
+    assert_eq!(resp.status(), 400);
+    assert!(
+        admin_rows(&app, "audit.search")
+            .await
+            .iter()
+            .any(|e| e["outcome"] == "rejected")
+    );
+
     // 60 filler rows: a first page of 50, then the older 10 by the cursor, without overlap.
     let html = get(&app, &alice, "/admin/audit?person=filler")
         .await

@@ -137,6 +137,16 @@ async fn search(
     let q = match query_of(&req) {
         Ok(q) => q,
         Err(problem) => {
+            admin
+                .record(
+                    &state,
+                    &req,
+                    EventKind::AdminAction,
+                    Outcome::Rejected,
+                    "audit.search",
+                    serde_json::json!({ "problem": problem }),
+                )
+                .await?;
             let mut p = page(&admin, AuditFormView::default());
             p.problem = Some(problem);
             return Ok(html(StatusCode::BAD_REQUEST, &p));
