@@ -26,6 +26,8 @@ async fn browser_admin_pages_at_phone_and_desktop_width() {
             "alice".into(),
             "alicepw".into(),
             dir.display().to_string(),
+            "bob".into(),
+            "bobpw".into(),
         ],
     )
     .await;
@@ -58,6 +60,18 @@ async fn browser_admin_pages_at_phone_and_desktop_width() {
             assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{}", shot.display());
         }
     }
+    // Bob, without the capability: a 403 page that passes axe, with a reference and a way back.
+    let refused = &result["refused"];
+    assert_nothing_went_wrong(refused);
+    assert_eq!(refused["status"], 403, "{refused}");
+    assert_eq!(refused["h1"], "Not allowed");
+    assert_eq!(refused["back"], "/roles");
+    let reference = refused["reference"].as_str().expect("reference");
+    let rows = roleport::db::audit::by_reference(&app.pool, reference)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].subject.as_deref(), Some("bob"));
     // Opening the pages was audited, under alice's name.
     let events = app.audit_events().await;
     for action in [

@@ -3,8 +3,10 @@
 // for sideways scrolling, and saved as a screenshot. The search form and the explain form are used
 // from the keyboard; a dry run is made by pasting the current rules document.
 //
-//   node admin.mjs <roleport base url> <user> <password> <screenshot dir>
+//   node admin.mjs <roleport base url> <user> <password> <screenshot dir> [<refused user> <password>]
 //
+// With a refused user (one without the capability): that person's 403 page at 390 px is checked
+// the same way (admin-refused-390.png).
 // Screenshots: <dir>/admin-<page>-<width>.png. Prints ONE JSON line: per width the pages seen
 // (path, title, h1, page width), and the console errors, CSP violations and failed sub-resources
 // seen on Roleport's pages. Any failure exits non-zero with a message on stderr.
@@ -13,7 +15,7 @@ import { failer, launch, signIn, stucker, watch, watchdog } from './common.mjs';
 import { assertAccessible } from './a11y.mjs';
 
 const fail = failer('admin.mjs');
-const [base0, user, password, dir] = process.argv.slice(2);
+const [base0, user, password, dir, refusedUser, refusedPassword] = process.argv.slice(2);
 if (!base0 || !user || password === undefined || !dir) {
   fail('usage: node admin.mjs <roleport base url> <user> <password> <screenshot dir>');
 }
@@ -108,6 +110,29 @@ try {
     pages.push(await check(page, 'idps', width, stuck));
 
     result.widths[width] = { pages, console_errors: seen.consoleErrors, csp_violations: seen.cspViolations, failed_requests: seen.failedRequests };
+    await context.close();
+  }
+  if (refusedUser) {
+    const context = await browser.newContext({ viewport: { width: 390, height: 800 }, locale: 'en-GB' });
+    const page = await context.newPage();
+    const seen = await watch(page, base);
+    const stuck = stucker(page, `${dir}/admin-refused-390.png`);
+    await signIn(page, { base, user: refusedUser, password: refusedPassword, screenshot: `${dir}/admin-refused-390.png`, stuck });
+    const resp = await page.goto(`${base}/admin/rules`, { waitUntil: 'load' });
+    if (resp?.status() !== 403) await stuck(`${refusedUser} got HTTP ${resp?.status()} for /admin/rules`);
+    await assertAccessible(page, 'the refusal at 390 px', fail);
+    const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+    if (scrollWidth > 391) await stuck(`the refusal is ${scrollWidth} px wide`);
+    await page.screenshot({ path: `${dir}/admin-refused-390.png`, fullPage: true });
+    result.refused = {
+      status: resp.status(),
+      h1: await page.locator('h1').first().innerText(),
+      reference: await page.locator('#reference').innerText(),
+      back: await page.locator('#back').getAttribute('href'),
+      // Chromium logs the 403 of the page itself as a console error: expected here, nothing else is.
+      console_errors: seen.consoleErrors.filter((e) => !e.includes('status of 403 (Forbidden)')),
+      csp_violations: seen.cspViolations, failed_requests: seen.failedRequests,
+    };
     await context.close();
   }
   process.stdout.write(JSON.stringify(result) + '\n');
