@@ -256,10 +256,10 @@ async fn refuse(
     }
     tracing::warn!(security = true, reference, subject = %signed_in.session.identity.subject, capability = wanted, path = req.path(), "admin page refused: no capability");
     let nav = signed_in.nav();
-    let asked = format!(
-        "You asked for {}.",
-        area.map_or("the admin pages", Area::title)
-    );
+    let asked = match area {
+        Some(a) => format!("You asked to open {} in the admin pages.", a.title()),
+        None => "You asked to open the admin pages.".to_string(),
+    };
     html(
         StatusCode::FORBIDDEN,
         &ErrorPage {
