@@ -33,6 +33,11 @@ pub enum EventKind {
     CallerIdentityChecked,
     /// A support tool: DecodeAuthorizationMessage (also its refusals).
     AuthorizationMessageDecoded,
+    /// Something done on the admin pages (`details.action`: `audit.search`, `sessions.end`,
+    /// `rules.dry_run`, …), also refusals of people without the capability.
+    AdminAction,
+    /// A rules document imported (command line or admin page), or refused at import.
+    RulesImported,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,6 +2,7 @@
 //!
 //! `protocol` holds the pure cores (no actix, sqlx or AWS SDK); everything with I/O wraps them.
 
+pub mod admin;
 pub mod audit;
 pub mod aws;
 pub mod cli;

@@ -292,9 +292,34 @@ async fn rules(settings: &Settings, command: RulesCommand) -> Result<ExitCode, S
                             file.display()
                         );
                     }
-                    let generation = db::rules::replace_all(&pool, &set)
+                    let importer = db::rules::Importer::command_line();
+                    let generation = db::rules::replace_all_as(&pool, &set, &importer)
                         .await
                         .map_err(|e| e.to_string())?;
+                    // The same row the admin page's import writes.
+                    let reference = roleport::audit::new_reference();
+                    let mut event = roleport::audit::AuditEvent::new(
+                        roleport::audit::EventKind::RulesImported,
+                        roleport::audit::Outcome::Accepted,
+                    );
+                    event.details = serde_json::json!({
+                        "action": "rules.import",
+                        "via": importer.via,
+                        "imported_by": importer.by,
+                        "generation": generation,
+                        "document_sha256": hex::encode(db::sha256(text.as_bytes())),
+                        "file": file.display().to_string(),
+                        "accounts": set.accounts.len(),
+                        "roles": set.roles.len(),
+                        "rules": set.rules.len(),
+                    });
+                    if let Err(e) =
+                        db::audit::append(&pool, &reference, Clock::system().now(), event).await
+                    {
+                        eprintln!(
+                            "warning: the rules are imported, but the audit row was not written: {e}"
+                        );
+                    }
                     println!(
                         "imported {} accounts, {} roles, {} rules (generation {generation})",
                         set.accounts.len(),

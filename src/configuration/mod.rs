@@ -10,6 +10,7 @@ use serde::Deserialize;
 use server::{is_loopback_listen, is_loopback_url};
 use std::path::{Path, PathBuf};
 
+mod admin;
 mod aws;
 mod env;
 mod idp;
@@ -17,6 +18,7 @@ mod rate_limit;
 mod saml;
 mod server;
 
+pub use admin::AdminSettings;
 pub use aws::{AwsSettings, FederationUserSettings, KeyPairFiles, OwnCredentialsSettings};
 pub use idp::{
     AtHashSetting, AttributeSettings, IdpKind, IdpSettings, OidcClaimSettings, OidcIdpSettings,
@@ -51,6 +53,8 @@ pub struct Settings {
     pub rate_limit: RateLimitSettings,
     #[serde(default)]
     pub metrics: MetricsSettings,
+    #[serde(default)]
+    pub admin: AdminSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +101,7 @@ impl Settings {
     /// Refuses configurations that would weaken a check, with a message naming the setting.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.rate_limit.validate().map_err(ConfigError::Invalid)?;
+        self.admin.validate().map_err(ConfigError::Invalid)?;
         self.validate_idps()?;
         if self.saml.key_file.is_some() != self.saml.cert_file.is_some() {
             return Err(ConfigError::Invalid(

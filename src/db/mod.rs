@@ -1,5 +1,6 @@
 //! All SQL lives below this module.
 
+pub mod admin_audit;
 pub mod audit;
 pub mod idps;
 pub mod logins;

@@ -60,6 +60,65 @@ fn access_from_row(
 
 /// Replaces the whole rule set; returns the new generation. `set` must already be validated.
 pub async fn replace_all(pool: &PgPool, set: &RuleSet) -> Result<i64, RulesDbError> {
+    replace_all_as(pool, set, &Importer::command_line()).await
+}
+
+/// Who imports a rules document, kept with the generation it makes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Importer {
+    /// The person (`idp/subject`) for an import from the admin page; the OS user or empty for
+    /// the command line.
+    pub by: String,
+    /// `cli` or `admin-page`.
+    pub via: String,
+}
+
+impl Importer {
+    pub fn command_line() -> Self {
+        Self {
+            by: std::env::var("USER").unwrap_or_default(),
+            via: "cli".into(),
+        }
+    }
+
+    pub fn admin_page(idp: &str, subject: &str) -> Self {
+        Self {
+            by: format!("{idp}/{subject}"),
+            via: "admin-page".into(),
+        }
+    }
+}
+
+/// The current generation and where it came from.
+#[derive(Debug, Clone)]
+pub struct Provenance {
+    pub generation: i64,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    pub importer: Importer,
+}
+
+pub async fn provenance(pool: &PgPool) -> Result<Provenance, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT generation, updated_at, imported_by, imported_via FROM rules_generation",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(Provenance {
+        generation: row.try_get("generation")?,
+        updated_at: row.try_get("updated_at")?,
+        importer: Importer {
+            by: row.try_get("imported_by")?,
+            via: row.try_get("imported_via")?,
+        },
+    })
+}
+
+/// [`replace_all`], naming who imports.
+pub async fn replace_all_as(
+    pool: &PgPool,
+    set: &RuleSet,
+    importer: &Importer,
+) -> Result<i64, RulesDbError> {
     let mut tx = pool.begin().await?;
     sqlx::query("DELETE FROM mapping_rules")
         .execute(&mut *tx)
@@ -146,8 +205,12 @@ pub async fn replace_all(pool: &PgPool, set: &RuleSet) -> Result<i64, RulesDbErr
         .await?;
     }
     let generation: i64 = sqlx::query(
-        "UPDATE rules_generation SET generation = generation + 1, updated_at = now() RETURNING generation",
+        "UPDATE rules_generation SET generation = generation + 1, updated_at = now(),
+             imported_by = $1, imported_via = $2
+         RETURNING generation",
     )
+    .bind(&importer.by)
+    .bind(&importer.via)
     .fetch_one(&mut *tx)
     .await?
     .try_get("generation")?;

@@ -15,6 +15,8 @@ pub struct Session {
     pub sign_in_reference: String,
     pub identity: FederatedIdentity,
     pub expires_at: DateTime<Utc>,
+    /// When the sign-in that created this session happened (admin pages want it recent).
+    pub signed_in_at: DateTime<Utc>,
     /// The upstream ID token, for OIDC pass-through.
     pub upstream_id_token: KeptIdToken,
 }
@@ -24,6 +26,8 @@ pub struct Session {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Upstream<'a> {
     pub id_token: Option<&'a UpstreamIdToken>,
+    /// The client address the sign-in came from (shown on the admin sessions page).
+    pub source_ip: Option<&'a str>,
 }
 
 /// Stores a session for the browser holding `session_token` (only its hash is kept), sealing
@@ -49,8 +53,9 @@ pub async fn create_with_upstream(
         .map_err(|e| sqlx::Error::Protocol(format!("sealing the upstream ID token: {e}")))?;
     sqlx::query(
         "INSERT INTO sessions (id_hash, csrf_token, sign_in_reference, identity, created_at, expires_at,
-             upstream_id_token_sealed, upstream_id_token_key_id, upstream_id_token_expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             upstream_id_token_sealed, upstream_id_token_key_id, upstream_id_token_expires_at,
+             source_ip)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(super::sha256(session_token.as_bytes()))
     .bind(csrf_token)
@@ -61,6 +66,7 @@ pub async fn create_with_upstream(
     .bind(sealed.as_ref().map(|s| s.sealed.as_slice()))
     .bind(sealed.as_ref().map(|s| s.key_id.as_str()))
     .bind(sealed.as_ref().map(|s| s.expires_at))
+    .bind(upstream.source_ip)
     .execute(pool)
     .await?;
     Ok(())
@@ -75,7 +81,7 @@ pub async fn find(
     now: DateTime<Utc>,
 ) -> Result<Option<Session>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT csrf_token, sign_in_reference, identity, expires_at, upstream_id_token_sealed,
+        "SELECT csrf_token, sign_in_reference, identity, expires_at, created_at, upstream_id_token_sealed,
                 upstream_id_token_key_id, upstream_id_token_expires_at
          FROM sessions WHERE id_hash = $1 AND expires_at > $2",
     )
@@ -91,6 +97,7 @@ pub async fn find(
             identity: serde_json::from_value(identity)
                 .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
             expires_at: r.try_get("expires_at")?,
+            signed_in_at: r.try_get("created_at")?,
             upstream_id_token: id_token::open(
                 sealing,
                 session_token,
@@ -109,6 +116,67 @@ pub async fn delete(pool: &PgPool, token_hash: &[u8]) -> Result<(), sqlx::Error>
         .execute(pool)
         .await?;
     Ok(())
+}
+
+/// A live session as the admin sessions page lists it. `handle` is the hex of the stored hash
+/// (never the cookie, which the database does not have).
+#[derive(Debug, Clone)]
+pub struct ActiveSession {
+    pub handle: String,
+    pub identity: FederatedIdentity,
+    pub sign_in_reference: String,
+    pub since: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub source_ip: Option<String>,
+}
+
+/// Unexpired sessions, newest sign-in first, at most `limit`.
+pub async fn active(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<ActiveSession>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id_hash, identity, sign_in_reference, created_at, expires_at, source_ip
+         FROM sessions WHERE expires_at > $1 ORDER BY created_at DESC, id_hash LIMIT $2",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let identity: serde_json::Value = r.try_get("identity")?;
+            let hash: Vec<u8> = r.try_get("id_hash")?;
+            Ok(ActiveSession {
+                handle: hex::encode(hash),
+                identity: serde_json::from_value(identity)
+                    .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+                sign_in_reference: r.try_get("sign_in_reference")?,
+                since: r.try_get("created_at")?,
+                expires_at: r.try_get("expires_at")?,
+                source_ip: r.try_get("source_ip")?,
+            })
+        })
+        .collect()
+}
+
+/// Ends the session with this stored hash and everything bound to it (its shown-once
+/// credentials go with it: `ON DELETE CASCADE`; the kept ID token lives in the row). Returns
+/// the identity it belonged to, or `None` when there was no such session.
+pub async fn end(
+    pool: &PgPool,
+    token_hash: &[u8],
+) -> Result<Option<FederatedIdentity>, sqlx::Error> {
+    let row = sqlx::query("DELETE FROM sessions WHERE id_hash = $1 RETURNING identity")
+        .bind(token_hash)
+        .fetch_optional(pool)
+        .await?;
+    row.map(|r| {
+        let identity: serde_json::Value = r.try_get("identity")?;
+        serde_json::from_value(identity).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+    })
+    .transpose()
 }
 
 pub async fn purge_expired(pool: &PgPool, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {

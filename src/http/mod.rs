@@ -1,5 +1,6 @@
 //! HTTP: thin handlers around the pure cores, the session, security headers and error pages.
 
+pub mod admin_views;
 pub mod cookies;
 pub mod error_nav;
 pub mod errors;

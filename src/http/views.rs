@@ -40,6 +40,8 @@ pub struct RolesPage {
     pub accounts: Vec<AccountView>,
     /// The rules grant the `decode-authorization-message` capability: link the support page.
     pub can_decode: bool,
+    /// The rules open at least one admin area: link `/admin` in the header.
+    pub can_admin: bool,
 }
 
 #[derive(Template, WebTemplate)]

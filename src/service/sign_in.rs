@@ -41,7 +41,16 @@ pub async fn accepted(
     event.groups = identity.groups.clone();
     event.source_ip = meta.source_ip.clone();
     event.user_agent = meta.user_agent.clone();
-    event.details = serde_json::json!({ "grants": grants });
+    // The e-mail (kept only when the IdP vouches for it) lets the admin dry run of a new rules
+    // document see the claims this sign-in had.
+    event.details = match &identity.email {
+        Some(email) => serde_json::json!({ "grants": grants, "email": email }),
+        None => serde_json::json!({ "grants": grants }),
+    };
+    let upstream = db::sessions::Upstream {
+        id_token: upstream.id_token,
+        source_ip: meta.source_ip.as_deref(),
+    };
     start_session(state, reference, identity, upstream, event, return_to).await
 }
 

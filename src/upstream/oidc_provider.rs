@@ -398,7 +398,14 @@ impl OidcProvider {
     }
 
     /// The authorization request URL (code flow, PKCE S256, state, nonce).
-    pub fn authorization_url(&self, state: &str, nonce: &str, pkce_verifier: &str) -> String {
+    /// `force_login` adds `prompt=login`: the provider authenticates the person again.
+    pub fn authorization_url(
+        &self,
+        state: &str,
+        nonce: &str,
+        pkce_verifier: &str,
+        force_login: bool,
+    ) -> String {
         let challenge = PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(
             pkce_verifier.to_string(),
         ));
@@ -415,6 +422,9 @@ impl OidcProvider {
         // The crate always asks for `openid` itself.
         for scope in self.scopes.iter().filter(|s| *s != "openid") {
             request = request.add_scope(Scope::new(scope.clone()));
+        }
+        if force_login {
+            request = request.add_prompt(CoreAuthPrompt::Login);
         }
         request.url().0.to_string()
     }

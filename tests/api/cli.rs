@@ -65,6 +65,20 @@ async fn rules_import_export_round_trip_and_explain() {
     let out = roleport(&env, &["rules", "import", file.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("imported 1 accounts, 2 roles, 2 rules"));
+    // The import is audited like the admin page's, and the generation says how it came.
+    let pool = sqlx::PgPool::connect(&env.db_url).await.unwrap();
+    let row: serde_json::Value = sqlx::query_scalar(
+        "SELECT event FROM audit_events WHERE event->>'kind' = 'rules_imported'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(row["outcome"], "accepted");
+    assert_eq!(row["details"]["via"], "cli");
+    assert_eq!(row["details"]["rules"], 2);
+    let provenance = roleport::db::rules::provenance(&pool).await.unwrap();
+    assert_eq!(provenance.importer.via, "cli");
+    assert_eq!(row["details"]["generation"], provenance.generation);
 
     let out = roleport(&env, &["rules", "export"]);
     assert!(out.status.success());

@@ -216,6 +216,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         metrics: MetricsSettings {
             listen: "127.0.0.1:0".into(),
         },
+        admin: Default::default(),
         audit: roleport::audit::settings::AuditSettings {
             key: Some(SecretString::from(
                 options

@@ -8,6 +8,8 @@ mod helpers;
 
 mod abuse;
 mod ad_groups;
+mod admin;
+mod admin_browser;
 mod attacks;
 mod audit;
 mod aws_broker;

@@ -24,6 +24,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[derive(Deserialize)]
 struct LoginQuery {
     return_to: Option<String>,
+    /// `1`: the admin pages ask for a fresh sign-in; the IdP is told to authenticate again
+    /// (SAML `ForceAuthn`, OIDC `prompt=login`) instead of reusing its own session.
+    reauth: Option<String>,
 }
 
 async fn login_page(state: web::Data<AppState>, query: web::Query<LoginQuery>) -> LoginPage {
@@ -90,6 +93,7 @@ async fn start(
             }
         },
     };
+    let force_login = query.reauth.as_deref() == Some("1");
     let Some(idp) = saml else {
         let Some(provider) = oidc else {
             return Err(AppError::new(
@@ -99,7 +103,7 @@ async fn start(
                 "There is no identity provider with that name.",
             ));
         };
-        return super::oidc::start(&state, &req, provider, return_to, reference).await;
+        return super::oidc::start(&state, &req, provider, return_to, reference, force_login).await;
     };
     let internal = |what: &str, e: &dyn std::fmt::Display| {
         tracing::error!(reference, error = %e, "{what}");
@@ -168,6 +172,7 @@ async fn start(
         destination: &idp.sso_url,
         acs_url: &state.sp.acs_url,
         sp_entity_id: &state.sp.entity_id,
+        force_authn: force_login,
     };
     let key = if idp.sign_requests {
         state.sp.key.as_ref()

@@ -1,6 +1,7 @@
 //! Route registration, one module per area.
 
 mod acs;
+mod admin;
 mod assets;
 mod credentials;
 mod credentials_page;
@@ -29,6 +30,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(roles::configure)
         .configure(credentials::configure)
         .configure(support::configure)
+        .configure(admin::configure)
         .configure(metadata::configure)
         .configure(health::configure)
         .configure(assets::configure);

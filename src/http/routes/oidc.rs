@@ -47,6 +47,7 @@ pub(super) async fn start(
     provider: Arc<OidcProvider>,
     return_to: ReturnTo,
     reference: String,
+    force_login: bool,
 ) -> Result<HttpResponse, AppError> {
     let internal = |what: &str, e: &dyn std::fmt::Display| {
         tracing::error!(reference, error = %e, "{what}");
@@ -107,7 +108,7 @@ pub(super) async fn start(
             ));
         }
     }
-    let url = provider.authorization_url(&flow_state, &nonce, pkce.verifier());
+    let url = provider.authorization_url(&flow_state, &nonce, pkce.verifier(), force_login);
     tracing::info!(idp = %provider.id, "OIDC sign-in started");
     let mut response = HttpResponse::Found();
     response.insert_header(("Location", url));
@@ -225,6 +226,7 @@ async fn callback(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRe
         }) => {
             let upstream = db::sessions::Upstream {
                 id_token: Some(&id_token),
+                source_ip: None,
             };
             let started = sign_in::accepted(
                 &state, &reference, &meta, identity, grants, upstream, return_to,

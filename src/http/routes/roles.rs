@@ -73,6 +73,7 @@ async fn roles_page(
         can_decode: decision
             .capabilities
             .contains(super::support::DECODE_CAPABILITY),
+        can_admin: !crate::admin::capability::areas(&decision.capabilities).is_empty(),
     }
     .respond_to(&req)
     .map_into_boxed_body())

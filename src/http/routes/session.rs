@@ -229,6 +229,7 @@ mod tests {
                     attributes: Default::default(),
                 },
                 expires_at: chrono::DateTime::UNIX_EPOCH,
+                signed_in_at: chrono::DateTime::UNIX_EPOCH,
                 upstream_id_token: crate::domain::KeptIdToken::None,
             },
         }

@@ -24,6 +24,7 @@
 
 mod ad_group;
 mod document;
+mod dry_run;
 mod engine;
 mod error;
 mod explain;
@@ -42,6 +43,7 @@ pub use document::{
     DOCUMENT_VERSION, DocumentError, DocumentErrorKind, DocumentWarning, document_warnings,
     parse_document, parse_document_with_warnings, retired_mode_message,
 };
+pub use dry_run::{DryRun, GrantName, PersonChange, dry_run};
 pub use engine::CompiledRules;
 pub use error::{ErrorKind, Part, RuleError, Section, Site};
 pub use explain::{Explanation, RuleTrace, TraceReason, explain};

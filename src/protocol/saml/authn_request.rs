@@ -20,6 +20,9 @@ pub struct AuthnRequest<'a> {
     pub destination: &'a str,
     pub acs_url: &'a str,
     pub sp_entity_id: &'a str,
+    /// `ForceAuthn="true"`: the IdP must authenticate the person again rather than reuse its
+    /// own session (the admin pages' re-authentication).
+    pub force_authn: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -37,7 +40,7 @@ impl AuthnRequest<'_> {
                 r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" "#,
                 r#"xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" "#,
                 r#"IssueInstant="{instant}" Destination="{dest}" AssertionConsumerServiceURL="{acs}" "#,
-                r#"ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST">"#,
+                r#"ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"{force}>"#,
                 r#"<saml:Issuer>{issuer}</saml:Issuer>"#,
                 r#"<samlp:NameIDPolicy AllowCreate="true"/>"#,
                 r#"</samlp:AuthnRequest>"#
@@ -49,6 +52,11 @@ impl AuthnRequest<'_> {
             dest = xml_escape(self.destination),
             acs = xml_escape(self.acs_url),
             issuer = xml_escape(self.sp_entity_id),
+            force = if self.force_authn {
+                r#" ForceAuthn="true""#
+            } else {
+                ""
+            },
         )
     }
 
@@ -109,7 +117,18 @@ mod tests {
             destination: "https://idp.example/sso?x=1",
             acs_url: "https://rp.example/saml/acs",
             sp_entity_id: "https://rp.example/saml/metadata",
+            force_authn: false,
         }
+    }
+
+    #[test]
+    fn force_authn_only_when_asked() {
+        assert!(!request().to_xml().contains("ForceAuthn"));
+        let forced = AuthnRequest {
+            force_authn: true,
+            ..request()
+        };
+        assert!(forced.to_xml().contains(r#"HTTP-POST" ForceAuthn="true">"#));
     }
 
     #[test]

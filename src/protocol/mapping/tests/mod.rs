@@ -8,6 +8,7 @@
 mod access;
 mod ad_group;
 mod document;
+mod dry_run;
 mod engine;
 mod idp_scope;
 mod matching;
