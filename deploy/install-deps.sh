@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs, idempotently, everything Roleport's build, demo and tests need on a Debian machine.
-# Package installs must not start system services (slapd, apache2): we run private instances on
+# Package installs must not start system services (slapd, apache2, samba): we run private instances on
 # our own ports, so a policy-rc.d that refuses every start is in place while apt runs.
 set -euo pipefail
 
@@ -9,6 +9,8 @@ APT_PACKAGES=(
   pkg-config libssl-dev libxml2-dev libxmlsec1-dev libxmlsec1-openssl libclang-dev clang
   # peers: OpenLDAP, SimpleSAMLphp (PHP built-in server), xmlsec1 for the strict checker
   slapd ldap-utils simplesamlphp php-cli php-ldap php-xml php-mbstring xmlsec1
+  # peer: Samba as an Active Directory domain controller (LDAP only, loopback)
+  samba samba-ad-dc samba-ad-provision samba-dsdb-modules
   # deploy/peers: key generation (openssl), smoke-test helper (python3)
   openssl python3 python3-venv
   # browser tests
