@@ -3,6 +3,7 @@
 pub mod arn;
 pub mod aws;
 pub mod identity_value;
+pub mod directory;
 pub mod mapping;
 pub mod oidc;
 pub mod saml;

@@ -20,12 +20,22 @@ pub struct Started {
     pub return_to: ReturnTo,
 }
 
+/// Where an identity's groups came from, when the IdP resolves nested groups from its directory
+/// (`[idp.directory]`): the audit row lists both, separately.
+#[derive(Debug, Clone, Default)]
+pub struct GroupOrigins {
+    pub from_assertion: Vec<String>,
+    pub from_directory: Vec<String>,
+}
+
 /// An accepted sign-in: audit row (committed first), session, metrics, log line.
+#[allow(clippy::too_many_arguments)]
 pub async fn accepted(
     state: &AppState,
     reference: &str,
     meta: &RequestMeta,
     identity: FederatedIdentity,
+    origins: Option<GroupOrigins>,
     grants: usize,
     upstream: db::sessions::Upstream<'_>,
     return_to: ReturnTo,
@@ -41,7 +51,14 @@ pub async fn accepted(
     event.groups = identity.groups.clone();
     event.source_ip = meta.source_ip.clone();
     event.user_agent = meta.user_agent.clone();
-    event.details = serde_json::json!({ "grants": grants });
+    event.details = match origins {
+        Some(o) => serde_json::json!({
+            "grants": grants,
+            "groups_from_assertion": o.from_assertion,
+            "groups_from_directory": o.from_directory,
+        }),
+        None => serde_json::json!({ "grants": grants }),
+    };
     start_session(state, reference, identity, upstream, event, return_to).await
 }
 

@@ -1,4 +1,5 @@
 //! Loading and refreshing upstream IdP trust around the pure cores.
 
+pub mod directory;
 pub mod oidc_provider;
 pub mod saml_idp;
