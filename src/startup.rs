@@ -104,7 +104,8 @@ impl Application {
         let mut directories = BTreeMap::new();
         for idp_settings in &settings.idps {
             if let Some(directory) = idp_settings.saml().and_then(|s| s.directory.as_ref()) {
-                let loaded = crate::upstream::directory::Directory::load(&idp_settings.id, directory)?;
+                let loaded =
+                    crate::upstream::directory::Directory::load(&idp_settings.id, directory)?;
                 directories.insert(idp_settings.id.clone(), Arc::new(loaded));
             }
         }

@@ -393,7 +393,10 @@ fn directory_without_tls_or_pinned_ca_is_refused_outside_dev_mode() {
 
     let mut both = good.clone();
     both.starttls = true;
-    assert!(both.validate(true).is_err(), "starttls on ldaps:// makes no sense");
+    assert!(
+        both.validate(true).is_err(),
+        "starttls on ldaps:// makes no sense"
+    );
 }
 
 #[test]
@@ -441,7 +444,9 @@ fn directory_settings_that_could_break_a_filter_are_refused() {
 
 #[test]
 fn unknown_directory_keys_are_refused() {
-    let f = write(&format!("{BASE}{DIRECTORY_IDP}bind_password = \"inline\"\n"));
+    let f = write(&format!(
+        "{BASE}{DIRECTORY_IDP}bind_password = \"inline\"\n"
+    ));
     let e = load(&f.0, []).unwrap_err().to_string();
     assert!(e.contains("bind_password"), "{e}");
 }

@@ -2,8 +2,8 @@
 
 pub mod arn;
 pub mod aws;
-pub mod identity_value;
 pub mod directory;
+pub mod identity_value;
 pub mod mapping;
 pub mod oidc;
 pub mod saml;

@@ -11,7 +11,7 @@ use crate::protocol::directory::{
     ResolvedGroup, Walk, WalkError, in_chain_filter, member_of_any_filter, user_filter,
 };
 use chrono::{DateTime, Duration, Utc};
-use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, ResultEntry, Scope, SearchEntry};
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, ResultEntry, Scope, SearchEntry};
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -69,12 +69,15 @@ pub struct DirectoryLoadError {
     pub message: String,
 }
 
+/// A lookup's groups and until when they may be used.
+type Cached = (DateTime<Utc>, Vec<ResolvedGroup>);
+
 pub struct Directory {
     pub idp: String,
     pub settings: DirectorySettings,
     password: SecretString,
     tls: Option<native_tls::TlsConnector>,
-    cache: Mutex<HashMap<String, (DateTime<Utc>, Vec<ResolvedGroup>)>>,
+    cache: Mutex<HashMap<String, Cached>>,
 }
 
 impl std::fmt::Debug for Directory {
@@ -113,7 +116,10 @@ impl Directory {
                 let certs = openssl::x509::X509::stack_from_pem(&pem)
                     .map_err(|e| fail(format!("ca_file {}: {e}", path.display())))?;
                 if certs.is_empty() {
-                    return Err(fail(format!("ca_file {} holds no certificate", path.display())));
+                    return Err(fail(format!(
+                        "ca_file {} holds no certificate",
+                        path.display()
+                    )));
                 }
                 // Pinned: only these CAs, not the system's.
                 builder.disable_built_in_roots(true);
@@ -209,14 +215,15 @@ impl Directory {
         if let Some(tls) = &self.tls {
             conn = conn.set_connector(tls.clone());
         }
+        let timeout = s.timeout_ms;
         let (driver, mut ldap) = LdapConnAsync::with_settings(conn, &s.url)
             .await
-            .map_err(|e| DirectoryError::Unreachable(e.to_string()))?;
+            .map_err(|e| failed(e, timeout, DirectoryError::Unreachable))?;
         ldap3::drive!(driver);
         ldap.simple_bind(&s.bind_dn, self.password.expose_secret())
             .await
             .and_then(|r| r.success())
-            .map_err(|e| DirectoryError::Bind(e.to_string()))?;
+            .map_err(|e| failed(e, timeout, DirectoryError::Bind))?;
         let result = self.groups_of(&mut ldap, value).await;
         let _ = ldap.unbind().await;
         result
@@ -300,6 +307,14 @@ impl Directory {
                 ResolvedGroup { dn: e.dn, name }
             })
             .collect())
+    }
+}
+
+/// ldap3's own timeouts (connect) are this lookup's timeout; anything else is `other`.
+fn failed(e: LdapError, timeout_ms: u64, other: fn(String) -> DirectoryError) -> DirectoryError {
+    match e {
+        LdapError::Timeout { .. } => DirectoryError::Timeout(timeout_ms),
+        e => other(e.to_string()),
     }
 }
 

@@ -10,8 +10,8 @@
 
 use crate::helpers::*;
 use roleport::configuration::{
-    AttributeSettings, DirectoryKind, DirectorySettings, GroupFormatSetting, IdpKind,
-    IdpSettings, SamlIdpSettings,
+    AttributeSettings, DirectoryKind, DirectorySettings, GroupFormatSetting, IdpKind, IdpSettings,
+    SamlIdpSettings,
 };
 use std::path::PathBuf;
 use std::sync::LazyLock;
@@ -268,9 +268,16 @@ fn strings(v: &serde_json::Value) -> Vec<String> {
 /// Without `[idp.directory]`, only the direct groups the IdP sends count.
 async fn direct_groups_only(format: Format) {
     let app = spawn(format, None).await;
-    assert_eq!(roles_of(&app, "alice").await, ["Admin", "ReadOnly"], "{format:?}");
+    assert_eq!(
+        roles_of(&app, "alice").await,
+        ["Admin", "ReadOnly"],
+        "{format:?}"
+    );
     let row = last_sign_in(&app).await;
-    assert!(row["details"].get("groups_from_directory").is_none(), "{row}");
+    assert!(
+        row["details"].get("groups_from_directory").is_none(),
+        "{row}"
+    );
     // bob is in aws-admins only through two levels of nesting.
     assert!(roles_of(&app, "bob").await.is_empty(), "{format:?}");
     assert_eq!(roles_of(&app, "carol").await, ["ReadOnly"], "{format:?}");
@@ -281,7 +288,11 @@ async fn direct_groups_only(format: Format) {
 /// assertion's groups from the directory's.
 async fn nested_groups_resolved(format: Format) {
     let app = spawn(format, Some(directory(format))).await;
-    assert_eq!(roles_of(&app, "alice").await, ["Admin", "ReadOnly"], "{format:?}");
+    assert_eq!(
+        roles_of(&app, "alice").await,
+        ["Admin", "ReadOnly"],
+        "{format:?}"
+    );
     assert_eq!(roles_of(&app, "bob").await, ["Admin"], "{format:?}");
     let row = last_sign_in(&app).await;
     assert_eq!(row["outcome"], "accepted", "{row}");
@@ -305,7 +316,10 @@ async fn nested_groups_resolved(format: Format) {
     sorted.sort();
     let mut want = vec![platform.to_string(), admins.to_string()];
     want.sort();
-    assert_eq!(sorted, want, "the directory adds what the assertion lacked: {row}");
+    assert_eq!(
+        sorted, want,
+        "the directory adds what the assertion lacked: {row}"
+    );
     let mut all = strings(&row["groups"]);
     all.sort();
     let mut union = [from_assertion, from_directory].concat();
@@ -354,7 +368,10 @@ async fn refused_with(app: &TestApp, user: &str, code: &str) -> serde_json::Valu
     let (resp, _) = sign_in(app, user).await;
     assert_eq!(resp.status(), 403, "{user}");
     let html = resp.text().await.unwrap();
-    assert!(!html.contains(code), "the page does not say which check failed");
+    assert!(
+        !html.contains(code),
+        "the page does not say which check failed"
+    );
     let row = last_sign_in(app).await;
     assert_eq!(row["outcome"], "rejected", "{row}");
     let reason = row["reason"].as_str().unwrap();
@@ -421,7 +438,10 @@ async fn a_filter_metacharacter_in_the_identity_does_not_widen_the_search() {
     assert!(roles_of(&app, "mallory").await.is_empty());
     let row = last_sign_in(&app).await;
     assert_eq!(row["outcome"], "no_roles", "{row}");
-    assert_eq!(strings(&row["details"]["groups_from_directory"]), Vec::<String>::new());
+    assert_eq!(
+        strings(&row["details"]["groups_from_directory"]),
+        Vec::<String>::new()
+    );
     // The same lookup finds alice by hers, so it is the escaping that kept mallory alone.
     assert_eq!(roles_of(&app, "alice").await, ["Admin", "ReadOnly"]);
 }

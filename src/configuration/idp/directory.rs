@@ -149,10 +149,16 @@ impl DirectorySettings {
         let url = url::Url::parse(&self.url).map_err(|e| format!("directory url: {e}"))?;
         match url.scheme() {
             "ldaps" if self.starttls => {
-                return Err("directory: starttls is for ldap:// URLs (ldaps:// is TLS already)".into());
+                return Err(
+                    "directory: starttls is for ldap:// URLs (ldaps:// is TLS already)".into(),
+                );
             }
             "ldaps" | "ldap" => {}
-            other => return Err(format!("directory url scheme `{other}`: use ldaps:// or ldap://")),
+            other => {
+                return Err(format!(
+                    "directory url scheme `{other}`: use ldaps:// or ldap://"
+                ));
+            }
         }
         if url.host_str().is_none_or(str::is_empty) {
             return Err("directory url has no host".into());
@@ -180,7 +186,9 @@ impl DirectorySettings {
         }
         for attribute in [self.user_attribute(), self.group_name_attribute()] {
             if !is_attribute_name(attribute) {
-                return Err(format!("directory: `{attribute}` is not an LDAP attribute name"));
+                return Err(format!(
+                    "directory: `{attribute}` is not an LDAP attribute name"
+                ));
             }
         }
         for filter in [self.user_filter(), self.group_filter()] {

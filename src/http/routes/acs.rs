@@ -360,7 +360,10 @@ async fn nested_groups(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<sign_in::GroupOrigins, Failure> {
     let refused = |e: DirectoryError| Failure::Refused(Refusal::Directory(e));
-    let value = directory.lookup_value(identity).map_err(refused)?.to_string();
+    let value = directory
+        .lookup_value(identity)
+        .map_err(refused)?
+        .to_string();
     let resolved = directory.resolve(&value, now).await.map_err(refused)?;
     let added = crate::protocol::directory::groups_to_add(
         &identity.groups,

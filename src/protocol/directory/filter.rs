@@ -22,10 +22,7 @@ pub fn escape_value(value: &str) -> String {
 
 /// An attribute description as RFC 4512 allows it: a descriptor (`sAMAccountName`) or an OID.
 pub fn is_attribute_name(name: &str) -> bool {
-    let descriptor = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic())
+    let descriptor = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
     let oid = !name.is_empty()
         && name.split('.').all(|part| {
@@ -94,8 +91,10 @@ mod tests {
 
     #[test]
     fn rfc4515_examples() {
-        assert_eq!(escape_value("Parens R Us (for all your parenthetical needs)"),
-            "Parens\\20R\\20Us\\20\\28for\\20all\\20your\\20parenthetical\\20needs\\29");
+        assert_eq!(
+            escape_value("Parens R Us (for all your parenthetical needs)"),
+            "Parens\\20R\\20Us\\20\\28for\\20all\\20your\\20parenthetical\\20needs\\29"
+        );
         assert_eq!(escape_value("*"), "\\2a");
         assert_eq!(escape_value("C:\\MyFile"), "C:\\5cMyFile");
         assert_eq!(escape_value("\u{0}"), "\\00");
@@ -104,7 +103,11 @@ mod tests {
 
     #[test]
     fn injection_stays_one_value() {
-        let f = user_filter("(objectClass=user)", "sAMAccountName", "x)(|(sAMAccountName=*");
+        let f = user_filter(
+            "(objectClass=user)",
+            "sAMAccountName",
+            "x)(|(sAMAccountName=*",
+        );
         assert_eq!(
             f,
             "(&(objectClass=user)(sAMAccountName=x\\29\\28|\\28sAMAccountName=\\2a))"
@@ -119,8 +122,14 @@ mod tests {
 
     #[test]
     fn member_filter_lists_each_dn() {
-        let f = member_of_any_filter("(objectClass=groupOfNames)", &["cn=a,dc=x".into(), "cn=b*".into()]);
-        assert_eq!(f, "(&(objectClass=groupOfNames)(|(member=cn=a,dc=x)(member=cn=b\\2a)))");
+        let f = member_of_any_filter(
+            "(objectClass=groupOfNames)",
+            &["cn=a,dc=x".into(), "cn=b*".into()],
+        );
+        assert_eq!(
+            f,
+            "(&(objectClass=groupOfNames)(|(member=cn=a,dc=x)(member=cn=b\\2a)))"
+        );
     }
 
     #[test]

@@ -59,13 +59,13 @@ pub fn groups_to_add(
         if from_assertion.contains(&value) || out.contains(&value) {
             continue;
         }
-        if *format == GroupFormat::Dn {
-            if let Ok(dn) = Dn::parse(&value) {
-                if assertion_dns.contains(&dn) || added_dns.contains(&dn) {
-                    continue;
-                }
-                added_dns.push(dn);
+        if *format == GroupFormat::Dn
+            && let Ok(dn) = Dn::parse(&value)
+        {
+            if assertion_dns.contains(&dn) || added_dns.contains(&dn) {
+                continue;
             }
+            added_dns.push(dn);
         }
         out.push(value);
     }
@@ -128,6 +128,9 @@ mod tests {
             name: None,
         }];
         assert!(groups_to_add(&[], &resolved, &GroupFormat::Name).is_empty());
-        assert_eq!(groups_to_add(&[], &resolved, &GroupFormat::Dn), vec!["CN=x,DC=y"]);
+        assert_eq!(
+            groups_to_add(&[], &resolved, &GroupFormat::Dn),
+            vec!["CN=x,DC=y"]
+        );
     }
 }

@@ -79,12 +79,19 @@ mod tests {
     use std::collections::{BTreeMap, BTreeSet};
 
     /// Runs a walk over `edges` (member -> groups it is directly in).
-    fn run(edges: &BTreeMap<String, Vec<String>>, start: &str, max: u32) -> Result<Vec<String>, WalkError> {
+    fn run(
+        edges: &BTreeMap<String, Vec<String>>,
+        start: &str,
+        max: u32,
+    ) -> Result<Vec<String>, WalkError> {
         let mut walk = Walk::new(start, max)?;
         let mut searches = 0;
         while let Some(level) = walk.next_level() {
             searches += 1;
-            assert!(searches <= max + 2, "a walk searches at most max_depth + 1 levels");
+            assert!(
+                searches <= max + 2,
+                "a walk searches at most max_depth + 1 levels"
+            );
             let mut out = Vec::new();
             for dn in level {
                 out.extend(edges.get(dn).cloned().unwrap_or_default());
@@ -97,7 +104,9 @@ mod tests {
     fn edges(list: &[(&str, &str)]) -> BTreeMap<String, Vec<String>> {
         let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (member, group) in list {
-            m.entry(member.to_string()).or_default().push(group.to_string());
+            m.entry(member.to_string())
+                .or_default()
+                .push(group.to_string());
         }
         m
     }
@@ -123,7 +132,10 @@ mod tests {
             ("cn=b,dc=x", "CN=A,DC=X"),
             ("CN=B,DC=X", "cn=A, dc=x"),
         ]);
-        assert_eq!(run(&e, "uid=dave,dc=x", 8).unwrap(), vec!["cn=a,dc=x", "CN=B,DC=X"]);
+        assert_eq!(
+            run(&e, "uid=dave,dc=x", 8).unwrap(),
+            vec!["cn=a,dc=x", "CN=B,DC=X"]
+        );
     }
 
     #[test]
@@ -140,7 +152,10 @@ mod tests {
     #[test]
     fn junk_from_the_directory_is_refused() {
         let e = edges(&[("uid=bob,dc=x", "not a dn")]);
-        assert!(matches!(run(&e, "uid=bob,dc=x", 3), Err(WalkError::NotADn(_))));
+        assert!(matches!(
+            run(&e, "uid=bob,dc=x", 3),
+            Err(WalkError::NotADn(_))
+        ));
     }
 
     proptest! {
