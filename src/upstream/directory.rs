@@ -342,3 +342,82 @@ fn entry(raw: ResultEntry) -> Result<SearchEntry, DirectoryError> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| SearchEntry::construct(raw)))
         .map_err(|_| DirectoryError::BadEntry)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::configuration::GroupFormatSetting;
+
+    /// A directory nobody listens for (127.0.0.1:1): every real lookup fails at once.
+    fn unreachable(cache_seconds: i64) -> Directory {
+        let password = std::env::temp_dir().join(format!(
+            "roleport-dir-test-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::write(&password, "secret\n").unwrap();
+        let settings = DirectorySettings {
+            kind: DirectoryKind::Ad,
+            url: "ldap://127.0.0.1:1".into(),
+            starttls: false,
+            ca_file: None,
+            base_dn: "DC=example,DC=test".into(),
+            bind_dn: "CN=svc,DC=example,DC=test".into(),
+            bind_password_file: password,
+            identity: "subject".into(),
+            user_attribute: None,
+            user_filter: None,
+            group_filter: None,
+            group_name_attribute: None,
+            group_format: GroupFormatSetting::Dn,
+            netbios_domain: None,
+            timeout_ms: 2000,
+            cache_seconds,
+            max_depth: 8,
+        };
+        Directory::load("corp", &settings).unwrap()
+    }
+
+    fn groups() -> Vec<ResolvedGroup> {
+        vec![ResolvedGroup {
+            dn: "CN=aws-admins,DC=example,DC=test".into(),
+            name: Some("aws-admins".into()),
+        }]
+    }
+
+    #[tokio::test]
+    async fn cached_lookups_last_their_ttl_by_the_clock_given() {
+        let directory = unreachable(60);
+        let t0 = DateTime::parse_from_rfc3339("2026-12-07T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        directory.remember("bob", t0, &groups());
+        // Within the TTL the directory is not asked (it could not answer).
+        let cached = directory.resolve("bob", t0 + Duration::seconds(59)).await;
+        assert_eq!(cached.unwrap(), groups());
+        // Exactly as signed: another spelling is another lookup.
+        assert!(directory.resolve("BOB", t0).await.is_err());
+        // Past it, the directory is asked again, and its failure is the answer.
+        let expired = directory.resolve("bob", t0 + Duration::seconds(60)).await;
+        assert!(
+            matches!(expired, Err(DirectoryError::Unreachable(_))),
+            "{expired:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn no_cache_when_the_ttl_is_zero() {
+        let directory = unreachable(0);
+        let t0 = DateTime::parse_from_rfc3339("2026-12-07T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        directory.remember("bob", t0, &groups());
+        assert!(directory.resolve("bob", t0).await.is_err());
+    }
+
+    #[test]
+    fn the_bind_password_file_loses_only_its_line_end() {
+        let directory = unreachable(0);
+        assert_eq!(directory.password.expose_secret(), "secret");
+        assert!(!format!("{directory:?}").contains("secret"));
+    }
+}

@@ -454,3 +454,120 @@ async fn a_person_missing_from_the_directory_is_refused() {
     let app = spawn(Format::Name, Some(settings)).await;
     refused_with(&app, "bob", "directory_person_not_found").await;
 }
+
+#[tokio::test]
+async fn starttls_on_the_plain_port_works_and_plain_binds_are_refused_by_the_directory() {
+    let mut settings = directory(Format::Name);
+    settings.url = SAMBA.get("SAMBA_LDAP_URL").to_string();
+    settings.starttls = true;
+    let app = spawn(Format::Name, Some(settings.clone())).await;
+    assert_eq!(roles_of(&app, "bob").await, ["Admin"]);
+
+    // Without StartTLS (dev_mode only), AD refuses a simple bind in clear: the sign-in is refused.
+    settings.starttls = false;
+    let app = spawn(Format::Name, Some(settings)).await;
+    refused_with(&app, "bob", "directory_bind_refused").await;
+}
+
+/// The OpenLDAP way (a level-by-level walk over `member`), run on the AD, which answers plain
+/// `(member=<dn>)` searches too: the same nested groups, a cycle that ends, and a depth limit
+/// that refuses rather than cuts the list short.
+fn walk_settings(max_depth: u32) -> DirectorySettings {
+    DirectorySettings {
+        kind: DirectoryKind::Openldap,
+        user_attribute: Some("sAMAccountName".into()),
+        user_filter: Some("(objectClass=user)".into()),
+        group_filter: Some("(objectClass=group)".into()),
+        group_name_attribute: Some("sAMAccountName".into()),
+        max_depth,
+        ..directory(Format::Qualified)
+    }
+}
+
+#[tokio::test]
+async fn the_member_walk_finds_nested_groups_and_ends_cycles() {
+    let app = spawn(Format::Qualified, Some(walk_settings(8))).await;
+    assert_eq!(roles_of(&app, "bob").await, ["Admin"]);
+    let row = last_sign_in(&app).await;
+    let mut from_directory = strings(&row["details"]["groups_from_directory"]);
+    from_directory.sort();
+    assert_eq!(
+        from_directory,
+        ["EXAMPLE\\aws-admins", "EXAMPLE\\platform-team"],
+        "{row}"
+    );
+    assert!(roles_of(&app, "dave").await.is_empty());
+    let row = last_sign_in(&app).await;
+    assert_eq!(
+        strings(&row["details"]["groups_from_directory"]),
+        ["EXAMPLE\\Cycle-B"],
+        "{row}"
+    );
+}
+
+#[tokio::test]
+async fn nesting_deeper_than_max_depth_refuses_the_sign_in() {
+    // bob: oncall (1) -> platform-team (2) -> aws-admins (3).
+    let app = spawn(Format::Qualified, Some(walk_settings(2))).await;
+    refused_with(&app, "bob", "directory_nesting_too_deep").await;
+    let app = spawn(Format::Qualified, Some(walk_settings(3))).await;
+    assert_eq!(roles_of(&app, "bob").await, ["Admin"]);
+}
+
+/// The walk with its OpenLDAP defaults (uid, inetOrgPerson, groupOfNames, cn) against the
+/// suite's OpenLDAP behind the first SimpleSAMLphp: alice's groups, already in her memberOf, are
+/// found again and not added twice.
+#[tokio::test]
+async fn the_member_walk_on_openldap_adds_nothing_the_assertion_already_has() {
+    let password = std::env::temp_dir().join(format!(
+        "roleport-ldap-bind-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::write(&password, PEERS.get("LDAP_ADMIN_PW")).unwrap();
+    let mut idp = demo_saml_idp(false);
+    if let IdpKind::Saml(saml) = &mut idp.kind {
+        saml.directory = Some(DirectorySettings {
+            kind: DirectoryKind::Openldap,
+            url: PEERS.get("LDAP_URL").to_string(),
+            starttls: false,
+            ca_file: None,
+            base_dn: PEERS.get("LDAP_BASE_DN").to_string(),
+            bind_dn: PEERS.get("LDAP_ADMIN_DN").to_string(),
+            bind_password_file: password,
+            identity: "subject".into(),
+            user_attribute: None,
+            user_filter: None,
+            group_filter: None,
+            group_name_attribute: None,
+            group_format: GroupFormatSetting::Dn,
+            netbios_domain: None,
+            timeout_ms: 5000,
+            cache_seconds: 0,
+            max_depth: 4,
+        });
+    }
+    let app = spawn_app_with(Options {
+        include_demo_saml: false,
+        extra_idps: vec![idp],
+        ..Options::default()
+    })
+    .await;
+    register_sp(
+        &app.sp_entity_id,
+        &format!("{}/saml/acs", app.address),
+        None,
+    );
+    assert_eq!(app.sign_in("alice").await.status(), 303);
+    let row = last_sign_in(&app).await;
+    assert_eq!(row["outcome"], "accepted", "{row}");
+    assert_eq!(
+        strings(&row["details"]["groups_from_assertion"]).len(),
+        2,
+        "{row}"
+    );
+    assert_eq!(
+        strings(&row["details"]["groups_from_directory"]),
+        Vec::<String>::new(),
+        "{row}"
+    );
+}
