@@ -12,7 +12,7 @@ use crate::http::request_meta::RequestMeta;
 use crate::protocol::saml::guard::Limits;
 use crate::protocol::saml::{self, SamlError, Solicitation, SpContext, extract_identity};
 pub use crate::service::claims_of;
-use crate::service::sign_in;
+use crate::service::{nested_groups, sign_in};
 use crate::upstream::directory::DirectoryError;
 use crate::upstream::saml_idp::SamlIdp;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -337,7 +337,11 @@ async fn consume(
         .map_err(|e| Failure::Refused(Refusal::Identity(e)))?;
     identity.forget_unverified_email(idp.email_verified, &idp.attributes.email);
     let origins = match state.directory(&idp.id) {
-        Some(directory) => Some(nested_groups(&directory, &mut identity, now).await?),
+        Some(directory) => Some(
+            nested_groups::add_from_directory(&directory, &mut identity, now)
+                .await
+                .map_err(|e| Failure::Refused(Refusal::Directory(e)))?,
+        ),
         None => None,
     };
     let claims = claims_of(&identity);
@@ -350,32 +354,6 @@ async fn consume(
         return_to,
         grants,
     })
-}
-
-/// Adds the person's groups from the directory (those the assertion lacks) to the identity.
-/// The directory failing refuses the sign-in: never fewer or more groups than the person has.
-async fn nested_groups(
-    directory: &crate::upstream::directory::Directory,
-    identity: &mut FederatedIdentity,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<sign_in::GroupOrigins, Failure> {
-    let refused = |e: DirectoryError| Failure::Refused(Refusal::Directory(e));
-    let value = directory
-        .lookup_value(identity)
-        .map_err(refused)?
-        .to_string();
-    let resolved = directory.resolve(&value, now).await.map_err(refused)?;
-    let added = crate::protocol::directory::groups_to_add(
-        &identity.groups,
-        &resolved,
-        &directory.settings.group_format(),
-    );
-    let origins = sign_in::GroupOrigins {
-        from_assertion: identity.groups.clone(),
-        from_directory: added.clone(),
-    };
-    identity.groups.extend(added);
-    Ok(origins)
 }
 
 async fn verify_blocking(
