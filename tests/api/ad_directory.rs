@@ -571,3 +571,53 @@ async fn the_member_walk_on_openldap_adds_nothing_the_assertion_already_has() {
         "{row}"
     );
 }
+
+/// NameIDs built to widen `(sAMAccountName=<value>)`, signed by a trusted IdP (the forge): each
+/// is one literal value, which nobody in the directory has, so the sign-in is refused; a plain
+/// `bob` through the same path gets his nested groups.
+#[tokio::test]
+async fn a_crafted_name_id_cannot_widen_the_directory_search() {
+    use crate::forge::*;
+    let mut idp = forge_idp(false);
+    if let IdpKind::Saml(saml) = &mut idp.kind {
+        saml.directory = Some(directory(Format::Name));
+    }
+    let app = spawn_app_with(Options {
+        extra_idps: vec![idp],
+        include_demo_saml: false,
+        rules_yaml: Format::Name.rules().replace("idp: samba", "idp: forge"),
+        ..Options::default()
+    })
+    .await;
+    for name_id in [
+        "*",
+        "b*",
+        "bob)(sAMAccountName=*",
+        "*)(|(objectClass=*",
+        "bob\\2a",
+    ] {
+        let login = start_login(&app, &app.client).await;
+        let xml = forge_for(&app)
+            .in_response_to(&login.request_id)
+            .name_id(name_id)
+            .groups(&["Domain Users"])
+            .build(Sign::Assertion, &signer());
+        let resp = post_acs_as(&app, &app.client, &xml, Some(&login.relay_state)).await;
+        assert_eq!(resp.status(), 403, "{name_id}");
+        let row = last_sign_in(&app).await;
+        let reason = row["reason"].as_str().unwrap();
+        assert!(
+            reason.starts_with("directory_person_not_found: "),
+            "{name_id}: {row}"
+        );
+    }
+    let login = start_login(&app, &app.client).await;
+    let xml = forge_for(&app)
+        .in_response_to(&login.request_id)
+        .name_id("bob")
+        .groups(&["Domain Users"])
+        .build(Sign::Assertion, &signer());
+    let resp = post_acs_as(&app, &app.client, &xml, Some(&login.relay_state)).await;
+    assert_eq!(resp.status(), 303);
+    assert_eq!(role_names(&app).await, ["Admin"]);
+}
