@@ -21,6 +21,10 @@
 #   DEMO_LDAP_PORT, DEMO_IDP_PORT   ports of the demo peers (default 18910, 18911).
 #   DEMO_MOTO_PORT, DEMO_FEDERATION_PORT   the STS emulator and the sign-in stand-in (default 18912, 18913).
 #   DEMO_OIDC_PORT the OpenID provider (default 18914; needs Node.js 20.12+ and npm).
+#   DEMO_DIRECTORY=samba   also run an Active Directory: Samba's AD DC (deploy/peers/samba; LDAP on
+#                  127.0.0.1:389/636, fixed) with SimpleSAMLphp in front of it (DEMO_SAMBA_IDP_PORT,
+#                  default 18915), as a third IdP `demo-ad` whose nested groups Roleport resolves
+#                  from the directory ([idp.directory]).
 #   ROLEPORT_VENV  moto's venv (default .run/venv; deploy/peers/moto/install.sh creates it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,6 +52,12 @@ IDP_PORT=${DEMO_IDP_PORT:-18911}
 MOTO_PORT=${DEMO_MOTO_PORT:-18912}
 FED_PORT=${DEMO_FEDERATION_PORT:-18913}
 OIDC_PORT=${DEMO_OIDC_PORT:-18914}
+SAMBA_IDP_PORT=${DEMO_SAMBA_IDP_PORT:-18915}
+DIRECTORY=${DEMO_DIRECTORY:-openldap}
+case "$DIRECTORY" in
+  openldap | samba) ;;
+  *) echo "demo: DEMO_DIRECTORY must be openldap (default) or samba, not '$DIRECTORY'" >&2; exit 1 ;;
+esac
 MOTO_URL="http://127.0.0.1:$MOTO_PORT"
 FED_URL="http://127.0.0.1:$FED_PORT"
 VENV=${ROLEPORT_VENV:-$ROOT/.run/venv}
@@ -92,6 +102,10 @@ cleanup() {
     ROLEPORT_VENV=$VENV bash deploy/peers/moto/stop.sh "$PEERS" 9>&- || true
     bash deploy/peers/oidc/stop.sh "$PEERS" 9>&- || true
     bash deploy/peers/stop.sh "$PEERS" 9>&- || true
+    if [[ -d "$PEERS/samba" ]]; then
+      say "stopping Samba and its SimpleSAMLphp"
+      bash deploy/peers/samba/stop.sh "$PEERS/samba" 9>&- || true
+    fi
   fi
 }
 trap cleanup EXIT
@@ -260,6 +274,21 @@ CLIENT
 ) || die "could not write the OIDC client registration"
 mv "$OIDC_CLIENTS_DIR/.roleport-demo.json.tmp" "$OIDC_CLIENTS_DIR/roleport-demo.json"
 
+# --- DEMO_DIRECTORY=samba: Samba's AD DC with SimpleSAMLphp in front of it -------------------------
+if [[ "$DIRECTORY" == samba ]]; then
+  say "starting Samba's AD DC (127.0.0.1:389/636) and its SimpleSAMLphp (127.0.0.1:$SAMBA_IDP_PORT)"
+  bash deploy/peers/samba/start.sh "$PEERS/samba" "$SAMBA_IDP_PORT" 9>&- ||
+    die "the Samba peer did not start (see $PEERS/samba)"
+  samba_peer() { sed -n "s/^$1=//p" "$PEERS/samba/samba.env"; }
+  SAMBA_SP_DIR=$(samba_peer SP_REMOTE_DIR)
+  cat >"$SAMBA_SP_DIR/.roleport-demo.tmp" <<JSON
+{ "entity_id": "$PUBLIC_URL/saml/metadata", "acs_url": "$PUBLIC_URL/saml/acs", "allow_idp_initiated": false }
+JSON
+  mv "$SAMBA_SP_DIR/.roleport-demo.tmp" "$SAMBA_SP_DIR/roleport-demo.json"
+  # The bind password reaches Roleport as a file, never in the settings.
+  (umask 077 && samba_peer SAMBA_BIND_PW >"$RUN/samba-bind-password")
+fi
+
 # ROLEPORT_* overrides cannot reach into the [[idp]] array: render the settings with the peers' URL,
 # the local AWS endpoints and the signing key's absolute paths (one line each, or stop).
 python3 - deploy/demo/roleport.toml "$CONF.tmp" "$IDP_METADATA_URL" "$MOTO_URL" "$FED_URL" "$AWS_KEY" "$AWS_CERT" \
@@ -285,6 +314,36 @@ for pattern, line in [
 open(dst, "w").write(text)
 RENDER
   die "could not render $CONF from deploy/demo/roleport.toml"
+if [[ "$DIRECTORY" == samba ]]; then
+  # A third IdP, appended (TOML allows [[idp]] after other tables); values as JSON strings.
+  python3 - "$PEERS/samba/samba.env" "$RUN/samba-bind-password" >>"$CONF.tmp" <<'AD' ||
+import json, sys
+env = dict(l.split("=", 1) for l in open(sys.argv[1]).read().splitlines() if "=" in l and not l.startswith("#"))
+q = json.dumps
+print(f'''
+# DEMO_DIRECTORY=samba (added by deploy/demo.sh): SimpleSAMLphp on Samba's AD DC.
+[[idp]]
+id = "demo-ad"
+kind = "saml"
+display_name = "Demo Active Directory (SimpleSAMLphp on Samba AD DC)"
+metadata_url = {q(env["IDP_METADATA_URL"])}
+attributes.subject = "uid"
+# "Token-Groups - Qualified by Domain Name" style: EXAMPLE\\name, direct memberships only.
+attributes.groups = ["http://schemas.microsoft.com/ws/2008/06/identity/claims/groups"]
+
+[idp.directory]
+kind = "ad"
+url = {q(env["SAMBA_LDAPS_URL"])}
+ca_file = {q(env["SAMBA_CA_FILE"])}
+base_dn = {q(env["SAMBA_BASE_DN"])}
+bind_dn = {q(env["SAMBA_BIND_DN"])}
+bind_password_file = {q(sys.argv[2])}
+group_format = "qualified"
+netbios_domain = {q(env["SAMBA_DOMAIN"])}
+''')
+AD
+    die "could not add the demo-ad IdP to $CONF"
+fi
 mv "$CONF.tmp" "$CONF"
 
 # --- Roleport -----------------------------------------------------------------------------------
@@ -335,6 +394,11 @@ cat <<BANNER
      bob   / bobpw     group  aws-readonly             -> ReadOnly
      carol / carolpw   no group                         -> no roles
    Rules: deploy/demo/rules.yaml    Settings: .run/demo/roleport.toml
+$( [[ "$DIRECTORY" == samba ]] && printf '%s\n' \
+"   DEMO_DIRECTORY=samba: /login/demo-ad, SimpleSAMLphp on Samba's AD DC" \
+"     alice / Al1ce-Passw0rd!   aws-admins, AWS-ReadOnly      -> Admin + ReadOnly" \
+"     bob   / B0b-Passw0rd!     oncall (nested in aws-admins) -> Admin" \
+"     carol / C4rol-Passw0rd!   AWS-ReadOnly                   -> ReadOnly" )
 
    Then pick a role:
      Console      a console sign-in link; here a local stand-in

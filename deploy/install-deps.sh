@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs, idempotently, everything Roleport's build, demo and tests need on a Debian machine.
-# Package installs must not start system services (slapd, apache2): we run private instances on
+# Package installs must not start system services (slapd, apache2, samba): we run private instances on
 # our own ports, so a policy-rc.d that refuses every start is in place while apt runs.
 set -euo pipefail
 
@@ -9,6 +9,8 @@ APT_PACKAGES=(
   pkg-config libssl-dev libxml2-dev libxmlsec1-dev libxmlsec1-openssl libclang-dev clang
   # peers: OpenLDAP, SimpleSAMLphp (PHP built-in server), xmlsec1 for the strict checker
   slapd ldap-utils simplesamlphp php-cli php-ldap php-xml php-mbstring xmlsec1
+  # peer: Samba as an Active Directory domain controller (LDAP only, loopback)
+  samba samba-ad-dc samba-ad-provision samba-dsdb-modules
   # deploy/peers: key generation (openssl), smoke-test helper (python3)
   openssl python3 python3-venv
   # browser tests
@@ -41,9 +43,12 @@ if ((${#missing[@]})); then
     tail -50 /tmp/roleport-apt.log; exit 1; }
   restore
   trap - EXIT
-  # Some packages start services despite policy-rc.d on non-systemd machines; stop the system ones.
-  pkill -x slapd 2>/dev/null || true
-  pkill -x apache2 2>/dev/null || true
+  # Some packages start services despite policy-rc.d on non-systemd machines; stop the system
+  # ones by their own pid files, never by name: private peers (the suite's, the demo's, another
+  # checkout's) run the same programs.
+  for pidfile in /run/slapd/slapd.pid /run/apache2/apache2.pid /run/samba/samba.pid; do
+    [[ -s $pidfile ]] && kill "$(cat "$pidfile")" 2>/dev/null || true
+  done
 fi
 echo "install-deps: system packages present"
 

@@ -25,13 +25,17 @@ LDAP_PORT=${ROLEPORT_TEST_LDAP_PORT:-18900}
 IDP_PORT=${ROLEPORT_TEST_IDP_PORT:-18901}
 MOTO_PORT=${ROLEPORT_TEST_MOTO_PORT:-18902}
 OIDC_PORT=${ROLEPORT_TEST_OIDC_PORT:-18903}
+# The Samba AD DC's LDAP ports are fixed (389/636): only its SimpleSAMLphp port is chosen.
+SAMBA_IDP_PORT=${ROLEPORT_TEST_SAMBA_IDP_PORT:-18904}
 # Roleport reads every ROLEPORT_* variable as a setting: keep these knobs away from the binary.
-unset ROLEPORT_TEST_STATE ROLEPORT_TEST_LDAP_PORT ROLEPORT_TEST_IDP_PORT ROLEPORT_TEST_MOTO_PORT ROLEPORT_TEST_OIDC_PORT
+unset ROLEPORT_TEST_STATE ROLEPORT_TEST_LDAP_PORT ROLEPORT_TEST_IDP_PORT ROLEPORT_TEST_MOTO_PORT ROLEPORT_TEST_OIDC_PORT \
+  ROLEPORT_TEST_SAMBA_IDP_PORT
 mkdir -p "$STATE"
 cleanup() {
   bash deploy/peers/stop.sh "$STATE" >/dev/null 2>&1 || true
   bash deploy/peers/moto/stop.sh "$STATE" >/dev/null 2>&1 || true
   bash deploy/peers/oidc/stop.sh "$STATE" >/dev/null 2>&1 || true
+  bash deploy/peers/samba/stop.sh "$STATE/samba" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 cleanup
@@ -39,9 +43,11 @@ bash deploy/peers/start.sh "$STATE" "$LDAP_PORT" "$IDP_PORT"
 bash deploy/peers/moto/start.sh "$STATE" "$MOTO_PORT" >/dev/null
 bash deploy/peers/oidc/install.sh
 ALLOW_TEST_ENDPOINTS=1 bash deploy/peers/oidc/start.sh "$STATE" "$OIDC_PORT"
+bash deploy/peers/samba/start.sh "$STATE/samba" "$SAMBA_IDP_PORT"
 export ROLEPORT_TEST_PEERS_ENV="$STATE/peers.env"
 export ROLEPORT_TEST_MOTO_ENV="$STATE/moto.env"
 export ROLEPORT_TEST_OIDC_ENV="$STATE/oidc.env"
+export ROLEPORT_TEST_SAMBA_ENV="$STATE/samba/samba.env"
 export ROLEPORT_TEST_DATABASE_URL="${ROLEPORT_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 
 # Style and lint failures fail the run, but the tests still run so their summary comes last.

@@ -45,6 +45,8 @@ pub enum StartupError {
     AuditKeys(#[from] crate::audit::keys::KeyError),
     #[error(transparent)]
     SealingKeys(#[from] crate::sealing::keys::SealingKeyError),
+    #[error(transparent)]
+    Directory(#[from] crate::upstream::directory::DirectoryLoadError),
     #[error("{0}")]
     Other(String),
 }
@@ -99,6 +101,14 @@ impl Application {
         let now = clock.now();
         let mut idps = BTreeMap::new();
         let mut oidc = BTreeMap::new();
+        let mut directories = BTreeMap::new();
+        for idp_settings in &settings.idps {
+            if let Some(directory) = idp_settings.saml().and_then(|s| s.directory.as_ref()) {
+                let loaded =
+                    crate::upstream::directory::Directory::load(&idp_settings.id, directory)?;
+                directories.insert(idp_settings.id.clone(), Arc::new(loaded));
+            }
+        }
         let oidc_redirect_uri = format!("{public_url}/oidc/callback");
         for idp_settings in &settings.idps {
             if let Some(o) = idp_settings.oidc() {
@@ -177,6 +187,7 @@ impl Application {
             aws,
             audit,
             sealing,
+            directories,
             settings,
         });
 

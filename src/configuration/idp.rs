@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use super::server::is_loopback_url;
 use super::{ConfigError, LIFETIME_CAP_SECONDS, Settings, default_true};
 
+mod directory;
 mod oidc;
+pub use directory::{DirectoryIdentity, DirectoryKind, DirectorySettings, GroupFormatSetting};
 pub use oidc::{AtHashSetting, OidcClaimSettings, OidcIdpSettings};
 
 /// One upstream identity provider. Read from TOML through [`RawIdp`]: the `kind` member picks
@@ -62,6 +64,9 @@ pub struct SamlIdpSettings {
     pub sign_authn_requests: bool,
     #[serde(default)]
     pub attributes: AttributeSettings,
+    /// Nested groups from the directory at sign-in (`[idp.directory]`); off when absent.
+    #[serde(default)]
+    pub directory: Option<DirectorySettings>,
 }
 
 impl Default for SamlIdpSettings {
@@ -76,6 +81,7 @@ impl Default for SamlIdpSettings {
             allow_idp_initiated: false,
             sign_authn_requests: false,
             attributes: AttributeSettings::default(),
+            directory: None,
         }
     }
 }
@@ -113,6 +119,8 @@ struct SamlIdpToml {
     sign_authn_requests: bool,
     #[serde(default)]
     attributes: AttributeSettings,
+    #[serde(default)]
+    directory: Option<DirectorySettings>,
 }
 
 impl TryFrom<RawIdp> for IdpSettings {
@@ -133,6 +141,7 @@ impl TryFrom<RawIdp> for IdpSettings {
                     allow_idp_initiated: s.allow_idp_initiated,
                     sign_authn_requests: s.sign_authn_requests,
                     attributes: s.attributes,
+                    directory: s.directory,
                 })),
             },
             RawIdp::Oidc(mut table) => {
@@ -290,6 +299,11 @@ impl Settings {
             return Err(ConfigError::Invalid(format!(
                 "idp `{id}` lists no group attributes"
             )));
+        }
+        if let Some(directory) = &idp.directory {
+            directory
+                .validate(self.server.dev_mode)
+                .map_err(|m| ConfigError::Invalid(format!("idp `{id}`: {m}")))?;
         }
         Ok(())
     }

@@ -21,8 +21,8 @@ mod server;
 pub use admin::AdminSettings;
 pub use aws::{AwsSettings, FederationUserSettings, KeyPairFiles, OwnCredentialsSettings};
 pub use idp::{
-    AtHashSetting, AttributeSettings, IdpKind, IdpSettings, OidcClaimSettings, OidcIdpSettings,
-    SamlIdpSettings,
+    AtHashSetting, AttributeSettings, DirectoryIdentity, DirectoryKind, DirectorySettings,
+    GroupFormatSetting, IdpKind, IdpSettings, OidcClaimSettings, OidcIdpSettings, SamlIdpSettings,
 };
 pub use rate_limit::RateLimitSettings;
 pub use saml::SamlSettings;

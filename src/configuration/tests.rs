@@ -339,3 +339,114 @@ fn weakening_oidc_settings_are_refused_with_clear_messages() {
     let e = load(&f.0, secret()).unwrap_err().to_string();
     assert!(e.contains("https"), "{e}");
 }
+
+const DIRECTORY_IDP: &str = r#"
+[[idp]]
+id = "corp"
+display_name = "Corp"
+kind = "saml"
+metadata_file = "/dev/null"
+
+[idp.directory]
+kind = "ad"
+url = "ldaps://dc.example.test"
+ca_file = "/etc/roleport/ad-ca.pem"
+base_dn = "DC=example,DC=test"
+bind_dn = "CN=roleport,CN=Users,DC=example,DC=test"
+bind_password_file = "/run/secrets/ad-bind"
+group_format = "qualified"
+netbios_domain = "EXAMPLE"
+"#;
+
+#[test]
+fn directory_settings_parse_with_their_defaults() {
+    let f = write(&format!("{BASE}{DIRECTORY_IDP}"));
+    let s = load(&f.0, []).unwrap();
+    let d = s.idps[0].saml().unwrap().directory.clone().unwrap();
+    assert_eq!(d.kind, DirectoryKind::Ad);
+    assert_eq!(d.user_attribute(), "sAMAccountName");
+    assert_eq!(d.group_filter(), "(objectClass=group)");
+    assert_eq!(d.identity(), Some(DirectoryIdentity::Subject));
+    assert_eq!((d.timeout_ms, d.cache_seconds, d.max_depth), (3000, 60, 8));
+    assert!(d.uses_tls());
+    assert!(d.validate(false).is_ok());
+}
+
+#[test]
+fn directory_without_tls_or_pinned_ca_is_refused_outside_dev_mode() {
+    let f = write(&format!("{BASE}{DIRECTORY_IDP}"));
+    let s = load(&f.0, []).unwrap();
+    let good = s.idps[0].saml().unwrap().directory.clone().unwrap();
+
+    let mut plain = good.clone();
+    plain.url = "ldap://dc.example.test".into();
+    let e = plain.validate(false).unwrap_err();
+    assert!(e.contains("plain ldap://"), "{e}");
+    assert!(plain.validate(true).is_ok(), "plain LDAP is for dev_mode");
+    plain.starttls = true;
+    assert!(plain.validate(false).is_ok(), "StartTLS with a pinned CA");
+
+    let mut unpinned = good.clone();
+    unpinned.ca_file = None;
+    let e = unpinned.validate(false).unwrap_err();
+    assert!(e.contains("ca_file is required"), "{e}");
+
+    let mut both = good.clone();
+    both.starttls = true;
+    assert!(
+        both.validate(true).is_err(),
+        "starttls on ldaps:// makes no sense"
+    );
+}
+
+#[test]
+fn directory_settings_that_could_break_a_filter_are_refused() {
+    let f = write(&format!("{BASE}{DIRECTORY_IDP}"));
+    let s = load(&f.0, []).unwrap();
+    let good = s.idps[0].saml().unwrap().directory.clone().unwrap();
+    for (change, needle) in [
+        (
+            Box::new(|d: &mut DirectorySettings| d.user_attribute = Some("uid)(cn".into()))
+                as Box<dyn Fn(&mut DirectorySettings)>,
+            "not an LDAP attribute name",
+        ),
+        (
+            Box::new(|d: &mut DirectorySettings| d.user_filter = Some("objectClass=user".into())),
+            "not one parenthesised",
+        ),
+        (
+            Box::new(|d: &mut DirectorySettings| d.identity = "email".into()),
+            "use `subject` or `attribute:<name>`",
+        ),
+        (
+            Box::new(|d: &mut DirectorySettings| d.netbios_domain = None),
+            "needs netbios_domain",
+        ),
+        (
+            Box::new(|d: &mut DirectorySettings| d.cache_seconds = 86400),
+            "short TTL",
+        ),
+        (
+            Box::new(|d: &mut DirectorySettings| d.max_depth = 0),
+            "max_depth",
+        ),
+        (
+            Box::new(|d: &mut DirectorySettings| d.base_dn = "not a dn".into()),
+            "is not a DN",
+        ),
+    ] {
+        let mut d = good.clone();
+        change(&mut d);
+        let e = d.validate(true).unwrap_err();
+        assert!(e.contains(needle), "{e}");
+    }
+}
+
+#[test]
+fn unknown_directory_keys_are_refused() {
+    let f = write(&format!(
+        "{BASE}{DIRECTORY_IDP}bind_password = \"inline\"\n"
+    ));
+    let e = load(&f.0, []).unwrap_err().to_string();
+    assert!(e.contains("bind_password"), "{e}");
+}

@@ -49,6 +49,8 @@ pub struct AppState {
     pub audit: Arc<crate::audit::sealer::Sealer>,
     /// Seals the upstream ID tokens kept for `oidc_passthrough`.
     pub sealing: crate::sealing::keys::SealingKeys,
+    /// Nested-group lookups, per IdP that has `[idp.directory]`.
+    pub directories: BTreeMap<String, Arc<crate::upstream::directory::Directory>>,
 }
 
 impl AppState {
@@ -68,6 +70,10 @@ impl AppState {
             .read()
             .map(|m| m.values().cloned().collect())
             .unwrap_or_default()
+    }
+
+    pub fn directory(&self, idp: &str) -> Option<Arc<crate::upstream::directory::Directory>> {
+        self.directories.get(idp).cloned()
     }
 
     pub fn oidc_provider(&self, id: &str) -> Option<Arc<OidcProvider>> {

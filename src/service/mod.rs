@@ -7,6 +7,7 @@
 pub mod console_post;
 mod error;
 pub mod issue;
+pub mod nested_groups;
 pub mod refusals;
 pub mod sign_in;
 

@@ -20,12 +20,22 @@ pub struct Started {
     pub return_to: ReturnTo,
 }
 
+/// Where an identity's groups came from, when the IdP resolves nested groups from its directory
+/// (`[idp.directory]`): the audit row lists both, separately.
+#[derive(Debug, Clone, Default)]
+pub struct GroupOrigins {
+    pub from_assertion: Vec<String>,
+    pub from_directory: Vec<String>,
+}
+
 /// An accepted sign-in: audit row (committed first), session, metrics, log line.
+#[allow(clippy::too_many_arguments)]
 pub async fn accepted(
     state: &AppState,
     reference: &str,
     meta: &RequestMeta,
     identity: FederatedIdentity,
+    origins: Option<GroupOrigins>,
     grants: usize,
     upstream: db::sessions::Upstream<'_>,
     return_to: ReturnTo,
@@ -42,11 +52,17 @@ pub async fn accepted(
     event.source_ip = meta.source_ip.clone();
     event.user_agent = meta.user_agent.clone();
     // The e-mail (kept only when the IdP vouches for it) lets the admin dry run of a new rules
-    // document see the claims this sign-in had.
-    event.details = match &identity.email {
-        Some(email) => serde_json::json!({ "grants": grants, "email": email }),
-        None => serde_json::json!({ "grants": grants }),
-    };
+    // document see the claims this sign-in had; groups are listed by origin when the directory
+    // added some.
+    let mut details = serde_json::json!({ "grants": grants });
+    if let Some(email) = &identity.email {
+        details["email"] = serde_json::json!(email);
+    }
+    if let Some(o) = origins {
+        details["groups_from_assertion"] = serde_json::json!(o.from_assertion);
+        details["groups_from_directory"] = serde_json::json!(o.from_directory);
+    }
+    event.details = details;
     let upstream = db::sessions::Upstream {
         id_token: upstream.id_token,
         source_ip: meta.source_ip.as_deref(),

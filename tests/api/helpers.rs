@@ -11,7 +11,7 @@ use roleport::startup::Application;
 use secrecy::SecretString;
 use sqlx::{Connection, Executor, PgConnection, PgPool};
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
 pub const ADMIN_DB_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -291,7 +291,12 @@ pub fn register_sp(entity_id: &str, acs_url: &str, encrypt_cert_pem: Option<&str
 
 /// Registers an SP from a full registration document (see deploy/peers/saml-idp/lib/sp-registry.php).
 pub fn register_sp_json(body: serde_json::Value) {
-    let dir = PathBuf::from(PEERS.get("SP_REMOTE_DIR"));
+    register_sp_json_in(Path::new(PEERS.get("SP_REMOTE_DIR")), body);
+}
+
+/// [`register_sp_json`] for the SimpleSAMLphp instance reading `dir`.
+pub fn register_sp_json_in(dir: &Path, body: serde_json::Value) {
+    let dir = dir.to_path_buf();
     let entity_id = body["entity_id"].as_str().expect("entity_id");
     let name = entity_id
         .chars()
@@ -377,6 +382,17 @@ pub async fn idp_sign_in(
     user: &str,
     password: &str,
 ) -> SamlPost {
+    idp_sign_in_at(PEERS.get("IDP_BASE_URL"), client, start_url, user, password).await
+}
+
+/// [`idp_sign_in`] at the SimpleSAMLphp instance served at `idp_base_url`.
+pub async fn idp_sign_in_at(
+    idp_base_url: &str,
+    client: &reqwest::Client,
+    start_url: &str,
+    user: &str,
+    password: &str,
+) -> SamlPost {
     let mut url = start_url.to_string();
     let mut html = String::new();
     for _ in 0..10 {
@@ -403,10 +419,7 @@ pub async fn idp_sign_in(
             .captures(&html)
             .unwrap_or_else(|| panic!("no login form at {url}:\n{html}"))[1],
     );
-    let login_url = format!(
-        "{}module.php/core/loginuserpass.php",
-        PEERS.get("IDP_BASE_URL")
-    );
+    let login_url = format!("{idp_base_url}module.php/core/loginuserpass.php");
     let resp = client
         .post(&login_url)
         .form(&[

@@ -7,6 +7,7 @@
 mod helpers;
 
 mod abuse;
+mod ad_directory;
 mod ad_groups;
 mod admin;
 mod admin_browser;

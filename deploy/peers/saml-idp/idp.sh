@@ -46,8 +46,22 @@ idp_answers() { # METADATA_URL
   [[ "$(curl -s -o /dev/null -m 5 -w '%{http_code}' "$1" 2>/dev/null)" == 200 ]]
 }
 
-idp_start() { # STATE LDAP_PORT IDP_PORT
-  local state=$1 ldap_port=$2 port=$3 dir base entity
+# DIRECTORY picks the user store behind the IdP: `openldap` (default; the private slapd of
+# deploy/peers/ldap, LDAP_ADMIN_DN/PW set by ldap.sh) or `samba` (the AD DC of deploy/peers/samba,
+# over LDAPS with its test CA; SAMBA_* set by samba.sh, LDAP_PORT unused).
+idp_start() { # STATE LDAP_PORT IDP_PORT [DIRECTORY]
+  local state=$1 ldap_port=$2 port=$3 directory=${4:-openldap} dir base entity
+  local ldap_dn ldap_pw ldap_env=(LDAPNOINIT=1)
+  case "$directory" in
+    openldap) ldap_dn=$LDAP_ADMIN_DN ldap_pw=$LDAP_ADMIN_PW ;;
+    samba)
+      ldap_dn=$SAMBA_ADMIN_DN ldap_pw=$SAMBA_ADMIN_PW
+      # PHP's ldap extension has no per-connection CA option that SimpleSAMLphp 1.19 sets:
+      # libldap reads the CA from LDAPCONF (a file of ours; LDAPNOINIT would ignore it).
+      printf 'TLS_CACERT %s\nTLS_REQCERT demand\n' "$SAMBA_CA_FILE" >"$state/ldap.conf"
+      ldap_env=(-u LDAPNOINIT "LDAPCONF=$state/ldap.conf" "LDAPRC=$state/no-ldaprc") ;;
+    *) die "idp: unknown directory '$directory' (openldap or samba)" ;;
+  esac
   dir="$state/idp"
   base="http://127.0.0.1:$port/"
   entity="${base}saml2/idp/metadata.php"
@@ -78,7 +92,9 @@ idp_start() { # STATE LDAP_PORT IDP_PORT
   ROLEPORT_PEER_SETTINGS_STATE="$state" ROLEPORT_PEER_SETTINGS_DIR="$dir" \
   ROLEPORT_PEER_SETTINGS_LDAP_PORT="$ldap_port" ROLEPORT_PEER_SETTINGS_IDP_PORT="$port" \
   ROLEPORT_PEER_SETTINGS_BASE="$base" ROLEPORT_PEER_SETTINGS_ENTITY="$entity" \
-  ROLEPORT_PEER_SETTINGS_ADMIN_DN="$LDAP_ADMIN_DN" ROLEPORT_PEER_SETTINGS_ADMIN_PW="$LDAP_ADMIN_PW" \
+  ROLEPORT_PEER_SETTINGS_ADMIN_DN="$ldap_dn" ROLEPORT_PEER_SETTINGS_ADMIN_PW="$ldap_pw" \
+  ROLEPORT_PEER_SETTINGS_DIRECTORY="$directory" ROLEPORT_PEER_SETTINGS_NETBIOS="${SAMBA_DOMAIN:-}" \
+  ROLEPORT_PEER_SETTINGS_SAMBA_PORT="${SAMBA_LDAPS_PORT:-0}" ROLEPORT_PEER_SETTINGS_SAMBA_BASE="${SAMBA_BASE_DN:-}" \
   php -r '
     $e = fn($k) => getenv("ROLEPORT_PEER_SETTINGS_" . $k);
     $s = [
@@ -87,6 +103,10 @@ idp_start() { # STATE LDAP_PORT IDP_PORT
       "ldap_port" => (int) $e("LDAP_PORT"),
       "ldap_admin_dn" => $e("ADMIN_DN"),
       "ldap_admin_pw" => $e("ADMIN_PW"),
+      "directory" => $e("DIRECTORY"),
+      "netbios_domain" => $e("NETBIOS"),
+      "samba_ldaps_port" => (int) $e("SAMBA_PORT"),
+      "samba_base_dn" => $e("SAMBA_BASE"),
       "idp_port" => (int) $e("IDP_PORT"),
       "base_url" => $e("BASE"),
       "idp_entity_id" => $e("ENTITY"),
@@ -102,7 +122,7 @@ idp_start() { # STATE LDAP_PORT IDP_PORT
   port_open "$port" && die "idp: port $port on 127.0.0.1 is already in use"
   # Own session and process group (setsid), so that stop.sh can end php -S and all its workers
   # together; the group id is written by the process itself before it becomes php.
-  SIMPLESAMLPHP_CONFIG_DIR="$dir/config" PHP_CLI_SERVER_WORKERS="$IDP_WORKERS" \
+  env "${ldap_env[@]}" SIMPLESAMLPHP_CONFIG_DIR="$dir/config" PHP_CLI_SERVER_WORKERS="$IDP_WORKERS" \
   setsid bash -c 'echo $$ >"$1/php.pgid"; shift; exec "$@"' _ "$dir" \
     php -d display_errors=0 -d log_errors=1 -d error_log="$dir/log/php-errors.log" \
         -d memory_limit=256M -d session.save_path="$dir/sessions" \

@@ -12,7 +12,8 @@ use crate::http::request_meta::RequestMeta;
 use crate::protocol::saml::guard::Limits;
 use crate::protocol::saml::{self, SamlError, Solicitation, SpContext, extract_identity};
 pub use crate::service::claims_of;
-use crate::service::sign_in;
+use crate::service::{nested_groups, sign_in};
+use crate::upstream::directory::DirectoryError;
 use crate::upstream::saml_idp::SamlIdp;
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
@@ -70,6 +71,8 @@ enum Refusal {
     BadBody(String),
     /// The assertion verified, but the identity in it was refused.
     Identity(SamlError),
+    /// The assertion verified, but the person's nested groups could not be resolved.
+    Directory(DirectoryError),
 }
 
 impl Refusal {
@@ -82,6 +85,7 @@ impl Refusal {
             Self::RelayStateMismatch => "relay_state_mismatch",
             Self::Replay => "replay",
             Self::BadBody(_) => "bad_request_body",
+            Self::Directory(e) => e.code(),
         }
     }
 
@@ -96,13 +100,16 @@ impl Refusal {
             Self::RelayStateMismatch => "RelayState does not match the pending login".into(),
             Self::Replay => "assertion id was already used".into(),
             Self::BadBody(why) => format!("unreadable form body: {why}"),
+            Self::Directory(e) => e.to_string(),
         }
     }
 
     /// `OtherBrowser` is only ever reached with a response that verified.
     fn evidence(&self) -> Evidence {
         match self {
-            Self::Replay | Self::Identity(_) | Self::OtherBrowser => Evidence::Verified,
+            Self::Replay | Self::Identity(_) | Self::OtherBrowser | Self::Directory(_) => {
+                Evidence::Verified
+            }
             Self::Saml(_)
             | Self::Missing
             | Self::UnknownRequest
@@ -129,6 +136,7 @@ async fn acs(
     match outcome {
         Ok(Accepted {
             identity,
+            origins,
             return_to,
             grants,
         }) => {
@@ -137,6 +145,7 @@ async fn acs(
                 &reference,
                 &meta,
                 identity,
+                origins,
                 grants,
                 db::sessions::Upstream::default(),
                 return_to,
@@ -188,6 +197,7 @@ pub(super) fn session_started(state: &AppState, started: sign_in::Started) -> Ht
 
 struct Accepted {
     identity: FederatedIdentity,
+    origins: Option<sign_in::GroupOrigins>,
     return_to: ReturnTo,
     grants: usize,
 }
@@ -326,12 +336,21 @@ async fn consume(
     let mut identity = extract_identity(&idp.id, &verified, &idp.attributes)
         .map_err(|e| Failure::Refused(Refusal::Identity(e)))?;
     identity.forget_unverified_email(idp.email_verified, &idp.attributes.email);
+    let origins = match state.directory(&idp.id) {
+        Some(directory) => Some(
+            nested_groups::add_from_directory(&directory, &mut identity, now)
+                .await
+                .map_err(|e| Failure::Refused(Refusal::Directory(e)))?,
+        ),
+        None => None,
+    };
     let claims = claims_of(&identity);
     let grants = state.rules().evaluate(&claims).grants.len();
     // Nothing bearer-like from the upstream Response is kept: AWS cannot redeem an assertion
     // addressed to Roleport's ACS, so SAML pass-through is retired.
     Ok(Accepted {
         identity,
+        origins,
         return_to,
         grants,
     })

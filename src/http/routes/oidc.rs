@@ -229,7 +229,7 @@ async fn callback(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRe
                 source_ip: None,
             };
             let started = sign_in::accepted(
-                &state, &reference, &meta, identity, grants, upstream, return_to,
+                &state, &reference, &meta, identity, None, grants, upstream, return_to,
             )
             .await?;
             Ok(session_started(&state, started))

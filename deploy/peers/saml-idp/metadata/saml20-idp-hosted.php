@@ -37,3 +37,41 @@ $metadata[$peer['idp_entity_id']] = [
         ],
     ],
 ];
+
+// In front of Samba (AD): groups the way AD FS sends them, next to the memberOf DNs (which hold
+// direct memberships only). uid is the sAMAccountName; a group's name is its CN (equal to its
+// sAMAccountName in the test domain).
+if ($peer['directory'] === 'samba') {
+    $roleportQualify = var_export($peer['netbios_domain'] . '\\', true);
+    $metadata[$peer['idp_entity_id']]['authproc'] = [
+        10 => ['class' => 'core:AttributeCopy', 'sAMAccountName' => 'uid'],
+        20 => [
+            'class' => 'core:PHP',
+            'code' => <<<'PHP'
+                $names = [];
+                foreach ($attributes['memberOf'] ?? [] as $dn) {
+                    // The first RDN's value, unescaped: "CN=aws-admins,CN=Users,DC=..." -> aws-admins
+                    if (preg_match('/^CN=((?:[^,\\\\]|\\\\.)+),/i', $dn, $m)) {
+                        $names[] = preg_replace('/\\\\(.)/', '$1', $m[1]);
+                    }
+                }
+                if ($names !== []) {
+                    // AD FS "Token-Groups - Unqualified Names"
+                    $attributes['http://schemas.xmlsoap.org/claims/Group'] = $names;
+                    // AD FS "Token-Groups - Qualified by Domain Name"
+                    $attributes['http://schemas.microsoft.com/ws/2008/06/identity/claims/groups'] =
+                        array_map(fn($n) => QUALIFY . $n, $names);
+                }
+            PHP,
+        ],
+        30 => [
+            'class' => 'core:AttributeLimit',
+            'uid', 'mail', 'displayName', 'userPrincipalName', 'memberOf',
+            'http://schemas.xmlsoap.org/claims/Group',
+            'http://schemas.microsoft.com/ws/2008/06/identity/claims/groups',
+        ],
+    ];
+    $metadata[$peer['idp_entity_id']]['authproc'][20]['code'] =
+        str_replace('QUALIFY', $roleportQualify, $metadata[$peer['idp_entity_id']]['authproc'][20]['code']);
+    unset($roleportQualify);
+}
