@@ -52,6 +52,11 @@ export ROLEPORT_TEST_DATABASE_URL="${ROLEPORT_TEST_DATABASE_URL:-postgres://post
 
 # Style and lint failures fail the run, but the tests still run so their summary comes last.
 checks=0
+# The container image: built from deploy/container/Containerfile (release build; incremental after
+# the first run) and run read-only against the local Postgres.
+if ! { bash deploy/container/build.sh localhost/roleport:test >/dev/null && bash deploy/container/smoke.sh localhost/roleport:test; }; then
+  checks=1; echo "test: the container image failed to build or to run (see above)"
+fi
 cargo fmt --check || { checks=1; echo "test: cargo fmt --check failed (run cargo fmt)"; }
 cargo clippy --all-targets --quiet -- -D warnings || { checks=1; echo "test: cargo clippy failed"; }
 LOG="$STATE/nextest.log"
@@ -62,7 +67,7 @@ set -e
 cleanup
 trap - EXIT
 ((status)) || status=$checks
-((checks)) && echo "test: FAILED: cargo fmt --check or cargo clippy (see above)"
+((checks)) && echo "test: FAILED: cargo fmt --check, cargo clippy or the container image (see above)"
 # The summary line last, whatever the cleanup printed.
 grep -E '^\s+Summary \[' "$LOG" | tail -1 | sed 's/^ *//'
 exit "$status"

@@ -1,4 +1,5 @@
-//! The `roleport` command line: `serve`, `migrate`, `check-config`, `rules …`, `audit …`, `aws …`.
+//! The `roleport` command line: `serve`, `migrate`, `check-config`, `healthcheck`, `rules …`,
+//! `audit …`, `aws …`.
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -27,6 +28,9 @@ pub enum Command {
     Migrate,
     /// Load and validate the settings, IdP trust and rules, then exit.
     CheckConfig,
+    /// Exit 0 when the server started with these settings answers `/healthz` on this machine
+    /// (the container image's HEALTHCHECK).
+    Healthcheck,
     /// Accounts, roles and mapping rules.
     #[command(subcommand)]
     Rules(RulesCommand),

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod configuration;
 pub mod db;
 pub mod domain;
+pub mod healthcheck;
 pub mod http;
 pub mod key_lines;
 pub mod metrics;

@@ -30,6 +30,11 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             app.run_until_stopped().await.map_err(|e| e.to_string())?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Healthcheck => {
+            let address = roleport::healthcheck::probe_address(&settings.server.listen)?;
+            roleport::healthcheck::probe(address, std::time::Duration::from_secs(3)).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Migrate => {
             let pool = pool(&settings).await?;
             db::migrate(&pool).await.map_err(|e| e.to_string())?;
