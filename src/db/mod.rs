@@ -2,8 +2,10 @@
 
 pub mod audit;
 pub mod idps;
+pub mod favourites;
 pub mod logins;
 pub mod oidc_logins;
+pub mod own_activity;
 pub mod refusals;
 pub mod replay;
 pub mod rules;
