@@ -30,6 +30,7 @@ mod hardening;
 mod identity_values;
 mod idp_scope;
 mod oidc_attacks;
+mod portal;
 mod production;
 mod refusals;
 mod sealing;
