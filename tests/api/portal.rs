@@ -168,3 +168,151 @@ async fn portal_favourites_are_per_person_csrf_protected_and_listed_first() {
     let (_, html) = page(&app, "/roles").await;
     assert_eq!(grants_in(&html, r#"data-list="favourites""#), vec![DEMO_ADMIN]);
 }
+
+#[tokio::test]
+async fn portal_console_takes_the_region_and_session_length_chosen_on_the_page() {
+    let sts = recording_sts().await;
+    let federation = fake_federation().await;
+    let app = demo_app(Some(&sts), Some(&federation)).await;
+    app.sign_in("alice").await;
+    let csrf = app.csrf_token().await;
+    // What the picker's form sends with the Console button: every field of the page.
+    let resp = app
+        .client
+        .post(format!("{}/roles/{DEMO_ADMIN}/console", app.address))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("region", "eu-west-1"),
+            ("duration_seconds", "1800"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303, "{}", resp.text().await.unwrap());
+    let login = url::Url::parse(&location(&resp)).unwrap();
+    let q: std::collections::BTreeMap<_, _> = login.query_pairs().into_owned().collect();
+    assert!(q["Destination"].contains("region=eu-west-1"), "{q:?}");
+    let calls = federation.seen.lock().unwrap().clone();
+    assert_eq!(calls[0].params["SessionDuration"], "1800");
+
+    // A length above the role's limit (Admin: 1 h) is cut to it, as the page says.
+    let resp = app
+        .client
+        .post(format!("{}/roles/{DEMO_ADMIN}/console", app.address))
+        .form(&[("csrf_token", csrf.as_str()), ("region", ""), ("duration_seconds", "43200")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    let calls = federation.seen.lock().unwrap().clone();
+    assert_eq!(calls[1].params["SessionDuration"], "3600");
+
+    // Not a number: refused before anything is issued.
+    let before = sts.seen.lock().unwrap().len();
+    let resp = app
+        .client
+        .post(format!("{}/roles/{DEMO_ADMIN}/console", app.address))
+        .form(&[("csrf_token", csrf.as_str()), ("duration_seconds", "1h")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert_eq!(sts.seen.lock().unwrap().len(), before);
+
+    // The roles used come first, newest first, under "Recently used"; a filter shows them once.
+    let resp = app
+        .client
+        .post(format!("{}/roles/{PAYMENTS_ONCALL}/credentials", app.address))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    let (_, html) = page(&app, "/roles").await;
+    assert_eq!(
+        grants_in(&html, r#"data-list="recent""#),
+        vec![PAYMENTS_ONCALL, DEMO_ADMIN]
+    );
+    assert!(html.find(r#"data-list="recent""#).unwrap() < html.find(r#"data-account="123456789012""#).unwrap());
+    let (_, html) = page(&app, "/roles?q=on-call").await;
+    assert_eq!(grants_in(&html, r#"data-list="recent""#), vec![PAYMENTS_ONCALL]);
+    assert!(html.contains(&format!(r#"<li class="g also" data-g="{PAYMENTS_ONCALL}""#)));
+}
+
+/// Appends `n` rows for `subject` at demo-saml, as an issue would.
+async fn audit_rows(app: &TestApp, idp: &str, subject: &str, n: usize, key_prefix: &str) {
+    for i in 0..n {
+        let mut e = AuditEvent::new(EventKind::CredentialsIssued, Outcome::Accepted);
+        e.idp = Some(idp.into());
+        e.subject = Some(subject.into());
+        e.source_ip = Some("192.0.2.10".into());
+        e.details = serde_json::json!({
+            "grant": DEMO_ADMIN,
+            "role_arn": "arn:aws:iam::123456789012:role/Admin",
+            "access_key_id": format!("{key_prefix}{i:04}"),
+            "duration_seconds": 3600,
+        });
+        roleport::db::audit::append(&app.pool, &format!("REF{key_prefix}{i}"), app.clock.now(), e)
+            .await
+            .unwrap();
+    }
+}
+
+fn keys_on(html: &str) -> Vec<String> {
+    regex::Regex::new(r"<code>(ASIA[A-Z]+[0-9]{4})</code>")
+        .unwrap()
+        .captures_iter(html)
+        .map(|c| c[1].to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn portal_my_access_lists_only_ones_own_rows_in_keyset_pages() {
+    let app = demo_app(None, None).await;
+    app.sign_in("alice").await;
+    audit_rows(&app, "demo-saml", "alice", 30, "ASIAALICE").await;
+    // Someone else's rows: bob, and an "alice" at another IdP (a different person).
+    audit_rows(&app, "demo-saml", "bob", 3, "ASIABOB").await;
+    audit_rows(&app, "demo-oidc", "alice", 3, "ASIAOTHER").await;
+    audit_rows(&app, "demo-saml", "alice ", 3, "ASIASPACE").await;
+
+    let (status, html) = page(&app, "/access").await;
+    assert_eq!(status, 200);
+    let first = keys_on(&html);
+    assert_eq!(first.len(), 25, "{html}");
+    assert_eq!(first[0], "ASIAALICE0029", "newest first");
+    assert!(html.contains("Credentials issued"));
+    assert!(html.contains("Administrator (Admin)"), "the role as the picker names it");
+    assert!(html.contains("192.0.2.10"));
+    // Her sign-in is there too, below the newer rows (on the next page).
+    let older = regex::Regex::new(r#"href="/access\?before=(\d+)" id="older""#)
+        .unwrap()
+        .captures(&html)
+        .unwrap_or_else(|| panic!("no Older link: {html}"))[1]
+        .to_string();
+
+    // New rows arriving do not shift the next page (keyset, not offset).
+    audit_rows(&app, "demo-saml", "alice", 2, "ASIANEWER").await;
+    let (_, html) = page(&app, &format!("/access?before={older}")).await;
+    let second = keys_on(&html);
+    assert_eq!(second, (0..5).rev().map(|i| format!("ASIAALICE{i:04}")).collect::<Vec<_>>());
+    assert!(html.contains("Signed in"), "{html}");
+    assert!(!html.contains(r#"id="older""#), "last page: {html}");
+    assert!(html.contains(r#"<a href="/access" id="newest">"#));
+    for page_html in [&html] {
+        for other in ["ASIABOB", "ASIAOTHER", "ASIASPACE"] {
+            assert!(!page_html.contains(other), "{other} leaked");
+        }
+    }
+    for key in &first {
+        assert!(key.starts_with("ASIAALICE") || key.starts_with("ASIANEWER"), "{key}");
+    }
+    // A bad cursor is just "from the newest".
+    let (status, _) = page(&app, "/access?before=abc").await;
+    assert_eq!(status, 200);
+
+    // Not signed in: to the sign-in page, back here afterwards.
+    let resp = browser().get(format!("{}/access", app.address)).send().await.unwrap();
+    assert_eq!(resp.status(), 303);
+    assert_eq!(location(&resp), "/login?return_to=%2Faccess");
+}
