@@ -1,8 +1,8 @@
 //! All SQL lives below this module.
 
 pub mod audit;
-pub mod idps;
 pub mod favourites;
+pub mod idps;
 pub mod logins;
 pub mod oidc_logins;
 pub mod own_activity;

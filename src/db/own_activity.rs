@@ -88,7 +88,9 @@ pub async fn page(
                 reference: r.try_get("ref_id")?,
                 at: r.try_get("at")?,
                 kind: r.try_get::<Option<String>, _>("kind")?.unwrap_or_default(),
-                outcome: r.try_get::<Option<String>, _>("outcome")?.unwrap_or_default(),
+                outcome: r
+                    .try_get::<Option<String>, _>("outcome")?
+                    .unwrap_or_default(),
                 source_ip: r.try_get("source_ip")?,
                 grant: r.try_get("grant_id")?,
                 role_arn: r.try_get("role_arn")?,

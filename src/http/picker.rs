@@ -50,7 +50,10 @@ fn matches(grant: &Grant, account: Option<&Account>, words: &[String]) -> bool {
         text.push(' ');
     }
     if let Some(a) = account {
-        for part in [&a.environment, &a.owner, &a.description].into_iter().flatten() {
+        for part in [&a.environment, &a.owner, &a.description]
+            .into_iter()
+            .flatten()
+        {
             text.push_str(part);
             text.push(' ');
         }
@@ -124,11 +127,7 @@ pub fn roles_page(decision: &Decision, input: PickerInput<'_>) -> RolesPage {
         .split_whitespace()
         .map(str::to_lowercase)
         .collect();
-    let held: BTreeMap<&str, &Grant> = decision
-        .grants
-        .iter()
-        .map(|g| (g.id.as_str(), g))
-        .collect();
+    let held: BTreeMap<&str, &Grant> = decision.grants.iter().map(|g| (g.id.as_str(), g)).collect();
     let starred: BTreeSet<&str> = input.favourites.iter().map(String::as_str).collect();
     let label = |g: &Grant| AccountLabel {
         alias: g.account_alias.clone(),

@@ -272,6 +272,16 @@ pub struct SignedOutPage {
 }
 
 /// "1 h", "1 h 30 min", "15 min".
+/// A role as every page names it: the display name, then the IAM name when it differs
+/// ("Administrator (Admin)"), as the picker shows them side by side.
+pub fn role_label(display_name: &str, role_name: &str) -> String {
+    if display_name == role_name {
+        role_name.to_owned()
+    } else {
+        format!("{display_name} ({role_name})")
+    }
+}
+
 pub fn human_duration(seconds: u32) -> String {
     let h = seconds / 3600;
     let m = (seconds % 3600) / 60;

@@ -49,7 +49,10 @@ impl Drop for Screenshot {
 
 /// Runs `node <script> <args…>` in tests/browser and returns its exit status, stdout and stderr,
 /// and how long it took.
-async fn run_script(script: &str, args: Vec<String>) -> (std::process::Output, Duration) {
+pub(crate) async fn run_script(
+    script: &str,
+    args: Vec<String>,
+) -> (std::process::Output, Duration) {
     let dir = browser_dir();
     assert!(
         dir.join("node_modules/playwright-core/package.json")
@@ -70,7 +73,7 @@ async fn run_script(script: &str, args: Vec<String>) -> (std::process::Output, D
 }
 
 /// The one JSON line a successful script printed (it must also have finished within a minute).
-fn script_json(script: &str, out: &std::process::Output, took: Duration) -> Value {
+pub(crate) fn script_json(script: &str, out: &std::process::Output, took: Duration) -> Value {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -112,7 +115,7 @@ async fn browser_sign_in(app: &TestApp, user: &str, password: &str, shot: &Path)
     script_json(&format!("signin.mjs as {user}"), &out, took)
 }
 
-fn strings(v: &Value) -> Vec<String> {
+pub(crate) fn strings(v: &Value) -> Vec<String> {
     v.as_array()
         .unwrap_or_else(|| panic!("not an array: {v}"))
         .iter()
@@ -147,7 +150,7 @@ fn assert_stylesheet_applied(sheets: &Value, context: &Value) {
 }
 
 /// No console error, CSP violation or failed sub-resource on Roleport's pages.
-fn assert_nothing_went_wrong(page: &Value) {
+pub(crate) fn assert_nothing_went_wrong(page: &Value) {
     // Chromium asks for /favicon.ico on its own, and Roleport serves none (a 404 in the console):
     // harmless, so it is the one error let through.
     let console_errors: Vec<String> = strings(&page["console_errors"])
@@ -175,7 +178,7 @@ fn assert_nothing_went_wrong(page: &Value) {
 }
 
 /// `shot` is a real PNG of a page-sized image.
-fn assert_png(shot: &Path) {
+pub(crate) fn assert_png(shot: &Path) {
     let png = std::fs::read(shot).unwrap_or_else(|e| panic!("{}: {e}", shot.display()));
     assert!(
         png.len() > 1000 && png.starts_with(b"\x89PNG\r\n\x1a\n") && &png[12..16] == b"IHDR",
@@ -294,12 +297,12 @@ const TIME_ZONE: &str = "Europe/Berlin";
 /// like `fake_federation` does and answers a token (remembered in `tokens`); `Action=login` with a
 /// token it issued redirects to the `Destination`, as AWS does; anything else (the console
 /// itself) is a small HTML page.
-struct BrowserFederation {
-    server: FakeServer,
-    tokens: Arc<Mutex<Vec<String>>>,
+pub(crate) struct BrowserFederation {
+    pub(crate) server: FakeServer,
+    pub(crate) tokens: Arc<Mutex<Vec<String>>>,
 }
 
-async fn browser_federation() -> BrowserFederation {
+pub(crate) async fn browser_federation() -> BrowserFederation {
     let tokens: Arc<Mutex<Vec<String>>> = Arc::default();
     let issued = tokens.clone();
     let server = fake_server(Arc::new(move |r: &Recorded| {
@@ -423,7 +426,7 @@ async fn browser_alice_copies_admin_credentials_that_work_in_her_time_zone() {
     assert!(
         page["title"]
             .as_str()
-            .is_some_and(|t| t.starts_with("Credentials for Admin")),
+            .is_some_and(|t| t.starts_with("Credentials for Administrator (Admin)")),
         "{page}"
     );
     assert_eq!(page["assumed_role"], ADMIN_SESSION_ARN);

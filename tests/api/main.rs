@@ -19,6 +19,7 @@ mod aws_modes;
 mod aws_oidc;
 mod aws_support;
 mod browser;
+mod browser_portal;
 mod cli;
 mod credentials_once;
 mod e2e_oidc;

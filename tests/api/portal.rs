@@ -46,7 +46,13 @@ fn grants_in(html: &str, section: &str) -> Vec<String> {
         .collect()
 }
 
-async fn star(app: &TestApp, grant: &str, value: &str, csrf: Option<&str>, json: bool) -> reqwest::Response {
+async fn star(
+    app: &TestApp,
+    grant: &str,
+    value: &str,
+    csrf: Option<&str>,
+    json: bool,
+) -> reqwest::Response {
     let mut form = vec![("star", value)];
     if let Some(csrf) = csrf {
         form.push(("csrf_token", csrf));
@@ -67,7 +73,10 @@ async fn portal_picker_shows_account_metadata_and_filters_without_scripts() {
     app.sign_in("alice").await;
     let (status, html) = page(&app, "/roles").await;
     assert_eq!(status, 200);
-    assert!(html.contains(r#"<p id="count" role="status">19 roles</p>"#), "{html}");
+    assert!(
+        html.contains(r#"<p id="count" role="status">19 roles</p>"#),
+        "{html}"
+    );
     // Environment badges with their colour class, owner and description of the account.
     assert!(html.contains(r#"<span class="env env-prod">production</span>"#));
     assert!(html.contains(r#"<span class="env env-stage">staging</span>"#));
@@ -75,18 +84,28 @@ async fn portal_picker_shows_account_metadata_and_filters_without_scripts() {
     assert!(html.contains("Owner: Payments team"));
     assert!(html.contains("Card payments and settlements"));
     // Every role states its limit; the page offers lengths up to the longest (12 h here).
-    assert!(html.contains("up to 1 h") && html.contains("up to 12 h"), "{html}");
+    assert!(
+        html.contains("up to 1 h") && html.contains("up to 12 h"),
+        "{html}"
+    );
     assert!(html.contains(r#"<option value="43200">12 h</option>"#));
     assert!(html.contains(r#"<option value="eu-west-1">"#));
     // One primary action per role; the rest under More, explained in words.
-    assert_eq!(html.matches(r#"formaction="/roles/123456789012-Admin/console">Console</button>"#).count(), 1);
+    assert_eq!(
+        html.matches(r#"formaction="/roles/123456789012-Admin/console">Console</button>"#)
+            .count(),
+        1
+    );
     assert!(html.contains("<summary>More</summary>"));
     assert!(html.contains("Ask AWS who this role's credentials are"));
 
     // ?q=: every word must match (account description + role name here).
     let (_, html) = page(&app, "/roles?q=payments+on-call").await;
     assert!(html.contains("1 of 19 roles match"), "{html}");
-    assert_eq!(grants_in(&html, r#"data-account="210987654321""#), vec![PAYMENTS_ONCALL]);
+    assert_eq!(
+        grants_in(&html, r#"data-account="210987654321""#),
+        vec![PAYMENTS_ONCALL]
+    );
     // Environment words and account ids are searched too.
     let (_, html) = page(&app, "/roles?q=development").await;
     assert!(html.contains("2 of 19 roles match"), "{html}");
@@ -130,12 +149,23 @@ async fn portal_favourites_are_per_person_csrf_protected_and_listed_first() {
     let resp = star(&app, DEMO_ADMIN, "on", Some(&csrf), true).await;
     assert_eq!(resp.status(), 200);
     let body: serde_json::Value = resp.json().await.unwrap();
-    assert_eq!(body, serde_json::json!({"grant": DEMO_ADMIN, "favourite": true}));
+    assert_eq!(
+        body,
+        serde_json::json!({"grant": DEMO_ADMIN, "favourite": true})
+    );
     // Starring twice is harmless.
-    assert_eq!(star(&app, DEMO_ADMIN, "on", Some(&csrf), true).await.status(), 200);
+    assert_eq!(
+        star(&app, DEMO_ADMIN, "on", Some(&csrf), true)
+            .await
+            .status(),
+        200
+    );
 
     let (_, html) = page(&app, "/roles").await;
-    assert_eq!(grants_in(&html, r#"data-list="favourites""#), vec![PAYMENTS_ONCALL, DEMO_ADMIN]);
+    assert_eq!(
+        grants_in(&html, r#"data-list="favourites""#),
+        vec![PAYMENTS_ONCALL, DEMO_ADMIN]
+    );
     let fav_at = html.find(r#"data-list="favourites""#).unwrap();
     assert!(fav_at < html.find(r#"data-account="123456789012""#).unwrap());
     // In its account's list it is marked so a filter shows it once.
@@ -160,13 +190,24 @@ async fn portal_favourites_are_per_person_csrf_protected_and_listed_first() {
     // Stars are alice's own: bob (another browser) sees none of them.
     let alice = as_another_person(&mut app, "bob").await;
     let (_, html) = page(&app, "/roles").await;
-    assert!(grants_in(&html, r#"data-list="favourites""#).is_empty(), "{html}");
+    assert!(
+        grants_in(&html, r#"data-list="favourites""#).is_empty(),
+        "{html}"
+    );
     app.client = alice;
 
     // Unstar.
-    assert_eq!(star(&app, PAYMENTS_ONCALL, "off", Some(&csrf), false).await.status(), 303);
+    assert_eq!(
+        star(&app, PAYMENTS_ONCALL, "off", Some(&csrf), false)
+            .await
+            .status(),
+        303
+    );
     let (_, html) = page(&app, "/roles").await;
-    assert_eq!(grants_in(&html, r#"data-list="favourites""#), vec![DEMO_ADMIN]);
+    assert_eq!(
+        grants_in(&html, r#"data-list="favourites""#),
+        vec![DEMO_ADMIN]
+    );
 }
 
 #[tokio::test]
@@ -199,7 +240,11 @@ async fn portal_console_takes_the_region_and_session_length_chosen_on_the_page()
     let resp = app
         .client
         .post(format!("{}/roles/{DEMO_ADMIN}/console", app.address))
-        .form(&[("csrf_token", csrf.as_str()), ("region", ""), ("duration_seconds", "43200")])
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("region", ""),
+            ("duration_seconds", "43200"),
+        ])
         .send()
         .await
         .unwrap();
@@ -222,7 +267,10 @@ async fn portal_console_takes_the_region_and_session_length_chosen_on_the_page()
     // The roles used come first, newest first, under "Recently used"; a filter shows them once.
     let resp = app
         .client
-        .post(format!("{}/roles/{PAYMENTS_ONCALL}/credentials", app.address))
+        .post(format!(
+            "{}/roles/{PAYMENTS_ONCALL}/credentials",
+            app.address
+        ))
         .form(&[("csrf_token", csrf.as_str())])
         .send()
         .await
@@ -233,9 +281,15 @@ async fn portal_console_takes_the_region_and_session_length_chosen_on_the_page()
         grants_in(&html, r#"data-list="recent""#),
         vec![PAYMENTS_ONCALL, DEMO_ADMIN]
     );
-    assert!(html.find(r#"data-list="recent""#).unwrap() < html.find(r#"data-account="123456789012""#).unwrap());
+    assert!(
+        html.find(r#"data-list="recent""#).unwrap()
+            < html.find(r#"data-account="123456789012""#).unwrap()
+    );
     let (_, html) = page(&app, "/roles?q=on-call").await;
-    assert_eq!(grants_in(&html, r#"data-list="recent""#), vec![PAYMENTS_ONCALL]);
+    assert_eq!(
+        grants_in(&html, r#"data-list="recent""#),
+        vec![PAYMENTS_ONCALL]
+    );
     assert!(html.contains(&format!(r#"<li class="g also" data-g="{PAYMENTS_ONCALL}""#)));
 }
 
@@ -252,9 +306,14 @@ async fn audit_rows(app: &TestApp, idp: &str, subject: &str, n: usize, key_prefi
             "access_key_id": format!("{key_prefix}{i:04}"),
             "duration_seconds": 3600,
         });
-        roleport::db::audit::append(&app.pool, &format!("REF{key_prefix}{i}"), app.clock.now(), e)
-            .await
-            .unwrap();
+        roleport::db::audit::append(
+            &app.pool,
+            &format!("REF{key_prefix}{i}"),
+            app.clock.now(),
+            e,
+        )
+        .await
+        .unwrap();
     }
 }
 
@@ -282,7 +341,10 @@ async fn portal_my_access_lists_only_ones_own_rows_in_keyset_pages() {
     assert_eq!(first.len(), 25, "{html}");
     assert_eq!(first[0], "ASIAALICE0029", "newest first");
     assert!(html.contains("Credentials issued"));
-    assert!(html.contains("Administrator (Admin)"), "the role as the picker names it");
+    assert!(
+        html.contains("Administrator (Admin)"),
+        "the role as the picker names it"
+    );
     assert!(html.contains("192.0.2.10"));
     // Her sign-in is there too, below the newer rows (on the next page).
     let older = regex::Regex::new(r#"href="/access\?before=(\d+)" id="older""#)
@@ -295,7 +357,13 @@ async fn portal_my_access_lists_only_ones_own_rows_in_keyset_pages() {
     audit_rows(&app, "demo-saml", "alice", 2, "ASIANEWER").await;
     let (_, html) = page(&app, &format!("/access?before={older}")).await;
     let second = keys_on(&html);
-    assert_eq!(second, (0..5).rev().map(|i| format!("ASIAALICE{i:04}")).collect::<Vec<_>>());
+    assert_eq!(
+        second,
+        (0..5)
+            .rev()
+            .map(|i| format!("ASIAALICE{i:04}"))
+            .collect::<Vec<_>>()
+    );
     assert!(html.contains("Signed in"), "{html}");
     assert!(!html.contains(r#"id="older""#), "last page: {html}");
     assert!(html.contains(r#"<a href="/access" id="newest">"#));
@@ -305,14 +373,21 @@ async fn portal_my_access_lists_only_ones_own_rows_in_keyset_pages() {
         }
     }
     for key in &first {
-        assert!(key.starts_with("ASIAALICE") || key.starts_with("ASIANEWER"), "{key}");
+        assert!(
+            key.starts_with("ASIAALICE") || key.starts_with("ASIANEWER"),
+            "{key}"
+        );
     }
     // A bad cursor is just "from the newest".
     let (status, _) = page(&app, "/access?before=abc").await;
     assert_eq!(status, 200);
 
     // Not signed in: to the sign-in page, back here afterwards.
-    let resp = browser().get(format!("{}/access", app.address)).send().await.unwrap();
+    let resp = browser()
+        .get(format!("{}/access", app.address))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 303);
     assert_eq!(location(&resp), "/login?return_to=%2Faccess");
 }

@@ -113,15 +113,13 @@ async fn access_page(
             "Your activity could not be read just now. Please try again.",
         )
     })?;
-    let older = if more { rows.last().map(|r| r.seq) } else { None };
-    let decision = state
-        .rules()
-        .evaluate(&super::acs::claims_of(identity));
-    let held: BTreeMap<&str, &Grant> = decision
-        .grants
-        .iter()
-        .map(|g| (g.id.as_str(), g))
-        .collect();
+    let older = if more {
+        rows.last().map(|r| r.seq)
+    } else {
+        None
+    };
+    let decision = state.rules().evaluate(&super::acs::claims_of(identity));
+    let held: BTreeMap<&str, &Grant> = decision.grants.iter().map(|g| (g.id.as_str(), g)).collect();
     let person = identity
         .display_name
         .clone()

@@ -270,7 +270,10 @@ async fn console_shortcut(
     let destination = query.destination.clone().unwrap_or_default();
     Ok(ConsoleConfirmPage {
         grant_id: picked.grant.id.clone(),
-        role_name: picked.grant.role_name.clone(),
+        role_name: crate::http::views::role_label(
+            &picked.grant.display_name,
+            &picked.grant.role_name,
+        ),
         display_name: picked.grant.display_name.clone(),
         account_alias: picked.grant.account_alias.clone(),
         account_id: picked.grant.account_id.clone(),

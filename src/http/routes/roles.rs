@@ -38,9 +38,17 @@ async fn stars_and_recent(state: &AppState, signed_in: &SignedIn) -> (Vec<String
     let identity = &signed_in.session.identity;
     let (stars, recent) = tokio::join!(
         db::favourites::list(&state.pool, &identity.idp, &identity.subject),
-        db::own_activity::recent_grants(&state.pool, &identity.idp, &identity.subject, RECENT_SHOWN),
+        db::own_activity::recent_grants(
+            &state.pool,
+            &identity.idp,
+            &identity.subject,
+            RECENT_SHOWN
+        ),
     );
-    (or_empty(stars, "favourites"), or_empty(recent, "recently used roles"))
+    (
+        or_empty(stars, "favourites"),
+        or_empty(recent, "recently used roles"),
+    )
 }
 
 async fn roles_page(
@@ -114,13 +122,12 @@ async fn roles_api(
         db::favourites::list(&state.pool, &identity.idp, &identity.subject).await,
         "favourites",
     );
-    let body = picker::grants_json(&decision, &rules.rule_set().accounts, &favourites).map_err(
-        |e| {
+    let body =
+        picker::grants_json(&decision, &rules.rule_set().accounts, &favourites).map_err(|e| {
             let reference = new_reference();
             tracing::error!(reference, error = %e, "roles JSON failed");
             AppError::new(Kind::Internal, Format::Json, reference, "internal error")
-        },
-    )?;
+        })?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(body))
@@ -187,8 +194,10 @@ async fn favourite(
     if on && !held {
         let reference = new_reference();
         tracing::info!(reference, subject = %identity.subject, grant_id, "star refused: no such grant");
-        return Err(AppError::new(Kind::NotFound, format, reference, "You have no such role.")
-            .asked_for(format!("the role {grant_id}")));
+        return Err(
+            AppError::new(Kind::NotFound, format, reference, "You have no such role.")
+                .asked_for(format!("the role {grant_id}")),
+        );
     }
     db::favourites::set(
         &state.pool,
@@ -210,7 +219,9 @@ async fn favourite(
         )
     })?;
     if wants_json {
-        return Ok(HttpResponse::Ok().json(serde_json::json!({ "grant": grant_id, "favourite": on })));
+        return Ok(
+            HttpResponse::Ok().json(serde_json::json!({ "grant": grant_id, "favourite": on }))
+        );
     }
     Ok(HttpResponse::SeeOther()
         .insert_header(("Location", "/roles"))

@@ -434,7 +434,10 @@ fn account_metadata_reads_round_trips_and_is_optional() {
         Some("Card payments and settlements")
     );
     let b = &set.accounts[1];
-    assert_eq!((&b.environment, &b.owner, &b.description), (&None, &None, &None));
+    assert_eq!(
+        (&b.environment, &b.owner, &b.description),
+        (&None, &None, &None)
+    );
     let text = render_document(&set);
     assert_eq!(parse_document(&text).unwrap(), set, "rendered:\n{text}");
 }
