@@ -66,9 +66,10 @@
     const section = li.closest("section");
     const account = li.querySelector(".ac") ? text(li.querySelector(".ac")) : text(section.querySelector("h2")) + " " + text(section.querySelector(".ai"));
     const own = [".rn", "code", ".d"].map((s) => text(li.querySelector(s))).join(" ");
-    return { li, section, also: li.classList.contains("also"), hay: (account + " " + own).toLowerCase() };
+    return { li, section, shown: true, also: li.classList.contains("also"), hay: (account + " " + own).toLowerCase() };
   });
-  const sections = [...picker.querySelectorAll("section")];
+  const sections = [...picker.querySelectorAll("section")].map((el) => ({ el, shown: true, rows: 0 }));
+  const sectionOf = new Map(sections.map((s) => [s.el, s]));
   let visible = rows.map((r) => r.li);
   let active = -1;
 
@@ -77,20 +78,34 @@
     active = i;
     if (active >= 0 && visible[active]) visible[active].classList.add("active");
   };
+  // Only rows whose state changes are touched: typing one more letter usually hides a few.
   const apply = () => {
     const words = input.value.toLowerCase().split(/\s+/).filter(Boolean);
     const filtering = words.length > 0;
     visible = [];
     let matched = 0;
+    for (const s of sections) s.rows = 0;
     for (const r of rows) {
       const hit = words.every((w) => r.hay.includes(w));
       // A favourite or recent role is listed once while filtering: in its list above.
       const show = hit && !(filtering && r.also);
-      r.li.hidden = !show;
-      if (show) visible.push(r.li);
+      if (show !== r.shown) {
+        r.li.hidden = !show;
+        r.shown = show;
+      }
+      if (show) {
+        visible.push(r.li);
+        sectionOf.get(r.section).rows++;
+      }
       if (hit && r.section.dataset.account) matched++;
     }
-    for (const s of sections) s.hidden = !s.querySelector("li.g:not([hidden])");
+    for (const s of sections) {
+      const show = s.rows > 0;
+      if (show !== s.shown) {
+        s.el.hidden = !show;
+        s.shown = show;
+      }
+    }
     count.textContent = filtering ? matched + " of " + total + " roles match" : total + " roles";
     if (none) none.hidden = !(filtering && matched === 0);
     highlight(filtering && visible.length ? 0 : -1);
@@ -162,18 +177,24 @@
       count.textContent = "The favourite could not be saved; try again.";
     }
   });
-  // Bookmark links: copy the full address.
-  for (const b of picker.querySelectorAll("button[data-copy-href]")) {
-    b.hidden = false;
+  // Bookmark links: a copy button, added when a More menu opens (the page stays light).
+  picker.addEventListener("toggle", (e) => {
+    const menu = e.target.matches && e.target.matches("details.more") && e.target.open && e.target.querySelector(".menu");
+    if (!menu || menu.querySelector("button.copy")) return;
+    const link = menu.querySelector("a.bm");
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "copy";
+    b.textContent = "Copy link";
+    link.after(" ", b);
     b.addEventListener("click", async () => {
-      const url = new URL(b.dataset.copyHref, location.href).href;
       try {
-        await navigator.clipboard.writeText(url);
+        await navigator.clipboard.writeText(link.href);
         b.textContent = "Copied";
       } catch (err) {
         b.textContent = "Copy failed: use the link";
       }
       setTimeout(() => { b.textContent = "Copy link"; }, 2000);
     });
-  }
+  }, true);
 })();

@@ -99,12 +99,13 @@ async fn portal_at(width: u32) {
     // More: each action in words, on screen, and the bookmark link copied in full.
     let menu = &run["menu"];
     assert_eq!(menu["open"], true);
+    assert_eq!(menu["copy_visible"], true, "roleport.js adds the copy button: {menu}");
     let text = menu["text"].as_str().unwrap();
     for words in [
         "AWS sign-in page",
         "Check",
         "Bookmark link",
-        "Opens this role's console",
+        "Opens this console after one click",
     ] {
         assert!(text.contains(words), "{text}");
     }
@@ -173,4 +174,45 @@ async fn browser_portal_at_390_px() {
 #[tokio::test]
 async fn browser_portal_at_1280_px() {
     portal_at(1280).await;
+}
+
+/// The filter with 2,000 roles (200 accounts × 10): it finds the right rows as you type. How long
+/// each keystroke took is printed, not asserted (no timing assertions in tests).
+#[tokio::test]
+async fn browser_picker_filters_2000_roles() {
+    let app = spawn_app_with(Options {
+        rules_yaml: crate::picker_rules::many_grants_rules(200, 10),
+        ..Options::default()
+    })
+    .await;
+    let dir = screens(1280);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (out, took) = run_script(
+        "picker-scale.mjs",
+        vec![
+            app.address.clone(),
+            "alice".into(),
+            "alicepw".into(),
+            dir.join("roles-2000.png").display().to_string(),
+        ],
+    )
+    .await;
+    let run = script_json("picker-scale.mjs", &out, took);
+    assert_eq!(run["loaded"]["rows"], 2000, "{run}");
+    assert_eq!(run["loaded"]["count"], "2000 roles");
+    let q = &run["queries"];
+    assert_eq!(q[0]["count"], "1 of 2000 roles match", "{run}");
+    assert_eq!(q[0]["visible"], 1);
+    // Every fifth account is production; network roles: one per account.
+    assert_eq!(q[1]["count"], "40 of 2000 roles match", "{run}");
+    assert_eq!(q[2]["count"], "0 of 2000 roles match", "{run}");
+    assert_nothing_went_wrong(&run);
+    eprintln!(
+        "2,000 roles: /roles is {} KB; DOMContentLoaded {} ms; worst keystroke-to-filtered {} / {} / {} ms",
+        run["html_bytes"].as_u64().unwrap_or(0) / 1024,
+        run["loaded"]["dom_content_loaded_ms"],
+        q[0]["worst_ms"],
+        q[1]["worst_ms"],
+        q[2]["worst_ms"]
+    );
 }

@@ -32,6 +32,7 @@ mod identity_values;
 mod idp_scope;
 mod oidc_attacks;
 mod portal;
+mod picker_rules;
 mod production;
 mod refusals;
 mod sealing;

@@ -97,7 +97,7 @@ async fn portal_picker_shows_account_metadata_and_filters_without_scripts() {
         1
     );
     assert!(html.contains("<summary>More</summary>"));
-    assert!(html.contains("Ask AWS who this role's credentials are"));
+    assert!(html.contains("AWS says who this role's credentials are"));
 
     // ?q=: every word must match (account description + role name here).
     let (_, html) = page(&app, "/roles?q=payments+on-call").await;

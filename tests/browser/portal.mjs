@@ -41,7 +41,10 @@ try {
     await assertAccessible(page, `${name} at ${width} px`, fail);
     const path = `${dir}/${name}.png`;
     await page.screenshot({ path, fullPage: true });
-    shots.push(path);
+    // And what the window shows (a phone's full page is too tall to look at in one piece).
+    const view = `${dir}/${name}.view.png`;
+    await page.screenshot({ path: view });
+    shots.push(path, view);
     return page.evaluate(() => ({
       path: location.pathname,
       title: document.title,
@@ -124,6 +127,11 @@ try {
   const more = page.locator(`section[data-account] li.g[data-g="${starred}"] details.more`);
   await more.locator('summary').focus();
   await page.keyboard.press('Enter');
+  await until(
+    'the copy button in the open menu',
+    (g) => !!document.querySelector(`section[data-account] li.g[data-g="${g}"] details.more[open] button.copy`),
+    starred,
+  );
   const menu = await more.evaluate((d) => {
     const m = d.querySelector('.menu').getBoundingClientRect();
     return {
@@ -131,9 +139,11 @@ try {
       text: d.querySelector('.menu').innerText.replace(/\s+/g, ' ').trim(),
       left: m.left,
       right: m.right,
-      copy_visible: !d.querySelector('button.copy').hidden,
+      copy_visible: !!d.querySelector('button.copy'),
     };
   });
+  await more.scrollIntoViewIfNeeded();
+  await page.evaluate(() => window.scrollBy(0, -120));
   pages.more = await checkPage('roles-more');
   await more.locator('button.copy').click();
   await until('the copy', () => [...document.querySelectorAll('button.copy')].some((b) => b.textContent === 'Copied'));
