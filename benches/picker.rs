@@ -31,8 +31,19 @@ fn picker(c: &mut Criterion) {
     };
     let decision = rules.evaluate(&claims);
     assert_eq!(decision.grants.len(), 500);
-    let favourites: Vec<String> = decision.grants.iter().step_by(97).map(|g| g.id.clone()).collect();
-    let recent: Vec<String> = decision.grants.iter().step_by(89).take(5).map(|g| g.id.clone()).collect();
+    let favourites: Vec<String> = decision
+        .grants
+        .iter()
+        .step_by(97)
+        .map(|g| g.id.clone())
+        .collect();
+    let recent: Vec<String> = decision
+        .grants
+        .iter()
+        .step_by(89)
+        .take(5)
+        .map(|g| g.id.clone())
+        .collect();
     let accounts = &rules.rule_set().accounts;
     let input = || PickerInput {
         person: "Alice Example".into(),
@@ -55,7 +66,9 @@ fn picker(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("picker_500_grants");
     group.throughput(Throughput::Elements(1));
-    group.bench_function("evaluate", |b| b.iter(|| black_box(rules.evaluate(black_box(&claims)))));
+    group.bench_function("evaluate", |b| {
+        b.iter(|| black_box(rules.evaluate(black_box(&claims))))
+    });
     group.bench_function("roles_page", |b| {
         b.iter(|| {
             let decision = rules.evaluate(black_box(&claims));

@@ -55,7 +55,7 @@ async fn portal_at(width: u32) {
         let signed_in = !matches!(name.as_str(), "login" | "signed_out");
         assert_eq!(p["header_sign_out"], signed_in, "{name}: {p}");
     }
-    assert_eq!(pages.len(), 9, "{run}");
+    assert_eq!(pages.len(), 10, "{run}");
     for shot in strings(&run["shots"]) {
         let png = std::fs::read(&shot).unwrap();
         assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{shot}");
@@ -99,7 +99,10 @@ async fn portal_at(width: u32) {
     // More: each action in words, on screen, and the bookmark link copied in full.
     let menu = &run["menu"];
     assert_eq!(menu["open"], true);
-    assert_eq!(menu["copy_visible"], true, "roleport.js adds the copy button: {menu}");
+    assert_eq!(
+        menu["copy_visible"], true,
+        "roleport.js adds the copy button: {menu}"
+    );
     let text = menu["text"].as_str().unwrap();
     for words in [
         "AWS sign-in page",

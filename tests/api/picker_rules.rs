@@ -13,11 +13,21 @@ const ROLES: [(&str, &str, &str); 10] = [
     ("Auditor", "Auditor", "CloudTrail, Config, Security Hub"),
     ("NetworkAdmin", "Network administrator", "VPCs and Route 53"),
     ("DataAnalyst", "Data analyst", "Athena on the curated zone"),
-    ("SupportEngineer", "Support engineer", "Support cases and Health"),
+    (
+        "SupportEngineer",
+        "Support engineer",
+        "Support cases and Health",
+    ),
 ];
 const ENVIRONMENTS: [&str; 5] = ["production", "staging", "development", "test", "sandbox"];
 const TEAMS: [&str; 7] = [
-    "Payments", "Data platform", "Search", "Identity", "Mobile", "Checkout", "Logistics",
+    "Payments",
+    "Data platform",
+    "Search",
+    "Identity",
+    "Mobile",
+    "Checkout",
+    "Logistics",
 ];
 
 /// `accounts` accounts with `roles_per_account` (at most 10) roles each, all granted to

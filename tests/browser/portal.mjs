@@ -99,6 +99,7 @@ try {
   pages.filtered = await checkPage('roles-filtered');
   await page.keyboard.press('ArrowDown');
   const arrowed = await focused();
+  pages.keyboard = await checkPage('roles-keyboard');
   await page.keyboard.press('Escape'); // nothing open: stays
   await page.locator('#q').focus();
   await page.keyboard.press('Escape');
