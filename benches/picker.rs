@@ -8,9 +8,8 @@
 #[path = "../tests/api/picker_rules.rs"]
 mod picker_rules;
 
-use askama::Template;
 use criterion::{Criterion, Throughput, black_box, criterion_group, criterion_main};
-use roleport::http::picker::{PickerInput, grants_json, roles_page};
+use roleport::http::picker::{PickerInput, grants_json, render_roles_page, roles_page};
 use roleport::protocol::mapping::{Claims, CompiledRules, parse_document};
 use std::collections::BTreeMap;
 
@@ -55,7 +54,7 @@ fn picker(c: &mut Criterion) {
         query: "",
         can_decode: false,
     };
-    let html = roles_page(&decision, input()).render().unwrap();
+    let html = render_roles_page(&roles_page(&decision, input())).unwrap();
     let json = grants_json(&decision, accounts, &favourites).unwrap();
     eprintln!(
         "500 grants: /roles {} KB of HTML ({} B per grant), /api/v1/roles {} KB of JSON",
@@ -72,7 +71,7 @@ fn picker(c: &mut Criterion) {
     group.bench_function("roles_page", |b| {
         b.iter(|| {
             let decision = rules.evaluate(black_box(&claims));
-            black_box(roles_page(&decision, input()).render().unwrap())
+            black_box(render_roles_page(&roles_page(&decision, input())).unwrap())
         })
     });
     group.bench_function("roles_api", |b| {

@@ -100,7 +100,14 @@ async fn roles_page(
                 .contains(super::support::DECODE_CAPABILITY),
         },
     );
-    Ok(page.respond_to(&req).map_into_boxed_body())
+    let html = picker::render_roles_page(&page).map_err(|e| {
+        let reference = new_reference();
+        tracing::error!(reference, error = %e, "roles page failed to render");
+        AppError::new(Kind::Internal, Format::Html, reference, "internal error")
+    })?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(html))
 }
 
 async fn roles_api(
