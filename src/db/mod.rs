@@ -2,9 +2,11 @@
 
 pub mod admin_audit;
 pub mod audit;
+pub mod favourites;
 pub mod idps;
 pub mod logins;
 pub mod oidc_logins;
+pub mod own_activity;
 pub mod refusals;
 pub mod replay;
 pub mod rules;

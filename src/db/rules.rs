@@ -133,8 +133,8 @@ pub async fn replace_all_as(
         let access = a.access.clone().unwrap_or_default();
         sqlx::query(
             "INSERT INTO aws_accounts (id, alias, partition, access_mode, saml_provider, external_id,
-                 oidc_audience)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                 oidc_audience, environment, owner, description)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&a.id)
         .bind(&a.alias)
@@ -143,6 +143,9 @@ pub async fn replace_all_as(
         .bind(&access.saml_provider)
         .bind(&access.external_id)
         .bind(&access.oidc_audience)
+        .bind(&a.environment)
+        .bind(&a.owner)
+        .bind(&a.description)
         .execute(&mut *tx)
         .await?;
     }
@@ -241,7 +244,8 @@ async fn load_with_generation(pool: &PgPool) -> Result<(i64, RuleSet), RulesDbEr
         .try_get("generation")?;
     let mut accounts = Vec::new();
     for row in sqlx::query(
-        "SELECT id, alias, partition, access_mode, saml_provider, external_id, oidc_audience
+        "SELECT id, alias, partition, access_mode, saml_provider, external_id, oidc_audience,
+                environment, owner, description
          FROM aws_accounts ORDER BY id",
     )
     .fetch_all(&mut *tx)
@@ -255,6 +259,9 @@ async fn load_with_generation(pool: &PgPool) -> Result<(i64, RuleSet), RulesDbEr
                 .try_into()
                 .map_err(invalid)?,
             access: access_from_row(&row, false)?,
+            environment: row.try_get("environment")?,
+            owner: row.try_get("owner")?,
+            description: row.try_get("description")?,
         });
     }
     let mut roles = Vec::new();

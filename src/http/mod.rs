@@ -5,6 +5,7 @@ pub mod cookies;
 pub mod error_nav;
 pub mod errors;
 pub mod headers;
+pub mod picker;
 pub mod public_messages;
 pub mod rate_limit;
 pub mod request_meta;

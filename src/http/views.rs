@@ -15,20 +15,74 @@ pub struct LoginPage {
     pub idps: Vec<IdpLink>,
 }
 
+/// One role on the picker. The same grant may appear twice: once under Favourites or Recently
+/// used, and once in its account's list (`also_above`), which a filter then hides.
+#[derive(Clone)]
 pub struct RoleView {
     pub grant_id: String,
     pub role_name: String,
     pub display_name: String,
     pub description: String,
+    /// "1 h", "2 h": the longest session this grant allows.
     pub max_session: String,
     /// Whether AWS trusts Roleport's own SAML identity for this role (console via AWS's page).
     pub saml_post: bool,
+    pub favourite: bool,
+    /// Shown in the Favourites and Recently used lists, where no account heading says it.
+    pub account: Option<AccountLabel>,
+    /// Listed above as a favourite or recently used: hidden from its account's list while
+    /// filtering, so a result appears once.
+    pub also_above: bool,
+}
+
+#[derive(Clone)]
+pub struct AccountLabel {
+    pub alias: String,
+    pub id: String,
+    pub environment: Option<EnvironmentBadge>,
+}
+
+/// An account's environment as a badge: its word, and the colour class it gets.
+#[derive(Clone)]
+pub struct EnvironmentBadge {
+    pub name: String,
+    /// `prod`, `stage`, `dev`, `test` or `other` (the stylesheet's `env-*` classes).
+    pub tone: &'static str,
+}
+
+impl EnvironmentBadge {
+    pub fn new(name: &str) -> Self {
+        let tone = match name {
+            "production" | "prod" | "live" => "prod",
+            "staging" | "stage" | "preprod" | "pre-production" | "uat" => "stage",
+            "development" | "dev" => "dev",
+            "test" | "testing" | "qa" | "sandbox" => "test",
+            _ => "other",
+        };
+        Self {
+            name: name.to_owned(),
+            tone,
+        }
+    }
 }
 
 pub struct AccountView {
     pub alias: String,
     pub id: String,
+    pub environment: Option<EnvironmentBadge>,
+    pub owner: Option<String>,
+    pub description: Option<String>,
     pub roles: Vec<RoleView>,
+}
+
+pub struct RegionOption {
+    pub code: &'static str,
+    pub name: &'static str,
+}
+
+pub struct DurationOption {
+    pub seconds: u32,
+    pub label: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -37,7 +91,18 @@ pub struct RolesPage {
     pub person: String,
     pub idp: String,
     pub csrf_token: String,
+    /// The server-side filter (`?q=`), for browsers without scripts.
+    pub query: String,
+    /// How many roles the person holds, and how many the filter left.
+    pub total: usize,
+    pub shown: usize,
+    pub favourites: Vec<RoleView>,
+    pub recent: Vec<RoleView>,
     pub accounts: Vec<AccountView>,
+    pub regions: Vec<RegionOption>,
+    pub durations: Vec<DurationOption>,
+    /// The longest session any listed role allows, in words.
+    pub longest: String,
     /// The rules grant the `decode-authorization-message` capability: link the support page.
     pub can_decode: bool,
     /// The rules open at least one admin area: link `/admin` in the header.
@@ -209,6 +274,16 @@ pub struct SignedOutPage {
 }
 
 /// "1 h", "1 h 30 min", "15 min".
+/// A role as every page names it: the display name, then the IAM name when it differs
+/// ("Administrator (Admin)"), as the picker shows them side by side.
+pub fn role_label(display_name: &str, role_name: &str) -> String {
+    if display_name == role_name {
+        role_name.to_owned()
+    } else {
+        format!("{display_name} ({role_name})")
+    }
+}
+
 pub fn human_duration(seconds: u32) -> String {
     let h = seconds / 3600;
     let m = (seconds % 3600) / 60;
@@ -217,4 +292,33 @@ pub fn human_duration(seconds: u32) -> String {
         (h, 0) => format!("{h} h"),
         (h, m) => format!("{h} h {m} min"),
     }
+}
+
+/// One row of "My access".
+pub struct ActivityView {
+    /// RFC 3339 (UTC); roleport.js shows it in local time.
+    pub at: String,
+    pub what: &'static str,
+    /// The role as the picker names it, when the row is about one.
+    pub role: Option<String>,
+    pub account: Option<String>,
+    pub ok: bool,
+    pub outcome: &'static str,
+    pub source_ip: String,
+    pub access_key_id: Option<String>,
+    pub duration: Option<String>,
+    pub reference: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "access.html")]
+pub struct AccessPage {
+    pub person: String,
+    pub idp: String,
+    pub csrf_token: String,
+    pub rows: Vec<ActivityView>,
+    /// `?before=` of the next (older) page, if there is one.
+    pub older: Option<i64>,
+    /// Not the first page: offer the newest again.
+    pub paged: bool,
 }

@@ -115,7 +115,7 @@ async fn browser_sign_in(app: &TestApp, user: &str, password: &str, shot: &Path)
     script_json(&format!("signin.mjs as {user}"), &out, took)
 }
 
-fn strings(v: &Value) -> Vec<String> {
+pub(crate) fn strings(v: &Value) -> Vec<String> {
     v.as_array()
         .unwrap_or_else(|| panic!("not an array: {v}"))
         .iter()
@@ -297,12 +297,12 @@ const TIME_ZONE: &str = "Europe/Berlin";
 /// like `fake_federation` does and answers a token (remembered in `tokens`); `Action=login` with a
 /// token it issued redirects to the `Destination`, as AWS does; anything else (the console
 /// itself) is a small HTML page.
-struct BrowserFederation {
-    server: FakeServer,
-    tokens: Arc<Mutex<Vec<String>>>,
+pub(crate) struct BrowserFederation {
+    pub(crate) server: FakeServer,
+    pub(crate) tokens: Arc<Mutex<Vec<String>>>,
 }
 
-async fn browser_federation() -> BrowserFederation {
+pub(crate) async fn browser_federation() -> BrowserFederation {
     let tokens: Arc<Mutex<Vec<String>>> = Arc::default();
     let issued = tokens.clone();
     let server = fake_server(Arc::new(move |r: &Recorded| {
@@ -426,7 +426,7 @@ async fn browser_alice_copies_admin_credentials_that_work_in_her_time_zone() {
     assert!(
         page["title"]
             .as_str()
-            .is_some_and(|t| t.starts_with("Credentials for Admin")),
+            .is_some_and(|t| t.starts_with("Credentials for Administrator (Admin)")),
         "{page}"
     );
     assert_eq!(page["assumed_role"], ADMIN_SESSION_ARN);

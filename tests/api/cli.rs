@@ -385,8 +385,17 @@ async fn the_demo_rules_give_the_same_roles_via_oidc_as_via_saml() {
         "cn=aws-readonly,ou=groups,dc=example,dc=org",
     ];
     let bob = ["cn=aws-readonly,ou=groups,dc=example,dc=org"];
+    // alice also holds the roles of the seven listed accounts (the role picker's demo).
+    let alice_roles = [
+        ["Admin"; 3].as_slice(),
+        &["Analyst", "Auditor", "BillingViewer", "CIOperator"],
+        &["Developer"; 3],
+        &["IncidentResponder", "NetworkAdmin", "OnCall"],
+        &["ReadOnly"; 6],
+    ]
+    .concat();
     for (groups, expected) in [
-        (&alice[..], vec!["Admin", "ReadOnly"]),
+        (&alice[..], alice_roles),
         (&bob[..], vec!["ReadOnly"]),
         (&[][..], vec![]),
     ] {

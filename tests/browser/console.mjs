@@ -3,7 +3,7 @@
 //   node console.mjs <roleport base url> <user> <password> <grant id> <console url prefix> <screenshot path>
 //
 // Signs in like signin.mjs (common.mjs), clicks "Console" in the row
-// `tr.grant[data-grant="<grant id>"]` and lets the browser go wherever it is sent, recording every
+// `li.g[data-g="<grant id>"]` (in its account's list) and lets the browser go wherever it is sent, recording every
 // main-frame navigation (method, URL, status, Location) until it lands on a page under
 // <console url prefix> or CONSOLE_WAIT_MS pass; saves where it ended up to <screenshot>. Prints ONE
 // JSON line: whether the console was reached, the navigations, the final URL, title and text, and
@@ -32,7 +32,7 @@ try {
 
   const autoPosted = await signIn(page, { base, user, password, screenshot, stuck });
   const button = page.locator(
-    `tr.grant[data-grant="${grant}"] form[action="/roles/${grant}/console"] button[type="submit"]`,
+    `section[data-account] li.g[data-g="${grant}"] button[formaction="/roles/${grant}/console"]`,
   );
   if ((await button.count()) !== 1) await stuck(`no Console button in the ${grant} row on /roles`);
 

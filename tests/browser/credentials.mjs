@@ -5,7 +5,7 @@
 //
 // Signs in like signin.mjs (common.mjs), in a browser context with the given IANA time zone, the
 // en-GB locale and clipboard permissions; saves the roles page to <screenshot>.roles.png. Then, on
-// /roles, clicks "Credentials" in the row `tr.grant[data-grant="<grant id>"]`, waits for the
+// /roles, clicks "Credentials" in the row `li.g[data-g="<grant id>"]` of its account, waits for the
 // credentials page and reads the four blocks (#shell, #credentials-file, #powershell,
 // #credential-process) and #expiration (its text and datetime attribute); saves the page to
 // <screenshot>; clicks every copy button and reads the clipboard after each (a marker is put
@@ -43,9 +43,9 @@ try {
   await page.screenshot({ path: stepShot(screenshot, 'roles'), fullPage: true });
 
   // The credentials page, reached by the row's button like a person would.
-  const row = page.locator(`tr.grant[data-grant="${grant}"]`);
-  if ((await row.count()) !== 1) await stuck(`no row tr.grant[data-grant="${grant}"] on /roles`);
-  const credentialsButton = row.locator(`form[action="/roles/${grant}/credentials"] button[type="submit"]`);
+  const row = page.locator(`section[data-account] li.g[data-g="${grant}"]`);
+  if ((await row.count()) !== 1) await stuck(`no row li.g[data-g="${grant}"] on /roles`);
+  const credentialsButton = row.locator(`button[formaction="/roles/${grant}/credentials"]`);
   if ((await credentialsButton.count()) !== 1) await stuck(`no Credentials button in the ${grant} row`);
   // The button POSTs, Roleport answers 303, and the browser lands on the one-time page.
   const credentialsUrl = `${base}/roles/${grant}/credentials`;

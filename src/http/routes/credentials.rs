@@ -92,6 +92,9 @@ impl CsrfForm for CredentialsForm {
 #[derive(Deserialize)]
 struct ConsoleForm {
     csrf_token: Option<String>,
+    /// The picker's session length (empty: the default hour); the grant's limits still apply.
+    #[serde(default)]
+    duration_seconds: Option<String>,
     #[serde(flatten)]
     destination: Destination,
 }
@@ -142,6 +145,22 @@ fn destination_url(
         .map_err(|e| bad(e.to_string()))
 }
 
+/// A form's session length in seconds; empty or absent is the default.
+pub(super) fn requested_seconds(field: Option<&str>) -> Result<Option<u32>, AppError> {
+    field
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<u32>())
+        .transpose()
+        .map_err(|_| {
+            AppError::new(
+                Kind::BadRequest,
+                Format::Html,
+                new_reference(),
+                "The session length must be a number of seconds.",
+            )
+        })
+}
+
 async fn console(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -159,14 +178,15 @@ async fn console(
             "You have no such role.",
         ));
     };
-    // Validate the destination before anything is issued.
+    // Validate the destination and the length before anything is issued.
     let destination = destination_url(&state, &picked.grant, &form.destination, &new_reference())?;
+    let requested = requested_seconds(form.duration_seconds.as_deref())?;
     let d = issue::issue(
         &state,
         &RequestMeta::of(&req),
         &signed_in.session,
         &path,
-        None,
+        requested,
         EventKind::ConsoleLink,
     )
     .await?;
@@ -250,7 +270,10 @@ async fn console_shortcut(
     let destination = query.destination.clone().unwrap_or_default();
     Ok(ConsoleConfirmPage {
         grant_id: picked.grant.id.clone(),
-        role_name: picked.grant.role_name.clone(),
+        role_name: crate::http::views::role_label(
+            &picked.grant.display_name,
+            &picked.grant.role_name,
+        ),
         display_name: picked.grant.display_name.clone(),
         account_alias: picked.grant.account_alias.clone(),
         account_id: picked.grant.account_id.clone(),

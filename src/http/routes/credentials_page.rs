@@ -82,7 +82,10 @@ async fn issue_once(
     let c = &d.outcome.issued.credentials;
     let set = IssuedSet {
         grant_id: d.picked.grant.id.clone(),
-        role_name: d.picked.grant.role_name.clone(),
+        role_name: crate::http::views::role_label(
+            &d.picked.grant.display_name,
+            &d.picked.grant.role_name,
+        ),
         account_alias: d.picked.grant.account_alias.clone(),
         account_id: d.picked.grant.account_id.clone(),
         assumed_role_arn: d.outcome.issued.assumed_role_arn.clone(),
@@ -300,7 +303,7 @@ fn gone(
     let page = CredentialsGonePage {
         grant_id: picked.as_ref().map(|p| p.grant.id.clone()),
         role_name: picked
-            .map(|p| p.grant.role_name)
+            .map(|p| crate::http::views::role_label(&p.grant.display_name, &p.grant.role_name))
             .unwrap_or_else(|| grant.to_string()),
         shown_once_minutes: SHOWN_ONCE_SECONDS / 60,
         reference: reference.clone(),

@@ -1,5 +1,6 @@
 //! Route registration, one module per area.
 
+mod access;
 mod acs;
 mod admin;
 mod assets;
@@ -28,6 +29,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(oidc::configure)
         .configure(oidc_issuer::configure)
         .configure(roles::configure)
+        .configure(access::configure)
         .configure(credentials::configure)
         .configure(support::configure)
         .configure(admin::configure)

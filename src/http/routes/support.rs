@@ -399,7 +399,7 @@ async fn check_page(
     let c = run_check(&state, &req, &signed_in, &path, Format::Html).await?;
     let grant = &c.delivered.picked.grant;
     let page = CredentialsCheckPage {
-        role_name: grant.role_name.clone(),
+        role_name: crate::http::views::role_label(&grant.display_name, &grant.role_name),
         account_alias: grant.account_alias.clone(),
         account_id: grant.account_id.clone(),
         arn: c.identity.arn.clone(),

@@ -11,6 +11,9 @@
 //!       mode: assume_role           # saml_broker | assume_role | federation_token | oidc_broker | oidc_passthrough
 //!       saml_provider: roleport     # IAM SAML provider name (saml_broker); default aws.saml_provider_name
 //!       external_id: prod-ext-1     # AssumeRole's ExternalId (assume_role only)
+//!     environment: production       # optional, shown on the role picker: one lowercase word
+//!     owner: Payments platform team # optional, shown: who to ask about the account
+//!     description: Card payments    # optional, shown and searched on the role picker
 //! roles:
 //!   - arn: arn:aws:iam::123456789012:role/Auditor
 //!     access:                       # the account's fields, plus the session policy
@@ -101,6 +104,12 @@ struct DocAccount {
     partition: Spanned<String>,
     #[serde(default)]
     access: Option<Spanned<DocAccess>>,
+    #[serde(default)]
+    environment: Option<Spanned<String>>,
+    #[serde(default)]
+    owner: Option<Spanned<String>>,
+    #[serde(default)]
+    description: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -438,6 +447,9 @@ fn convert(doc: &DocFile) -> (RuleSet, Vec<RuleError>, Suspects) {
             alias: a.alias.value.clone(),
             partition,
             access,
+            environment: a.environment.as_ref().map(|s| s.value.clone()),
+            owner: a.owner.as_ref().map(|s| s.value.clone()),
+            description: a.description.as_ref().map(|s| s.value.clone()),
         }
     });
     let accounts = accounts.collect();
@@ -653,6 +665,9 @@ fn node_for(doc: &DocFile, site: &Site) -> Option<NodeId> {
                 Some("id") => Some(a.id.node),
                 Some("alias") => Some(a.alias.node),
                 Some("partition") => Some(a.partition.node),
+                Some("environment") => a.environment.as_ref().map(|s| s.node),
+                Some("owner") => a.owner.as_ref().map(|s| s.node),
+                Some("description") => a.description.as_ref().map(|s| s.node),
                 Some("access") => access.map(|x| x.node),
                 Some("access.mode") => in_access(|x| x.mode.as_ref().map(|s| s.node)),
                 Some("access.saml_provider") => {

@@ -151,6 +151,7 @@ impl CompiledRules {
             capabilities,
             ..Decision::default()
         };
+        let mut granted: Vec<(&RoleTarget, &Rule)> = Vec::with_capacity(deciders.len());
         for (arn, rule) in deciders {
             let denier = match (denials.get(arn).copied(), deny_all) {
                 (Some(one), Some(all)) => Some(one.min(all)),
@@ -159,16 +160,22 @@ impl CompiledRules {
             if let Some(denier) = denier {
                 decision.denied.push((arn.to_owned(), denier.to_owned()));
             } else if let Some(target) = self.roles.get(arn) {
-                decision.grants.push(grant(target, rule));
+                granted.push((target, rule));
             }
         }
-        decision.grants.sort_by(|a, b| {
-            (&a.account_alias, &a.role_name, &a.account_id).cmp(&(
-                &b.account_alias,
-                &b.role_name,
-                &b.account_id,
+        // Sorted as pairs of references, then built: moving whole grants while sorting was most
+        // of the role picker's evaluation time with hundreds of grants.
+        granted.sort_by(|(a, _), (b, _)| {
+            (&a.account.alias, &a.name, &a.account.id).cmp(&(
+                &b.account.alias,
+                &b.name,
+                &b.account.id,
             ))
         });
+        decision.grants = granted
+            .into_iter()
+            .map(|(target, rule)| grant(target, rule))
+            .collect();
         decision
     }
 }

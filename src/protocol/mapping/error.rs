@@ -75,6 +75,8 @@ pub enum ErrorKind {
     DuplicateAccountId,
     InvalidAlias,
     DuplicateAlias,
+    /// An account's `environment`, `owner` or `description` that the picker cannot show.
+    InvalidAccountInfo,
     InvalidPartition,
     InvalidRoleArn,
     DuplicateRoleArn,

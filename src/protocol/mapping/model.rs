@@ -46,6 +46,15 @@ pub struct Account {
     /// defaults. Never carries a `session_policy` (that is per role).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access: Option<Access>,
+    /// Shown on the role picker only (a badge and its colour): `production`, `staging`,
+    /// `development`… one lowercase word. Never part of a decision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    /// Who to ask about the account (a team, an address); shown, never decided on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

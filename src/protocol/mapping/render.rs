@@ -22,6 +22,12 @@ struct OutAccount<'a> {
     partition: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     access: Option<&'a Access>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    environment: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    owner: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -102,6 +108,9 @@ pub fn render_document(set: &RuleSet) -> String {
                 alias: &a.alias,
                 partition: a.partition.as_str(),
                 access: access(&a.access),
+                environment: a.environment.as_deref(),
+                owner: a.owner.as_deref(),
+                description: a.description.as_deref(),
             })
             .collect(),
         roles: roles

@@ -113,8 +113,65 @@ fn check_accounts<'a>(
         if let Some(access) = &account.access {
             check_account_access(access, &|field| at(field), errors);
         }
+        check_account_info(account, &|field| at(field), errors);
     }
     by_id
+}
+
+/// Longest account `description` the picker shows.
+const MAX_ACCOUNT_DESCRIPTION_CHARS: usize = 512;
+/// Longest `environment` word.
+const MAX_ENVIRONMENT_CHARS: usize = 32;
+
+/// `environment` is one lowercase word (it names a badge and its colour); `owner` is a label;
+/// `description` a longer label. None of them is decided on.
+fn check_account_info(
+    account: &Account,
+    at: &dyn Fn(&'static str) -> Site,
+    errors: &mut Vec<RuleError>,
+) {
+    if let Some(env) = &account.environment {
+        let word = env.len() <= MAX_ENVIRONMENT_CHARS
+            && env.starts_with(|c: char| c.is_ascii_lowercase())
+            && env
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !word {
+            errors.push(RuleError::new(
+                at("environment"),
+                ErrorKind::InvalidAccountInfo,
+                format!(
+                    "environment must be one lowercase word of 1-{MAX_ENVIRONMENT_CHARS} \
+                     characters (a-z, 0-9, -), such as production, staging or development; \
+                     got {env:?}"
+                ),
+            ));
+        }
+    }
+    if let Some(owner) = &account.owner
+        && !is_label(owner, MAX_LABEL_CHARS)
+    {
+        errors.push(RuleError::new(
+            at("owner"),
+            ErrorKind::InvalidAccountInfo,
+            format!(
+                "owner must be 1-{MAX_LABEL_CHARS} characters, without control characters or \
+                 surrounding spaces, got {owner:?}"
+            ),
+        ));
+    }
+    if let Some(description) = &account.description
+        && !is_label(description, MAX_ACCOUNT_DESCRIPTION_CHARS)
+    {
+        errors.push(RuleError::new(
+            at("description"),
+            ErrorKind::InvalidAccountInfo,
+            format!(
+                "description must be 1-{MAX_ACCOUNT_DESCRIPTION_CHARS} characters, without \
+                 control characters or surrounding spaces"
+            ),
+        ));
+    }
 }
 
 /// An account's `access`: field syntax, and fields that its own mode uses. A role may still

@@ -406,3 +406,70 @@ fn errors_serialize_for_the_api() {
     assert_eq!(json["line"], 6);
     assert_eq!(json["kind"]["rule"], "invalid_account_id");
 }
+
+const WITH_ACCOUNT_INFO: &str = r#"version: 1
+accounts:
+  - id: "123456789012"
+    alias: payments-prod
+    partition: aws
+    environment: production
+    owner: Payments team
+    description: Card payments and settlements
+  - id: "210987654321"
+    alias: scratch
+    partition: aws
+roles:
+  - arn: arn:aws:iam::123456789012:role/Admin
+rules: []
+"#;
+
+#[test]
+fn account_metadata_reads_round_trips_and_is_optional() {
+    let set = parse_document(WITH_ACCOUNT_INFO).unwrap();
+    let a = &set.accounts[0];
+    assert_eq!(a.environment.as_deref(), Some("production"));
+    assert_eq!(a.owner.as_deref(), Some("Payments team"));
+    assert_eq!(
+        a.description.as_deref(),
+        Some("Card payments and settlements")
+    );
+    let b = &set.accounts[1];
+    assert_eq!(
+        (&b.environment, &b.owner, &b.description),
+        (&None, &None, &None)
+    );
+    let text = render_document(&set);
+    assert_eq!(parse_document(&text).unwrap(), set, "rendered:\n{text}");
+}
+
+#[test]
+fn bad_account_metadata_is_reported_on_its_line() {
+    let bad = WITH_ACCOUNT_INFO
+        .replace("environment: production", "environment: Production Env")
+        .replace("owner: Payments team", "owner: \" Payments team\"")
+        .replace(
+            "description: Card payments and settlements",
+            "description: \"two\\nlines\"",
+        );
+    assert_eq!(
+        lines(&bad),
+        vec![
+            (6, rule_kind(ErrorKind::InvalidAccountInfo)),
+            (7, rule_kind(ErrorKind::InvalidAccountInfo)),
+            (8, rule_kind(ErrorKind::InvalidAccountInfo)),
+        ]
+    );
+}
+
+#[test]
+fn the_demo_rules_document_reads() {
+    let demo = include_str!("../../../../deploy/demo/rules.yaml");
+    let set = parse_document(demo).unwrap();
+    assert!(set.accounts.len() >= 6, "enough accounts to search");
+    let environments: std::collections::BTreeSet<_> = set
+        .accounts
+        .iter()
+        .filter_map(|a| a.environment.as_deref())
+        .collect();
+    assert!(environments.len() >= 3, "{environments:?}");
+}

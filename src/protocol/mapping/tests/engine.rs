@@ -243,6 +243,9 @@ fn compile_collects_every_error() {
         alias: "prod".into(),
         partition: Partition::Aws,
         access: None,
+        environment: None,
+        owner: None,
+        description: None,
     });
     set.roles.push(Role {
         arn: "arn:aws:iam::999999999999:role/X".into(),

@@ -83,12 +83,18 @@ pub(super) fn base(rules: Vec<Rule>) -> RuleSet {
                 alias: "prod".into(),
                 partition: Partition::Aws,
                 access: None,
+                environment: None,
+                owner: None,
+                description: None,
             },
             Account {
                 id: DEV.into(),
                 alias: "dev".into(),
                 partition: Partition::Aws,
                 access: None,
+                environment: None,
+                owner: None,
+                description: None,
             },
         ],
         roles: vec![
