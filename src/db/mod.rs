@@ -1,6 +1,7 @@
 //! All SQL lives below this module.
 
 pub mod audit;
+pub mod cli_oauth;
 pub mod idps;
 pub mod logins;
 pub mod oidc_logins;

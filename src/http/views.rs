@@ -216,3 +216,44 @@ pub fn human_duration(seconds: u32) -> String {
         (h, m) => format!("{h} h {m} min"),
     }
 }
+
+/// `GET /oauth/authorize`: one click to let the CLI on this computer act as the person.
+#[derive(Template, WebTemplate)]
+#[template(path = "cli_authorize.html")]
+pub struct CliAuthorizePage {
+    pub person: String,
+    pub idp: String,
+    pub csrf_token: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub code_challenge: String,
+    pub state: String,
+}
+
+pub struct PendingDeviceView {
+    pub user_code: String,
+    pub source_ip: String,
+    pub user_agent: String,
+    pub requested_at: String,
+}
+
+/// `GET /device`: the code form, or the code's details with Approve/Deny.
+#[derive(Template, WebTemplate)]
+#[template(path = "cli_device.html")]
+pub struct CliDevicePage {
+    pub person: String,
+    pub idp: String,
+    pub csrf_token: String,
+    pub pending: Option<PendingDeviceView>,
+    pub message: String,
+}
+
+/// `POST /device`: the decision was recorded.
+#[derive(Template, WebTemplate)]
+#[template(path = "cli_device_done.html")]
+pub struct CliDeviceDonePage {
+    pub person: String,
+    pub idp: String,
+    pub approved: bool,
+    pub reference: String,
+}

@@ -2,6 +2,7 @@
 
 pub mod arn;
 pub mod aws;
+pub mod cli_oauth;
 pub mod identity_value;
 pub mod mapping;
 pub mod oidc;

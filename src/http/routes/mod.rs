@@ -1,7 +1,9 @@
 //! Route registration, one module per area.
 
 mod acs;
+mod api_caller;
 mod assets;
+mod cli_oauth;
 mod credentials;
 mod credentials_page;
 mod health;
@@ -26,6 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(acs::configure)
         .configure(oidc::configure)
         .configure(oidc_issuer::configure)
+        .configure(cli_oauth::configure)
         .configure(roles::configure)
         .configure(credentials::configure)
         .configure(support::configure)

@@ -2,10 +2,10 @@
 //! the compiled rules so a rule change applies without signing in again.
 
 use super::acs::claims_of;
-use super::session::{self, MaybeSignedIn};
-use crate::audit::new_reference;
+use super::api_caller::ApiReader;
+use super::session::MaybeSignedIn;
 use crate::http::AppState;
-use crate::http::errors::{AppError, Format, Kind};
+use crate::http::errors::AppError;
 use crate::http::views::{AccountView, NoRolesPage, RoleView, RolesPage, human_duration};
 use crate::protocol::mapping::Grant;
 use actix_web::{HttpRequest, HttpResponse, Responder, web};
@@ -103,21 +103,12 @@ impl<'a> From<&'a Grant> for GrantJson<'a> {
     }
 }
 
+/// For the browser (cookie) and the CLI (`Authorization: Bearer`).
 async fn roles_api(
     state: web::Data<AppState>,
-    MaybeSignedIn { signed_in, .. }: MaybeSignedIn<session::Json>,
+    ApiReader(caller): ApiReader,
 ) -> Result<HttpResponse, AppError> {
-    let Some(signed_in) = signed_in else {
-        return Err(AppError::new(
-            Kind::NotSignedIn,
-            Format::Json,
-            new_reference(),
-            "sign in at /login first",
-        ));
-    };
-    let decision = state
-        .rules()
-        .evaluate(&claims_of(&signed_in.session.identity));
+    let decision = state.rules().evaluate(&claims_of(&caller.session.identity));
     let grants: Vec<GrantJson<'_>> = decision.grants.iter().map(GrantJson::from).collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({ "grants": grants })))
 }
