@@ -46,10 +46,10 @@ export ROLEPORT_TEST_DATABASE_URL="${ROLEPORT_TEST_DATABASE_URL:-postgres://post
 # Style and lint failures fail the run, but the tests still run so their summary comes last.
 checks=0
 cargo fmt --check || { checks=1; echo "test: cargo fmt --check failed (run cargo fmt)"; }
-cargo clippy --all-targets --quiet -- -D warnings || { checks=1; echo "test: cargo clippy failed"; }
+cargo clippy --workspace --all-targets --quiet -- -D warnings || { checks=1; echo "test: cargo clippy failed"; }
 LOG="$STATE/nextest.log"
 set +e
-cargo nextest run --no-fail-fast --test-threads 4 2>&1 | tee "$LOG"
+cargo nextest run --workspace --no-fail-fast --test-threads 4 2>&1 | tee "$LOG"
 status=${PIPESTATUS[0]}
 set -e
 cleanup

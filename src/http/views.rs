@@ -40,6 +40,9 @@ pub struct RolesPage {
     pub accounts: Vec<AccountView>,
     /// The rules grant the `decode-authorization-message` capability: link the support page.
     pub can_decode: bool,
+    /// For the "Use from the terminal" help: Roleport's URL and one of the person's grants.
+    pub public_url: String,
+    pub example_grant: String,
 }
 
 #[derive(Template, WebTemplate)]

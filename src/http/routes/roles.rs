@@ -46,6 +46,11 @@ async fn roles_page(
         .respond_to(&req)
         .map_into_boxed_body());
     }
+    let example_grant = decision
+        .grants
+        .first()
+        .map(|g| g.id.clone())
+        .unwrap_or_default();
     let mut accounts: Vec<AccountView> = Vec::new();
     for grant in &decision.grants {
         let view = RoleView {
@@ -73,6 +78,8 @@ async fn roles_page(
         can_decode: decision
             .capabilities
             .contains(super::support::DECODE_CAPABILITY),
+        public_url: state.public_url.clone(),
+        example_grant,
     }
     .respond_to(&req)
     .map_into_boxed_body())
