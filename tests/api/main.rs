@@ -20,6 +20,7 @@ mod aws_oidc;
 mod aws_support;
 mod browser;
 mod cli;
+mod cli_e2e;
 mod cli_oauth;
 mod credentials_once;
 mod e2e_oidc;

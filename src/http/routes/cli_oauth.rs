@@ -103,7 +103,8 @@ async fn authorize_page(
     let Some(signed_in) = signed_in else {
         return Ok(to_login(&req));
     };
-    Ok(CliAuthorizePage {
+    let csp = crate::http::headers::content_security_policy(&[redirect.origin()]);
+    let mut page = CliAuthorizePage {
         person: signed_in.session.identity.subject.clone(),
         idp: signed_in.session.identity.idp.clone(),
         csrf_token: signed_in.session.csrf_token.clone(),
@@ -113,7 +114,13 @@ async fn authorize_page(
         state: query.state.clone().unwrap_or_default(),
     }
     .respond_to(&req)
-    .map_into_boxed_body())
+    .map_into_boxed_body();
+    // The Allow button's POST ends in a redirect to the CLI's loopback listener.
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&csp) {
+        page.headers_mut()
+            .insert(actix_web::http::header::CONTENT_SECURITY_POLICY, value);
+    }
+    Ok(page)
 }
 
 async fn authorize(

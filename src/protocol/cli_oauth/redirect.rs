@@ -63,6 +63,14 @@ impl LoopbackRedirect {
         &self.0
     }
 
+    /// `http://127.0.0.1:<port>`: what the consent page's `form-action` must allow, since
+    /// browsers check the redirect after a form's POST against it.
+    pub fn origin(&self) -> String {
+        Url::parse(&self.0)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default()
+    }
+
     /// The redirect carrying `code` and `state` (RFC 6749 §4.1.2) and `iss` (RFC 9207).
     pub fn with_code(&self, code: &str, state: Option<&str>, issuer: &str) -> String {
         let mut url = match Url::parse(&self.0) {
@@ -121,6 +129,12 @@ mod tests {
             assert_eq!(LoopbackRedirect::parse(Some(bad)), Err(why), "{bad}");
         }
         assert_eq!(LoopbackRedirect::parse(None), Err(Missing));
+    }
+
+    #[test]
+    fn the_origin_is_scheme_host_and_port() {
+        let r = LoopbackRedirect::parse(Some("http://[::1]:9/cb?a=1")).unwrap();
+        assert_eq!(r.origin(), "http://[::1]:9");
     }
 
     #[test]

@@ -191,6 +191,17 @@ fn handle_callback(
     if reader.read_line(&mut line).is_err() {
         return Ok(None);
     }
+    // Read the headers to the end: closing a socket with unread bytes resets the connection,
+    // and the browser would show an error instead of the answer.
+    let mut header = String::new();
+    for _ in 0..100 {
+        header.clear();
+        match reader.read_line(&mut header) {
+            Ok(0) | Err(_) => break,
+            Ok(_) if header.trim().is_empty() => break,
+            Ok(_) => {}
+        }
+    }
     let target = line.split_whitespace().nth(1).unwrap_or_default();
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let reply = |mut s: &TcpStream, status: &str, text: &str| {
