@@ -194,10 +194,8 @@ impl Laptop {
                 let t = line.trim().to_string();
                 if url.is_none() && t.starts_with("http") {
                     url = Some(t.clone());
-                    if !device {
-                        if let Some(tx) = tx.take() {
-                            let _ = tx.send((t.clone(), None));
-                        }
+                    if !device && let Some(tx) = tx.take() {
+                        let _ = tx.send((t.clone(), None));
                     }
                 } else if device
                     && url.is_some()

@@ -143,7 +143,7 @@ async fn authorize(
         body.state.as_deref().filter(|s| !s.is_empty()),
     )
     .await
-    .map_err(|e| html_error(e))?;
+    .map_err(html_error)?;
     Ok(HttpResponse::SeeOther()
         .insert_header(("Location", location))
         .insert_header(("Cache-Control", "no-store"))

@@ -226,17 +226,17 @@ fn handle_callback(
         );
         return Ok(None);
     }
-    if let Some(iss) = query_param(query, "iss") {
-        if iss.trim_end_matches('/') != issuer {
-            reply(
-                &stream,
-                "400 Bad Request",
-                "This answer comes from another server.",
-            );
-            return Err(CliError::Local(format!(
-                "the sign-in answer came from {iss}, not {issuer}"
-            )));
-        }
+    if let Some(iss) = query_param(query, "iss")
+        && iss.trim_end_matches('/') != issuer
+    {
+        reply(
+            &stream,
+            "400 Bad Request",
+            "This answer comes from another server.",
+        );
+        return Err(CliError::Local(format!(
+            "the sign-in answer came from {iss}, not {issuer}"
+        )));
     }
     if let Some(error) = query_param(query, "error") {
         reply(
