@@ -41,7 +41,7 @@ try {
   // Read the page.
   const result = await page.evaluate(() => {
     const text = (el) => (el ? el.textContent.replace(/\s+/g, ' ').trim() : null);
-    const h2s = [...document.querySelectorAll('h2')].map((h) => {
+    const h2s = [...document.querySelectorAll('section.account h2')].map((h) => {
       // The account alias, without the muted account id next to it.
       const c = h.cloneNode(true);
       c.querySelectorAll('.muted').forEach((m) => m.remove());
@@ -51,7 +51,7 @@ try {
       title: document.title,
       roles: [...document.querySelectorAll('tr.grant code')].map(text),
       accounts: h2s,
-      account_ids: [...document.querySelectorAll('h2 .muted')].map(text),
+      account_ids: [...document.querySelectorAll('section.account h2 .muted')].map(text),
       csrf: document.querySelector('meta[name="csrf-token"]')?.getAttribute('content') ?? null,
       no_roles: document.body.innerText.includes('You have no AWS roles yet'),
       reference: text(document.querySelector('#reference')),
