@@ -53,6 +53,8 @@ fn picker(c: &mut Criterion) {
         recent: &recent,
         query: "",
         can_decode: false,
+        can_admin: false,
+        public_url: "https://roleport.example.com",
     };
     let html = render_roles_page(&roles_page(&decision, input())).unwrap();
     let json = grants_json(&decision, accounts, &favourites).unwrap();

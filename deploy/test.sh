@@ -58,10 +58,10 @@ if ! { bash deploy/container/build.sh localhost/roleport:test >/dev/null && bash
   checks=1; echo "test: the container image failed to build or to run (see above)"
 fi
 cargo fmt --check || { checks=1; echo "test: cargo fmt --check failed (run cargo fmt)"; }
-cargo clippy --all-targets --quiet -- -D warnings || { checks=1; echo "test: cargo clippy failed"; }
+cargo clippy --workspace --all-targets --quiet -- -D warnings || { checks=1; echo "test: cargo clippy failed"; }
 LOG="$STATE/nextest.log"
 set +e
-cargo nextest run --no-fail-fast --test-threads 4 2>&1 | tee "$LOG"
+cargo nextest run --workspace --no-fail-fast --test-threads 4 2>&1 | tee "$LOG"
 status=${PIPESTATUS[0]}
 set -e
 cleanup

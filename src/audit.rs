@@ -38,6 +38,13 @@ pub enum EventKind {
     AdminAction,
     /// A rules document imported (command line or admin page), or refused at import.
     RulesImported,
+    /// The CLI was authorized by a signed-in person: an authorization code handed to its
+    /// loopback redirect, or a device code approved or denied.
+    CliAuthorized,
+    /// The token endpoint issued (or refused, for a known session) CLI tokens.
+    CliTokens,
+    /// The CLI signed out (its token family revoked).
+    CliSignOut,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

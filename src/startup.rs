@@ -451,6 +451,7 @@ async fn purge_expired(state: web::Data<AppState>) {
         let _ = db::logins::purge_expired(&state.pool, now).await;
         let _ = db::oidc_logins::purge_expired(&state.pool, now).await;
         let _ = db::replay::purge_expired(&state.pool, now).await;
+        let _ = db::cli_oauth::purge_expired(&state.pool, now).await;
         let keep = chrono::Duration::days(state.settings.rate_limit.refusal_retention_days);
         let _ = db::refusals::prune(&state.pool, now - keep).await;
     }

@@ -96,6 +96,8 @@ pub(super) fn refuse_secrets_in_file(table: &toml::Table) -> Result<(), ConfigEr
 const NOT_SETTINGS: &[&str] = &[
     "ROLEPORT_CONFIG",
     "ROLEPORT_LOG_FORMAT",
+    // roleport-cli's own variables (URL, state directory), exported in engineers' shells.
+    "ROLEPORT_CLI_",
     "ROLEPORT_TEST_",
     "ROLEPORT_VENV",
 ];

@@ -120,6 +120,9 @@ fn non_setting_variables_are_ignored_but_typos_are_not() {
         ("ROLEPORT_LOG_FORMAT".to_string(), "pretty".to_string()),
         ("ROLEPORT_TEST_PEERS_ENV".to_string(), "/x".to_string()),
         ("ROLEPORT_CONFIG".to_string(), "/y".to_string()),
+        // roleport-cli's own, exported in the same shell.
+        ("ROLEPORT_CLI_URL".to_string(), "https://rp".to_string()),
+        ("ROLEPORT_CLI_HOME".to_string(), "/z".to_string()),
     ];
     assert!(load(&f.0, env).is_ok());
     let typo = [("ROLEPORT_SERVR__LISTEN".to_string(), "x".to_string())];

@@ -186,3 +186,33 @@ pub async fn purge_expired(pool: &PgPool, now: DateTime<Utc>) -> Result<u64, sql
         .await?
         .rows_affected())
 }
+
+/// The unexpired session with this hash, for a caller that holds a CLI token rather than the
+/// browser's cookie. The kept upstream ID token is sealed to the cookie, so it cannot be opened
+/// here: the session is returned without it.
+pub async fn find_by_hash(
+    pool: &PgPool,
+    id_hash: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Option<Session>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT csrf_token, sign_in_reference, identity, expires_at
+         FROM sessions WHERE id_hash = $1 AND expires_at > $2",
+    )
+    .bind(id_hash)
+    .bind(now)
+    .fetch_optional(pool)
+    .await?;
+    row.map(|r| {
+        let identity: serde_json::Value = r.try_get("identity")?;
+        Ok(Session {
+            csrf_token: r.try_get("csrf_token")?,
+            sign_in_reference: r.try_get("sign_in_reference")?,
+            identity: serde_json::from_value(identity)
+                .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+            expires_at: r.try_get("expires_at")?,
+            upstream_id_token: KeptIdToken::None,
+        })
+    })
+    .transpose()
+}

@@ -30,6 +30,8 @@ pub struct PickerInput<'a> {
     pub query: &'a str,
     pub can_decode: bool,
     pub can_admin: bool,
+    /// Roleport's URL, for the "Use from the terminal" help.
+    pub public_url: &'a str,
 }
 
 /// Every word of `query` (case-insensitive) appears in what the picker searches of this grant:
@@ -223,6 +225,12 @@ pub fn roles_page(decision: &Decision, input: PickerInput<'_>) -> RolesPage {
         longest: human_duration(longest),
         can_decode: input.can_decode,
         can_admin: input.can_admin,
+        public_url: input.public_url.to_owned(),
+        example_grant: decision
+            .grants
+            .first()
+            .map(|g| g.id.clone())
+            .unwrap_or_default(),
     }
 }
 

@@ -22,7 +22,17 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// The routes anyone may call before signing in (matched route patterns).
-pub const LIMITED_ROUTES: [&str; 3] = ["/login/{idp}", "/saml/acs", "/oidc/callback"];
+/// The CLI's token and device-authorization endpoints are unauthenticated too, and `/device` is
+/// where a user code could be guessed.
+pub const LIMITED_ROUTES: [&str; 7] = [
+    "/login/{idp}",
+    "/saml/acs",
+    "/oidc/callback",
+    "/oauth/token",
+    "/oauth/device_authorization",
+    "/oauth/revoke",
+    "/device",
+];
 
 /// Clients tracked by the log aggregation per window; the rest are counted as `other`.
 const REPORTED_CLIENTS: usize = 1024;

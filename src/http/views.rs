@@ -107,6 +107,9 @@ pub struct RolesPage {
     pub can_decode: bool,
     /// The rules open at least one admin area: link `/admin` in the header.
     pub can_admin: bool,
+    /// For the "Use from the terminal" help: Roleport's URL and one of the person's grants.
+    pub public_url: String,
+    pub example_grant: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -321,4 +324,45 @@ pub struct AccessPage {
     pub older: Option<i64>,
     /// Not the first page: offer the newest again.
     pub paged: bool,
+}
+
+/// `GET /oauth/authorize`: one click to let the CLI on this computer act as the person.
+#[derive(Template, WebTemplate)]
+#[template(path = "cli_authorize.html")]
+pub struct CliAuthorizePage {
+    pub person: String,
+    pub idp: String,
+    pub csrf_token: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub code_challenge: String,
+    pub state: String,
+}
+
+pub struct PendingDeviceView {
+    pub user_code: String,
+    pub source_ip: String,
+    pub user_agent: String,
+    pub requested_at: String,
+}
+
+/// `GET /device`: the code form, or the code's details with Approve/Deny.
+#[derive(Template, WebTemplate)]
+#[template(path = "cli_device.html")]
+pub struct CliDevicePage {
+    pub person: String,
+    pub idp: String,
+    pub csrf_token: String,
+    pub pending: Option<PendingDeviceView>,
+    pub message: String,
+}
+
+/// `POST /device`: the decision was recorded.
+#[derive(Template, WebTemplate)]
+#[template(path = "cli_device_done.html")]
+pub struct CliDeviceDonePage {
+    pub person: String,
+    pub idp: String,
+    pub approved: bool,
+    pub reference: String,
 }

@@ -3,6 +3,7 @@
 pub mod arn;
 pub mod aws;
 pub mod directory;
+pub mod cli_oauth;
 pub mod identity_value;
 pub mod mapping;
 pub mod oidc;

@@ -4,6 +4,7 @@
 //! answers a typed [`Error`]. Routes read their input, call one of these, and turn the one error
 //! type into a page or a problem JSON (`crate::http::service_error`).
 
+pub mod cli_oauth;
 pub mod console_post;
 mod error;
 pub mod issue;

@@ -25,6 +25,8 @@ mod aws_support;
 mod browser;
 mod browser_portal;
 mod cli;
+mod cli_e2e;
+mod cli_oauth;
 mod credentials_once;
 mod deploy_manifests;
 mod e2e_oidc;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the STS/IAM emulator (moto_server) and boto3 into a Python venv, from the exact pins in
-# deploy/peers/moto/requirements.txt (PyPI only).
+# deploy/peers/moto/requirements.txt and the AWS CLI from clients-requirements.txt (PyPI only).
 #
 #   deploy/peers/moto/install.sh            # venv at ${ROLEPORT_VENV:-<repo>/.run/venv}
 #
@@ -15,6 +15,8 @@ MOTO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$MOTO_DIR/../../.." && pwd)"
 VENV="${ROLEPORT_VENV:-$REPO_ROOT/.run/venv}"
 REQ="$MOTO_DIR/requirements.txt"
+# The real AWS clients of the CLI tests (awscli), pinned apart so moto's closure stays readable.
+CLIENTS_REQ="$MOTO_DIR/clients-requirements.txt"
 PYTHON="${PYTHON:-python3}"
 
 die() { echo "peers: moto: $*" >&2; exit 1; }
@@ -23,11 +25,11 @@ print_path=0
 if [[ "${1:-}" == -p ]]; then print_path=1; shift; fi
 (( $# == 0 )) || { echo "usage: $0 [-p]" >&2; exit 2; }
 
-want=$(sha256sum "$REQ" | cut -d' ' -f1)
+want=$(cat "$REQ" "$CLIENTS_REQ" | sha256sum | cut -d' ' -f1)
 stamp="$VENV/.roleport-moto-requirements.sha256"
 
 installed() {
-  [[ -s "$stamp" && "$(<"$stamp")" == "$want" && -x "$VENV/bin/moto_server" && -x "$VENV/bin/python" ]] &&
+  [[ -s "$stamp" && "$(<"$stamp")" == "$want" && -x "$VENV/bin/moto_server" && -x "$VENV/bin/aws" && -x "$VENV/bin/python" ]] &&
     "$VENV/bin/python" -c '' 2>/dev/null
 }
 
@@ -47,11 +49,11 @@ if ! installed; then
     rm -f "$stamp"
     log="$VENV/roleport-moto-install.log"
     if ! "$VENV/bin/python" -m pip install --disable-pip-version-check --no-input -q \
-         -r "$REQ" >"$log" 2>&1; then
+         -r "$REQ" -r "$CLIENTS_REQ" >"$log" 2>&1; then
       tail -40 "$log" >&2
-      die "pip install -r $REQ failed (full log: $log)"
+      die "pip install -r $REQ -r $CLIENTS_REQ failed (full log: $log)"
     fi
-    "$VENV/bin/python" -c 'import moto, boto3, flask' 2>>"$log" || die "moto/boto3 do not import (see $log)"
+    "$VENV/bin/python" -c 'import moto, boto3, flask, awscli' 2>>"$log" || die "moto/boto3/awscli do not import (see $log)"
     echo "$want" >"$stamp"
   fi
   exec 8>&-

@@ -5,6 +5,7 @@
 //! rules (deny by default), STS is called, the audit row is committed, and only then does
 //! anything leave Roleport.
 
+use super::api_caller::ApiWriter;
 use super::session::{CsrfForm, MaybeSignedIn, SignedInWithCsrf};
 use crate::audit::{EventKind, new_reference};
 use crate::aws::federation;
@@ -21,6 +22,7 @@ use serde::Deserialize;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/aws/saml-metadata.xml", web::get().to(idp_metadata))
         .route("/api/v1/credentials", web::post().to(api_credentials))
+        .route("/api/v1/console", web::post().to(api_console))
         .route("/roles/{grant}/console", web::post().to(console))
         .route("/roles/{grant}/console", web::get().to(console_shortcut))
         .route("/roles/{grant}/saml-post", web::post().to(saml_post))
@@ -44,17 +46,20 @@ struct CredentialsRequest {
     duration_seconds: Option<u32>,
 }
 
+/// For the browser (cookie + `X-CSRF-Token`) and the CLI (`Authorization: Bearer`).
 async fn api_credentials(
     state: web::Data<AppState>,
     req: HttpRequest,
-    SignedInWithCsrf { signed_in, body }: SignedInWithCsrf<web::Bytes>,
+    ApiWriter(caller): ApiWriter,
 ) -> Result<HttpResponse, AppError> {
-    let request: CredentialsRequest =
-        crate::http::errors::json_body(&body, r#"{"grant": "<id>", "duration_seconds": N}"#)?;
+    let request: CredentialsRequest = crate::http::errors::json_body(
+        &caller.body,
+        r#"{"grant": "<id>", "duration_seconds": N}"#,
+    )?;
     let d = issue::issue(
         &state,
         &RequestMeta::of(&req),
-        &signed_in.session,
+        &caller.session,
         &request.grant,
         request.duration_seconds,
         EventKind::CredentialsIssued,
@@ -178,25 +183,58 @@ async fn console(
             "You have no such role.",
         ));
     };
-    // Validate the destination and the length before anything is issued.
-    let destination = destination_url(&state, &picked.grant, &form.destination, &new_reference())?;
     let requested = requested_seconds(form.duration_seconds.as_deref())?;
-    let d = issue::issue(
+    let url = console_link(
         &state,
         &RequestMeta::of(&req),
         &signed_in.session,
+        &picked,
         &path,
+        &form.destination,
         requested,
-        EventKind::ConsoleLink,
+        Format::Html,
     )
     .await?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header(("Location", url.to_string()))
+        .finish())
+}
+
+/// Issues credentials for the console (audited as such) and turns them into an AWS console
+/// sign-in link landing on `destination`.
+async fn console_link(
+    state: &AppState,
+    meta: &RequestMeta,
+    session: &crate::db::sessions::Session,
+    picked: &issue::Picked,
+    grant_id: &str,
+    destination: &Destination,
+    requested_seconds: Option<u32>,
+    format: Format,
+) -> Result<url::Url, AppError> {
+    // Validate the destination before anything is issued.
+    let destination = destination_url(state, &picked.grant, destination, &new_reference())
+        .map_err(|mut e| {
+            e.format = format;
+            e
+        })?;
+    let d = issue::issue(
+        state,
+        meta,
+        session,
+        grant_id,
+        requested_seconds,
+        EventKind::ConsoleLink,
+    )
+        .await
+        .map_err(|e| AppError::from_service(e, format))?;
     let endpoints = state
         .aws
         .endpoints(d.picked.grant.partition)
         .ok_or_else(|| {
             AppError::new(
                 Kind::Internal,
-                Format::Html,
+                format,
                 d.reference.clone(),
                 "No console is configured.",
             )
@@ -205,7 +243,7 @@ async fn console(
         tracing::error!(reference = %d.reference, error = %e, "console sign-in link failed");
         AppError::new(
             Kind::Unavailable,
-            Format::Html,
+            format,
             d.reference.clone(),
             "The AWS sign-in service did not answer as expected. Please try again.",
         )
@@ -232,9 +270,49 @@ async fn console(
         &token,
     )
     .map_err(|e| unavailable(e.to_string()))?;
-    Ok(HttpResponse::SeeOther()
-        .insert_header(("Location", url.to_string()))
-        .finish())
+    Ok(url)
+}
+
+#[derive(Deserialize)]
+struct ConsoleRequest {
+    grant: String,
+    #[serde(flatten)]
+    destination: Destination,
+}
+
+/// `POST /api/v1/console`: the console sign-in link as JSON, for the CLI (`Authorization:
+/// Bearer`) or the browser (cookie + `X-CSRF-Token`).
+async fn api_console(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    ApiWriter(caller): ApiWriter,
+) -> Result<HttpResponse, AppError> {
+    let request: ConsoleRequest = crate::http::errors::json_body(
+        &caller.body,
+        r#"{"grant": "<id>", "destination": "<console path>"}"#,
+    )?;
+    let Some(picked) = issue::pick(&state, &caller.session.identity, &request.grant) else {
+        return Err(AppError::new(
+            Kind::NotFound,
+            Format::Json,
+            new_reference(),
+            "You have no such role.",
+        ));
+    };
+    let url = console_link(
+        &state,
+        &RequestMeta::of(&req),
+        &caller.session,
+        &picked,
+        &request.grant,
+        &request.destination,
+        None,
+        Format::Json,
+    )
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(serde_json::json!({ "url": url.to_string() })))
 }
 
 /// A bookmarkable link: signs in first if needed, then asks for one click (a CSRF-protected

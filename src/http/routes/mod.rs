@@ -3,7 +3,9 @@
 mod access;
 mod acs;
 mod admin;
+mod api_caller;
 mod assets;
+mod cli_oauth;
 mod credentials;
 mod credentials_page;
 mod health;
@@ -28,6 +30,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(acs::configure)
         .configure(oidc::configure)
         .configure(oidc_issuer::configure)
+        .configure(cli_oauth::configure)
         .configure(roles::configure)
         .configure(access::configure)
         .configure(credentials::configure)

@@ -3,6 +3,7 @@
 //! (`POST /roles/{grant}/favourite`). The page model is built in [`crate::http::picker`].
 
 use super::acs::claims_of;
+use super::api_caller::ApiReader;
 use super::session::{self, CsrfForm, MaybeSignedIn, SignedIn, SignedInWithCsrf};
 use crate::audit::new_reference;
 use crate::db;
@@ -99,6 +100,7 @@ async fn roles_page(
                 .capabilities
                 .contains(super::support::DECODE_CAPABILITY),
             can_admin: !crate::admin::capability::areas(&decision.capabilities).is_empty(),
+            public_url: &state.public_url,
         },
     );
     let html = picker::render_roles_page(&page).map_err(|e| {
@@ -111,21 +113,14 @@ async fn roles_page(
         .body(html))
 }
 
+/// For the browser (cookie) and the CLI (`Authorization: Bearer`).
 async fn roles_api(
     state: web::Data<AppState>,
-    MaybeSignedIn { signed_in, .. }: MaybeSignedIn<session::Json>,
+    ApiReader(caller): ApiReader,
 ) -> Result<HttpResponse, AppError> {
-    let Some(signed_in) = signed_in else {
-        return Err(AppError::new(
-            Kind::NotSignedIn,
-            Format::Json,
-            new_reference(),
-            "sign in at /login first",
-        ));
-    };
     let rules = state.rules();
-    let decision = rules.evaluate(&claims_of(&signed_in.session.identity));
-    let identity = &signed_in.session.identity;
+    let identity = &caller.session.identity;
+    let decision = rules.evaluate(&claims_of(identity));
     let favourites = or_empty(
         db::favourites::list(&state.pool, &identity.idp, &identity.subject).await,
         "favourites",

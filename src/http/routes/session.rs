@@ -94,13 +94,9 @@ pub trait Answer {
 }
 
 pub struct Html;
-pub struct Json;
 
 impl Answer for Html {
     const FORMAT: Format = Format::Html;
-}
-impl Answer for Json {
-    const FORMAT: Format = Format::Json;
 }
 
 /// The person signed in, if anyone is. Only a failed lookup (the database) is an error.
