@@ -2,8 +2,8 @@
 
 pub mod admin_audit;
 pub mod audit;
-pub mod favourites;
 pub mod cli_oauth;
+pub mod favourites;
 pub mod idps;
 pub mod logins;
 pub mod oidc_logins;

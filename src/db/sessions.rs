@@ -196,7 +196,7 @@ pub async fn find_by_hash(
     now: DateTime<Utc>,
 ) -> Result<Option<Session>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT csrf_token, sign_in_reference, identity, expires_at
+        "SELECT csrf_token, sign_in_reference, identity, expires_at, created_at
          FROM sessions WHERE id_hash = $1 AND expires_at > $2",
     )
     .bind(id_hash)
@@ -211,6 +211,7 @@ pub async fn find_by_hash(
             identity: serde_json::from_value(identity)
                 .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
             expires_at: r.try_get("expires_at")?,
+            signed_in_at: r.try_get("created_at")?,
             upstream_id_token: KeptIdToken::None,
         })
     })

@@ -2,8 +2,8 @@
 
 pub mod arn;
 pub mod aws;
-pub mod directory;
 pub mod cli_oauth;
+pub mod directory;
 pub mod identity_value;
 pub mod mapping;
 pub mod oidc;

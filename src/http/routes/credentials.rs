@@ -189,7 +189,6 @@ async fn console(
         &RequestMeta::of(&req),
         &signed_in.session,
         &picked,
-        &path,
         &form.destination,
         requested,
         Format::Html,
@@ -200,14 +199,13 @@ async fn console(
         .finish())
 }
 
-/// Issues credentials for the console (audited as such) and turns them into an AWS console
-/// sign-in link landing on `destination`.
+/// Issues credentials for the picked grant's console (audited as such) and turns them into an
+/// AWS console sign-in link landing on `destination`.
 async fn console_link(
     state: &AppState,
     meta: &RequestMeta,
     session: &crate::db::sessions::Session,
     picked: &issue::Picked,
-    grant_id: &str,
     destination: &Destination,
     requested_seconds: Option<u32>,
     format: Format,
@@ -222,12 +220,12 @@ async fn console_link(
         state,
         meta,
         session,
-        grant_id,
+        &picked.grant.id,
         requested_seconds,
         EventKind::ConsoleLink,
     )
-        .await
-        .map_err(|e| AppError::from_service(e, format))?;
+    .await
+    .map_err(|e| AppError::from_service(e, format))?;
     let endpoints = state
         .aws
         .endpoints(d.picked.grant.partition)
@@ -304,7 +302,6 @@ async fn api_console(
         &RequestMeta::of(&req),
         &caller.session,
         &picked,
-        &request.grant,
         &request.destination,
         None,
         Format::Json,

@@ -4,7 +4,7 @@
 
 use super::acs::claims_of;
 use super::api_caller::ApiReader;
-use super::session::{self, CsrfForm, MaybeSignedIn, SignedIn, SignedInWithCsrf};
+use super::session::{CsrfForm, MaybeSignedIn, SignedIn, SignedInWithCsrf};
 use crate::audit::new_reference;
 use crate::db;
 use crate::http::AppState;
