@@ -171,11 +171,9 @@ async fn search(
         }
     };
     let reference = admin
-        .record(
+        .admin_action(
             &state,
             &req,
-            EventKind::AdminAction,
-            Outcome::Accepted,
             "audit.search",
             serde_json::json!({ "filter": filter.query_string(), "before": filter.before }),
         )
@@ -498,11 +496,9 @@ async fn export(
         }
     };
     let reference = admin
-        .record(
+        .admin_action(
             &state,
             &req,
-            EventKind::AdminAction,
-            Outcome::Accepted,
             "audit.export",
             serde_json::json!({ "format": label, "filter": filter.query_string() }),
         )
@@ -585,14 +581,7 @@ async fn chain(
         }
     };
     let reference = admin
-        .record(
-            &state,
-            &req,
-            EventKind::AdminAction,
-            Outcome::Accepted,
-            "audit.verify",
-            details,
-        )
+        .admin_action(&state, &req, "audit.verify", details)
         .await?;
     if !intact {
         tracing::error!(

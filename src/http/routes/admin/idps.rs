@@ -4,7 +4,6 @@
 use super::{gated, html};
 use crate::admin::capability::Area;
 use crate::admin::certs::{WARN_DAYS, expiry, human_span};
-use crate::audit::{EventKind, Outcome};
 use crate::configuration::IdpKind;
 use crate::db;
 use crate::http::AppState;
@@ -40,14 +39,7 @@ async fn list(
 ) -> Result<HttpResponse, AppError> {
     let admin = gated!(state, req, signed_in, Some(Area::Idps));
     let reference = admin
-        .record(
-            &state,
-            &req,
-            EventKind::AdminAction,
-            Outcome::Accepted,
-            "idps.list",
-            serde_json::json!({}),
-        )
+        .admin_action(&state, &req, "idps.list", serde_json::json!({}))
         .await?;
     let now = state.clock.now();
     let mut views = Vec::new();

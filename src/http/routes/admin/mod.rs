@@ -96,6 +96,25 @@ impl Admin {
         Ok(reference)
     }
 
+    /// An accepted admin action (most pages): [`Admin::record`] as `admin_action`, `accepted`.
+    pub async fn admin_action(
+        &self,
+        state: &AppState,
+        req: &HttpRequest,
+        action: &str,
+        details: serde_json::Value,
+    ) -> Result<String, AppError> {
+        self.record(
+            state,
+            req,
+            EventKind::AdminAction,
+            Outcome::Accepted,
+            action,
+            details,
+        )
+        .await
+    }
+
     /// [`Admin::record`] under a reference already given (a second row of one action).
     #[allow(clippy::too_many_arguments)]
     pub async fn record_as(

@@ -152,14 +152,7 @@ async fn show(
 ) -> Result<HttpResponse, AppError> {
     let admin = gated!(state, req, signed_in, Some(Area::Rules));
     let reference = admin
-        .record(
-            &state,
-            &req,
-            EventKind::AdminAction,
-            Outcome::Accepted,
-            "rules.show",
-            serde_json::json!({}),
-        )
+        .admin_action(&state, &req, "rules.show", serde_json::json!({}))
         .await?;
     let mut p = page(&state, &admin).await?;
     if let Some(generation) = query.imported {
@@ -216,11 +209,9 @@ async fn explain(
     };
     let explanation = mapping::explain(&state.rules(), &claims);
     let reference = admin
-        .record(
+        .admin_action(
             &state,
             &req,
-            EventKind::AdminAction,
-            Outcome::Accepted,
             "rules.explain",
             serde_json::json!({
                 "explained_idp": claims.idp,
@@ -324,11 +315,9 @@ async fn dry_run(
         .collect();
     let run = mapping::dry_run(&state.rules(), &proposed, &claims);
     let reference = admin
-        .record(
+        .admin_action(
             &state,
             &req,
-            EventKind::AdminAction,
-            Outcome::Accepted,
             "rules.dry_run",
             serde_json::json!({
                 "document_sha256": digest,
@@ -403,14 +392,7 @@ async fn import(
     });
     // The intent is recorded first: nothing is imported unless this row is written.
     let reference = admin
-        .record(
-            &state,
-            &req,
-            EventKind::AdminAction,
-            Outcome::Accepted,
-            "rules.import",
-            summary.clone(),
-        )
+        .admin_action(&state, &req, "rules.import", summary.clone())
         .await?;
     let stored = db::rules::replace_all_as(&state.pool, &set, &importer).await;
     let generation = match stored {

@@ -36,14 +36,7 @@ async fn list(
 ) -> Result<HttpResponse, AppError> {
     let admin = gated!(state, req, signed_in, Some(Area::Sessions));
     let reference = admin
-        .record(
-            &state,
-            &req,
-            EventKind::AdminAction,
-            Outcome::Accepted,
-            "sessions.list",
-            serde_json::json!({}),
-        )
+        .admin_action(&state, &req, "sessions.list", serde_json::json!({}))
         .await?;
     let sessions = db::sessions::active(&state.pool, state.clock.now(), LIMIT)
         .await
@@ -139,11 +132,9 @@ async fn end(
     };
     // Record the intent first: nothing is done unless the row is written.
     let reference = admin
-        .record(
+        .admin_action(
             &state,
             &req,
-            EventKind::AdminAction,
-            Outcome::Accepted,
             "sessions.end",
             serde_json::json!({ "session": handle }),
         )
