@@ -51,6 +51,10 @@ pub fn agent() -> Agent {
         // A bearer token must never follow a redirect anywhere.
         .max_redirects(0)
         .timeout_global(Some(StdDuration::from_secs(60)))
+        // Servers close idle connections (actix after 5 s, load balancers after their own idle
+        // timeout); a pooled connection reused just as it closes fails the request with "peer
+        // disconnected". Device polling waits exactly 5 s, so never reuse one that old.
+        .max_idle_age(StdDuration::from_secs(2))
         .user_agent(concat!("roleport-cli/", env!("CARGO_PKG_VERSION")))
         .build()
         .into()

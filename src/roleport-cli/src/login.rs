@@ -274,6 +274,9 @@ struct DeviceStart {
     interval: Option<i64>,
 }
 
+/// Consecutive polls that may fail on the network before the login gives up.
+const MAX_POLL_NETWORK_FAILURES: u32 = 3;
+
 /// The device flow: print where to go and the code, then poll at the interval Roleport sets.
 pub fn device_login(dirs: &Dirs, url: &str) -> Result<Tokens, CliError> {
     let agent = client::agent();
@@ -303,6 +306,7 @@ pub fn device_login(dirs: &Dirs, url: &str) -> Result<Tokens, CliError> {
     );
     let mut interval = start.interval.unwrap_or(5).max(1);
     let deadline = clock::now() + chrono::Duration::seconds(start.expires_in);
+    let mut network_failures = 0;
     loop {
         std::thread::sleep(Duration::from_secs(u64::try_from(interval).unwrap_or(5)));
         if clock::now() >= deadline {
@@ -311,7 +315,7 @@ pub fn device_login(dirs: &Dirs, url: &str) -> Result<Tokens, CliError> {
                     .into(),
             ));
         }
-        let (status, answer) = client::token_request(
+        let polled = client::token_request(
             &agent,
             url,
             &[
@@ -319,7 +323,21 @@ pub fn device_login(dirs: &Dirs, url: &str) -> Result<Tokens, CliError> {
                 ("client_id", CLIENT_ID),
                 ("device_code", &start.device_code),
             ],
-        )?;
+        );
+        // A poll lost on the network is asked again at the next interval: the person may be
+        // approving right now, and a device code is redeemed at most once whatever we resend.
+        let (status, answer) = match polled {
+            Ok(answer) => {
+                network_failures = 0;
+                answer
+            }
+            Err(CliError::Network(e)) if network_failures < MAX_POLL_NETWORK_FAILURES => {
+                network_failures += 1;
+                eprintln!("({e}; trying again)");
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         if status == 200 {
             return finish(dirs, url, answer);
         }
