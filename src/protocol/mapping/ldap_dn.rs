@@ -6,12 +6,12 @@
 //! are sorted. Inner whitespace is kept as is (RFC 4518's space folding is not applied).
 //! Hex-string values (`#04...`) are compared as lower-cased hex, not BER-decoded.
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Dn {
     rdns: Vec<Rdn>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct Rdn {
     /// `(type, value)`, normalised and sorted.
     avas: Vec<(String, String)>,

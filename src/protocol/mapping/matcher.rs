@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use globset::{GlobBuilder, GlobMatcher};
+use globset::{Glob, GlobBuilder, GlobMatcher};
 use regex::{Regex, RegexBuilder};
 
 use super::ad_group::AdGroup;
@@ -11,9 +11,9 @@ use super::ldap_dn::Dn;
 use super::model::{ClaimSelector, Claims, MatchKind, Rule};
 
 /// Caps on what one regex may cost, so a rule author cannot make every sign-in slow.
-const REGEX_SIZE_LIMIT: usize = 256 * 1024;
-const REGEX_DFA_SIZE_LIMIT: usize = 1024 * 1024;
-const REGEX_NEST_LIMIT: u32 = 64;
+pub(crate) const REGEX_SIZE_LIMIT: usize = 256 * 1024;
+pub(crate) const REGEX_DFA_SIZE_LIMIT: usize = 1024 * 1024;
+pub(crate) const REGEX_NEST_LIMIT: u32 = 64;
 
 #[derive(Debug, Clone)]
 pub(crate) enum Matcher {
@@ -49,13 +49,7 @@ impl Matcher {
                     pattern.to_owned()
                 },
             }),
-            MatchKind::Glob => GlobBuilder::new(pattern)
-                .literal_separator(true)
-                .backslash_escape(true)
-                .case_insensitive(fold_case)
-                .build()
-                .map(|glob| Matcher::Glob(glob.compile_matcher()))
-                .map_err(|e| format!("invalid glob: {e}")),
+            MatchKind::Glob => glob(pattern, fold_case).map(|g| Matcher::Glob(g.compile_matcher())),
             MatchKind::Regex => compile_regex(pattern, fold_case).map(Matcher::Regex),
             MatchKind::LdapDn if pattern.contains('=') => Dn::parse(pattern)
                 .map(Matcher::Dn)
@@ -88,6 +82,20 @@ impl Matcher {
     }
 }
 
+pub(crate) fn glob(pattern: &str, fold_case: bool) -> Result<Glob, String> {
+    GlobBuilder::new(pattern)
+        .literal_separator(true)
+        .backslash_escape(true)
+        .case_insensitive(fold_case)
+        .build()
+        .map_err(|e| format!("invalid glob: {e}"))
+}
+
+/// The whole value must match. Only for a pattern that compiled alone (see `compile_regex`).
+pub(crate) fn anchored_regex(pattern: &str) -> String {
+    format!("^(?:{pattern})$")
+}
+
 fn compile_regex(pattern: &str, fold_case: bool) -> Result<Regex, String> {
     let build = |source: &str| {
         RegexBuilder::new(source)
@@ -101,7 +109,7 @@ fn compile_regex(pattern: &str, fold_case: bool) -> Result<Regex, String> {
     // Compiling the bare pattern first proves its groups balance, so `a)|(b` cannot escape
     // the anchoring group below and match a mere substring.
     build(pattern)?;
-    build(&format!("^(?:{pattern})$"))
+    build(&anchored_regex(pattern))
 }
 
 /// Claim values are parsed as DNs at most once per evaluation, however many rules look.

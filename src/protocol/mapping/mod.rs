@@ -28,6 +28,7 @@ mod dry_run;
 mod engine;
 mod error;
 mod explain;
+mod index;
 mod ldap_dn;
 mod matcher;
 mod model;

@@ -79,6 +79,9 @@ fn rule(id: usize) -> impl Strategy<Value = Rule> {
             )| {
                 let mut rule = allow(&format!("r{id:02}"), claim, kind, &pattern, &roles);
                 rule.priority = priority;
+                if kind == MatchKind::AdGroup && priority % 2 == 0 {
+                    rule.domains = vec!["X".into()];
+                }
                 rule.idp =
                     Some(idp.map_or(IdpScope::Any, |id| IdpScope::Only(vec![id.to_owned()])));
                 if is_deny {
@@ -103,9 +106,30 @@ fn rules() -> impl Strategy<Value = Vec<Rule>> {
     (0usize..8).prop_flat_map(|n| (0..n).map(rule).collect::<Vec<_>>())
 }
 
+/// Enough rules that several share a pattern and every kind's set holds many.
+fn many_rules() -> impl Strategy<Value = Vec<Rule>> {
+    (8usize..40).prop_flat_map(|n| (0..n).map(rule).collect::<Vec<_>>())
+}
+
 fn claims_strategy() -> impl Strategy<Value = Claims> {
-    let groups =
-        prop::sample::subsequence(vec!["g1", "g2", "g3", "cn=g1,dc=x", "CN=G2,DC=X"], 0..=3);
+    let groups = prop::sample::subsequence(
+        vec![
+            "g1",
+            "g2",
+            "g3",
+            "cn=g1,dc=x",
+            "CN=G2,DC=X",
+            "X\\G1",
+            "x\\ops",
+            "y\\Ops",
+            "a\\b\\g1",
+            "OPS",
+            "\\g1",
+            "cn=g1 ,dc=x",
+            "cn=ops+uid=1,dc=x",
+        ],
+        0..=5,
+    );
     let email = prop::option::of(prop::sample::select(vec![
         "a@example.com",
         "b@eu.example.com",
@@ -147,6 +171,15 @@ proptest! {
         claims in claims_strategy(),
     ) {
         prop_assert_eq!(compile(rules).evaluate(&claims), compile(shuffled).evaluate(&claims));
+    }
+
+    #[test]
+    fn the_index_finds_exactly_the_rules_that_match_one_by_one(
+        rules in many_rules(),
+        claims in claims_strategy(),
+    ) {
+        let compiled = compile(rules);
+        prop_assert_eq!(compiled.evaluate(&claims), compiled.evaluate_rule_by_rule(&claims));
     }
 
     #[test]
