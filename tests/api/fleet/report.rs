@@ -59,6 +59,24 @@ fn table(rows: &[Vec<String>]) -> String {
     out
 }
 
+/// A table row: its label, the request count, the count of each answer, then `last`.
+fn row(
+    label: String,
+    columns: &[Answer],
+    counts: &BTreeMap<Answer, u64>,
+    last: [String; 2],
+) -> Vec<String> {
+    [label, counts.values().sum::<u64>().to_string()]
+        .into_iter()
+        .chain(
+            columns
+                .iter()
+                .map(|c| counts.get(c).copied().unwrap_or(0).to_string()),
+        )
+        .chain(last)
+        .collect()
+}
+
 pub fn render(tally: &Tally, phases: &[PhaseFigures], keys: &KeyFigures, wall: Duration) -> String {
     let columns: Vec<Answer> = {
         let mut all: Vec<Answer> = tally.counts.keys().map(|(_, _, a)| a.clone()).collect();
@@ -88,35 +106,19 @@ pub fn render(tally: &Tally, phases: &[PhaseFigures], keys: &KeyFigures, wall: D
             .get(&p.name)
             .map(|(a, b)| secs(b.duration_since(*a)))
             .unwrap_or_else(|| "-".into());
-        rows.push(
-            [
-                format!("{} ({}, {})", p.name, p.fault, secs(p.held)),
-                per.values().sum::<u64>().to_string(),
-            ]
-            .into_iter()
-            .chain(
-                columns
-                    .iter()
-                    .map(|c| per.get(c).copied().unwrap_or(0).to_string()),
-            )
-            .chain([window, p.recovery.map(secs).unwrap_or_else(|| "-".into())])
-            .collect(),
-        );
+        rows.push(row(
+            format!("{} ({}, {})", p.name, p.fault, secs(p.held)),
+            &columns,
+            &per,
+            [window, p.recovery.map(secs).unwrap_or_else(|| "-".into())],
+        ));
     }
-    rows.push(
-        [
-            "total".to_string(),
-            totals.values().sum::<u64>().to_string(),
-        ]
-        .into_iter()
-        .chain(
-            columns
-                .iter()
-                .map(|c| totals.get(c).copied().unwrap_or(0).to_string()),
-        )
-        .chain([String::new(), String::new()])
-        .collect(),
-    );
+    rows.push(row(
+        "total".into(),
+        &columns,
+        &totals,
+        [String::new(), String::new()],
+    ));
     let mut out = table(&rows);
     writeln!(out).unwrap();
     writeln!(out, "Requests by step (all phases):").unwrap();
