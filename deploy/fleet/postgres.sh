@@ -5,8 +5,9 @@
 #   deploy/fleet/postgres.sh start|stop|restart DIR PORT
 #
 # start: initdb DIR/data on first use (trust auth, user postgres), then listen on 127.0.0.1:PORT
-# only (its socket in DIR too). stop: fast shutdown, waits. restart: stop, then start. Prints nothing on success. Postgres refuses to run
-# as root, so as root the cluster belongs to the `postgres` user.
+# only (its socket in DIR too). stop: fast shutdown, waits. restart: stop, then start. Prints
+# nothing on success. Postgres refuses to run as root, so as root the cluster belongs to the
+# `postgres` user (DIR must be reachable by it: the fleet test keeps it under /tmp).
 set -euo pipefail
 (( $# == 3 )) || { echo "usage: $0 start|stop|restart DIR PORT" >&2; exit 2; }
 action=$1 dir=$2 port=$3

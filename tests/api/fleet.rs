@@ -41,7 +41,7 @@ impl Fault {
         match self {
             Fault::None => "no fault",
             Fault::PostgresRestart => "Postgres stopped",
-            Fault::KillReplica => "replica a kill -9",
+            Fault::KillReplica => "replica a kill -9 mid-issue",
             Fault::StsSlowAndFailing => "STS slow+failing",
         }
     }
@@ -144,7 +144,13 @@ impl Run {
                 tokio::task::block_in_place(|| self.fleet.postgres("start"));
             }
             Fault::KillReplica => {
+                // STS answering in 0.5 s keeps credential requests inside the replica, so the
+                // kill catches some mid-issue (STS called, audit row not yet written, or written
+                // and the answer not yet sent).
+                self.fleet.set_sts_fault("delay=0.5").await;
+                tokio::time::sleep(Duration::from_secs(1)).await;
                 self.fleet.kill_replica(0);
+                self.fleet.set_sts_fault("").await;
                 tokio::time::sleep(hold).await;
                 self.fleet.start_replica(0);
             }
