@@ -7,7 +7,7 @@
 //!
 //! The short run is part of the suite; `bash deploy/fleet/soak.sh` runs the same scenario with
 //! longer phases (`ROLEPORT_TEST_FLEET_SCALE`) and prints the table. It uses the fixed ports
-//! 18940-18944, so it is one test function: never two at a time.
+//! 18940-18944, so it is one test function, and runs on one machine at a time (a file lock).
 
 pub mod cluster;
 pub mod load;

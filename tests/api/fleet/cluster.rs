@@ -43,6 +43,8 @@ pub struct Fleet {
     pub public_url: String,
     replicas: [Option<Child>; 2],
     proxy: Option<Child>,
+    /// Held until the fleet is stopped (fields drop after [`Drop::drop`]).
+    _lock: std::fs::File,
 }
 
 impl Fleet {
@@ -52,6 +54,10 @@ impl Fleet {
         // One place per machine, as the ports are, so what a run killed before its clean-up left
         // behind is stopped here. Under /tmp: the `postgres` user must reach the cluster's files.
         let dir = std::env::temp_dir().join(format!("roleport-fleet-{PG_PORT}"));
+        // Another checkout's suite may run this test at the same time: one at a time per
+        // machine. The kernel drops the lock of a run that was killed.
+        let lock = std::fs::File::create(dir.with_extension("lock")).unwrap();
+        tokio::task::block_in_place(|| lock.lock()).unwrap();
         stop_all(&dir);
         for port in [
             PG_PORT,
@@ -74,6 +80,7 @@ impl Fleet {
             dir,
             replicas: [None, None],
             proxy: None,
+            _lock: lock,
         };
         fleet.postgres("start");
         let mut admin =
