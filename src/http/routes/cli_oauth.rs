@@ -406,6 +406,7 @@ async fn device_decide(
     Ok(CliDeviceDonePage {
         person: signed_in.session.identity.subject.clone(),
         idp: signed_in.session.identity.idp.clone(),
+        csrf_token: signed_in.session.csrf_token.clone(),
         approved: approve,
         reference,
     }

@@ -344,6 +344,8 @@ async fn console_shortcut(
     let shown = destination_url(&state, &picked.grant, &query, &new_reference())?;
     let destination = query.destination.clone().unwrap_or_default();
     Ok(ConsoleConfirmPage {
+        person: signed_in.person(),
+        idp: signed_in.session.identity.idp.clone(),
         grant_id: picked.grant.id.clone(),
         role_name: crate::http::views::role_label(
             &picked.grant.display_name,

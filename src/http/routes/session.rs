@@ -34,6 +34,16 @@ impl SignedIn {
         }
     }
 
+    /// The person as the headers name them: display name, else e-mail, else subject.
+    pub fn person(&self) -> String {
+        let identity = &self.session.identity;
+        identity
+            .display_name
+            .clone()
+            .or_else(|| identity.email.clone())
+            .unwrap_or_else(|| identity.subject.clone())
+    }
+
     /// Whether `sent` is this session's CSRF token (constant time; an empty token never is).
     pub fn csrf_matches(&self, sent: Option<&str>) -> bool {
         let sent = sent.unwrap_or_default();
