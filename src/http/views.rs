@@ -197,7 +197,6 @@ pub struct ConsoleConfirmPage {
     pub idp: String,
     pub grant_id: String,
     pub role_name: String,
-    pub display_name: String,
     pub account_alias: String,
     pub account_id: String,
     pub destination: String,

@@ -112,7 +112,7 @@ async function walk(browser, width) {
   await go('/roles');
   await clickTo(page.locator('#support-decode'), `${base}/support/decode`, 'the support page link');
   await check('decode');
-  await page.locator('#encoded_message').fill('this is not an encoded message!');
+  await page.locator('#encoded_message').fill('not an encoded message: « naïve »');
   expectedErrorPaths.add('/support/decode');
   await clickTo(page.locator('form[action="/support/decode"] button[type="submit"]'), `${base}/support/decode`, 'Decode button');
   await check('decode-problem', { problem: await page.locator('#problem').count() });
@@ -201,11 +201,18 @@ async function walk(browser, width) {
 
 // Without JavaScript: the star is a plain form post; the rules file is sent by the form itself.
 async function withoutScripts(browser, proposedRules) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB', javaScriptEnabled: false });
+  // Signed in with scripts (the IdP's answer page needs them), then the session's cookies go to
+  // a browser without any.
+  const signing = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB' });
+  const signingPage = await signing.newPage();
+  await signIn(signingPage, { base, user: 'alice', password: 'alicepw', screenshot: `${dir}/nojs.png`, stuck: stucker(signingPage, `${dir}/stuck-nojs-signin.png`) });
+  const storageState = await signing.storageState();
+  await signing.close();
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB', javaScriptEnabled: false, storageState });
   const page = await context.newPage();
   const seen = await watch(page, base);
   const stuck = stucker(page, `${dir}/stuck-nojs.png`);
-  await signIn(page, { base, user: 'alice', password: 'alicepw', screenshot: `${dir}/nojs.png`, stuck });
+  await page.goto(`${base}/roles`, { waitUntil: 'load' });
   const star = (list) => page.locator(`section[${list}] li.g[data-g="${READONLY}"] button.star`);
   const starState = async (list) => ({
     pressed: await star(list).getAttribute('aria-pressed'),

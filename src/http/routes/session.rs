@@ -28,7 +28,7 @@ impl SignedIn {
     /// The header every page shows for this person.
     pub fn nav(&self) -> crate::http::views::NavView {
         crate::http::views::NavView {
-            person: self.session.identity.subject.clone(),
+            person: self.person(),
             idp: self.session.identity.idp.clone(),
             csrf_token: self.session.csrf_token.clone(),
         }
@@ -36,12 +36,7 @@ impl SignedIn {
 
     /// The person as the headers name them: display name, else e-mail, else subject.
     pub fn person(&self) -> String {
-        let identity = &self.session.identity;
-        identity
-            .display_name
-            .clone()
-            .or_else(|| identity.email.clone())
-            .unwrap_or_else(|| identity.subject.clone())
+        self.session.identity.name_to_show()
     }
 
     /// Whether `sent` is this session's CSRF token (constant time; an empty token never is).

@@ -68,7 +68,7 @@ impl Admin {
     pub fn nav(&self) -> AdminNav {
         let identity = &self.signed_in.session.identity;
         AdminNav {
-            person: identity.subject.clone(),
+            person: identity.name_to_show(),
             idp: identity.idp.clone(),
             csrf_token: self.signed_in.session.csrf_token.clone(),
             areas: capability::areas(&self.capabilities)

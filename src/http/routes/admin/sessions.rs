@@ -88,12 +88,7 @@ async fn list(
         .into_iter()
         .map(|s| SessionView {
             yours: s.handle == own,
-            person: s
-                .identity
-                .display_name
-                .clone()
-                .or_else(|| s.identity.email.clone())
-                .unwrap_or_else(|| s.identity.subject.clone()),
+            person: s.identity.name_to_show(),
             audit_href: format!(
                 "/admin/audit?person={}&idp={}",
                 urlencoding::encode(&s.identity.subject),
