@@ -96,6 +96,17 @@ fn notice(html: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The rules page asked to put a kept document back gives nothing back to `b`.
+async fn nothing_back(app: &TestApp, b: &Browser) {
+    let html = get(app, &b.client, "/admin/rules?kept=1")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(notice(&html).contains("was not kept"), "{html}");
+    assert!(!html.contains("kept across the sign-in"), "{html}");
+}
+
 async fn post_document(
     app: &TestApp,
     b: &Browser,
@@ -147,24 +158,12 @@ async fn a_dry_run_sent_when_a_fresh_sign_in_is_due_comes_back_in_the_form_and_n
     // Another browser of alice's (no draft cookie): nothing comes back, the draft stays.
     let other = Browser::new();
     other.sign_in(&app, "/login/demo-saml", "alice").await;
-    let html = get(&app, &other.client, "/admin/rules?kept=1")
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert!(notice(&html).contains("was not kept"), "{html}");
-    assert!(!html.contains("kept across the sign-in"));
+    nothing_back(&app, &other).await;
     // bob, an admin too, with alice's draft cookie planted in his browser: nothing either.
     let bob = Browser::new();
     bob.sign_in(&app, "/login/demo-saml", "bob").await;
     bob.plant(&app, "roleport_draft", &cookie);
-    let html = get(&app, &bob.client, "/admin/rules?kept=1")
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert!(notice(&html).contains("was not kept"), "{html}");
-    assert!(!html.contains("kept across the sign-in"));
+    nothing_back(&app, &bob).await;
     // A forged cookie in alice's own browser: nothing (and the real one is not consumed).
     let forged = Browser::new();
     forged.sign_in(&app, "/login/demo-saml", "alice").await;
@@ -173,12 +172,7 @@ async fn a_dry_run_sent_when_a_fresh_sign_in_is_due_comes_back_in_the_form_and_n
         "roleport_draft",
         "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
     );
-    let html = get(&app, &forged.client, "/admin/rules?kept=1")
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert!(!html.contains("kept across the sign-in"));
+    nothing_back(&app, &forged).await;
     let left: i64 = sqlx::query_scalar("SELECT count(*) FROM admin_drafts")
         .fetch_one(&app.pool)
         .await
@@ -212,13 +206,7 @@ async fn a_dry_run_sent_when_a_fresh_sign_in_is_due_comes_back_in_the_form_and_n
         .unwrap();
     assert_eq!(left, 0);
     alice.plant(&app, "roleport_draft", &cookie);
-    let html = get(&app, &alice.client, "/admin/rules?kept=1")
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert!(!html.contains("kept across the sign-in"));
-    assert!(notice(&html).contains("was not kept"));
+    nothing_back(&app, &alice).await;
     // Sent again with the fresh sign-in: the dry run runs.
     let token = csrf(&app, &alice.client).await;
     let resp = post_document(&app, &alice, "/admin/rules/dry-run", &token, &document).await;

@@ -39,6 +39,21 @@ async function deviceCode() {
   return (await r.json()).user_code;
 }
 
+// What a page shows that the Rust test asserts on: where it is, its heading, whether it scrolls
+// sideways, the header's person and Sign out, the way back and the reference.
+function factsOf(page) {
+  return page.evaluate(() => ({
+    path: location.pathname,
+    title: document.title,
+    h1: document.querySelector('h1')?.innerText.trim() ?? null,
+    overflow: document.documentElement.scrollWidth - window.innerWidth,
+    header_sign_out: !!document.querySelector('header form.signout button'),
+    header_person: document.querySelector('header .who bdi')?.textContent ?? null,
+    back: document.getElementById('back')?.getAttribute('href') ?? null,
+    reference: document.getElementById('reference')?.textContent ?? null,
+  }));
+}
+
 async function walk(browser, width) {
   const context = await browser.newContext({ viewport: { width, height: width < 600 ? 844 : 900 }, locale: 'en-GB' });
   const page = await context.newPage();
@@ -53,17 +68,7 @@ async function walk(browser, width) {
     await assertAccessible(page, `${name} at ${width} px`, fail);
     const path = `${dir}/${name}-${width}.png`;
     await page.screenshot({ path, fullPage: true });
-    const facts = await page.evaluate(() => ({
-      path: location.pathname,
-      title: document.title,
-      h1: document.querySelector('h1')?.innerText.trim() ?? null,
-      overflow: document.documentElement.scrollWidth - window.innerWidth,
-      header_sign_out: !!document.querySelector('header form.signout button'),
-      header_person: document.querySelector('header .who bdi')?.textContent ?? null,
-      back: document.getElementById('back')?.getAttribute('href') ?? null,
-      reference: document.getElementById('reference')?.textContent ?? null,
-    }));
-    pages.push({ name, status: lastStatus, shot: path, ...facts, ...extra });
+    pages.push({ name, status: lastStatus, shot: path, ...(await factsOf(page)), ...extra });
   };
   const go = async (path, { status } = {}) => {
     if (status && status >= 400) expectedErrorPaths.add(pathOf(`${base}${path}`));
@@ -175,19 +180,7 @@ async function walk(browser, width) {
   await assertAccessible(carol, `no-roles at ${width} px`, fail);
   const shot = `${dir}/no-roles-${width}.png`;
   await carol.screenshot({ path: shot, fullPage: true });
-  pages.push({
-    name: 'no-roles',
-    shot,
-    ...(await carol.evaluate(() => ({
-      path: location.pathname,
-      title: document.title,
-      h1: document.querySelector('h1')?.innerText.trim() ?? null,
-      overflow: document.documentElement.scrollWidth - window.innerWidth,
-      header_sign_out: !!document.querySelector('header form.signout button'),
-      header_person: document.querySelector('header .who bdi')?.textContent ?? null,
-      reference: document.getElementById('reference')?.textContent ?? null,
-    }))),
-  });
+  pages.push({ name: 'no-roles', shot, ...(await factsOf(carol)) });
   await carolContext.close();
 
   const unexpected = (errors) => errors.filter((e) => ![...expectedErrorPaths].some((p) => e.includes(`${base}${p}`)));

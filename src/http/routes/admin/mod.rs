@@ -172,6 +172,18 @@ fn event_for(kind: EventKind, signed_in: &SignedIn, req: &HttpRequest) -> AuditE
     event
 }
 
+/// A database read of an admin page failed: logged with `what` under `reference`; the page says
+/// to try again.
+pub(crate) fn db_unavailable(reference: String, what: &str, e: &sqlx::Error) -> AppError {
+    tracing::error!(reference, error = %e, "{what} failed");
+    AppError::new(
+        Kind::Unavailable,
+        Format::Html,
+        reference,
+        "Roleport cannot reach its database right now. Please try again in a moment.",
+    )
+}
+
 pub(crate) fn html(status: StatusCode, page: &impl Template) -> HttpResponse {
     match page.render() {
         Ok(body) => HttpResponse::build(status)

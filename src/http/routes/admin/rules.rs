@@ -107,13 +107,10 @@ fn idp_ids(state: &AppState) -> Vec<String> {
 
 async fn page(state: &AppState, admin: &Admin) -> Result<AdminRulesPage, AppError> {
     let provenance = db::rules::provenance(&state.pool).await.map_err(|e| {
-        let reference = crate::audit::new_reference();
-        tracing::error!(reference, error = %e, "reading the rules generation failed");
-        AppError::new(
-            Kind::Unavailable,
-            Format::Html,
-            reference,
-            "Roleport cannot reach its database right now. Please try again in a moment.",
+        super::db_unavailable(
+            crate::audit::new_reference(),
+            "reading the rules generation",
+            &e,
         )
     })?;
     let rules = state.rules();
@@ -267,6 +264,13 @@ fn checked(text: &str) -> Result<(RuleSet, CompiledRules, Vec<String>), Vec<Stri
     ))
 }
 
+/// The form's document ([`DocumentForm::document`]), [`checked`]; every problem in words.
+fn checked_form(body: &DocumentForm) -> Result<(RuleSet, CompiledRules, Vec<String>), Vec<String>> {
+    body.document()
+        .map_err(|problem| vec![problem.to_string()])
+        .and_then(|chosen| checked(&chosen))
+}
+
 fn grant_view(g: &GrantName) -> GrantChangeView {
     GrantChangeView {
         role_arn: g.role_arn.clone(),
@@ -294,11 +298,7 @@ async fn dry_run(
     let digest = hex::encode(db::sha256(text.as_bytes()));
     let mut p = page(&state, &admin).await?;
     p.proposed = text.clone();
-    let checked = body
-        .document()
-        .map_err(|problem| vec![problem.to_string()])
-        .and_then(|chosen| checked(&chosen));
-    let (set, proposed, warnings) = match checked {
+    let (set, proposed, warnings) = match checked_form(&body) {
         Ok(ok) => ok,
         Err(problems) => {
             let reference = admin
@@ -320,14 +320,7 @@ async fn dry_run(
     let people = db::admin_audit::people_since(&state.pool, since, DRY_RUN_PEOPLE)
         .await
         .map_err(|e| {
-            let reference = crate::audit::new_reference();
-            tracing::error!(reference, error = %e, "reading recent sign-ins failed");
-            AppError::new(
-                Kind::Unavailable,
-                Format::Html,
-                reference,
-                "Roleport cannot reach its database right now. Please try again in a moment.",
-            )
+            super::db_unavailable(crate::audit::new_reference(), "reading recent sign-ins", &e)
         })?;
     let claims: Vec<Claims> = people
         .into_iter()
@@ -398,11 +391,7 @@ async fn import(
         }
     );
     let digest = hex::encode(db::sha256(text.as_bytes()));
-    let checked = body
-        .document()
-        .map_err(|problem| vec![problem.to_string()])
-        .and_then(|chosen| checked(&chosen));
-    let (set, compiled, _) = match checked {
+    let (set, compiled, _) = match checked_form(&body) {
         Ok(ok) => ok,
         Err(problems) => {
             let reference = admin

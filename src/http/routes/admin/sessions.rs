@@ -68,15 +68,7 @@ async fn list(
         PAGE_SIZE + 1,
     )
     .await
-    .map_err(|e| {
-        tracing::error!(reference, error = %e, "listing sessions failed");
-        AppError::new(
-            Kind::Unavailable,
-            Format::Html,
-            reference.clone(),
-            "Roleport cannot reach its database right now. Please try again in a moment.",
-        )
-    })?;
+    .map_err(|e| super::db_unavailable(reference.clone(), "listing sessions", &e))?;
     let more = sessions.len() > PAGE_SIZE as usize;
     sessions.truncate(PAGE_SIZE as usize);
     let older_href = more
