@@ -19,13 +19,14 @@
 //! | `/roles/{grant}/credentials/{id}` | browser_portal; shown again: here (`credentials-gone`) |
 //! | `POST /roles/{grant}/check` | here (`check`) |
 //! | `POST /roles/{grant}/saml-post` | here (`saml-post`) |
-//! | `/support/decode` (form, refused message) | here (`decode`, `decode-problem`) |
+//! | `/support/decode` (form, refused message, decoded) | here (`decode`, `decode-problem`; `decoded` in its own test, with Roleport's own credentials) |
 //! | `/access` | browser_portal |
 //! | `/oauth/authorize` | here (`cli-authorize`) |
 //! | `/device` (code, confirm, done) | here (`device`, `device-confirm`, `device-done`) |
 //! | `/logout` (confirm; signed out) | here (`sign-out-confirm`, `signed-out`) |
 //! | an ended session's form | here (`session-ended`) |
 //! | `/admin/…` (every page, and the 403) | admin_browser |
+//! | `/roles/{grant}/console` followed to the console, `/saml/acs` auto-post | browser (signin, console) |
 
 use crate::aws_harness::*;
 use crate::browser::{assert_nothing_went_wrong, browser_federation, run_script, script_json};
@@ -270,4 +271,48 @@ async fn browser_without_javascript_stars_and_uploads_a_rules_file() {
         .expect("rules_imported row");
     assert_eq!(imported["details"]["via"], "admin-page");
     assert_eq!(imported["subject"], "alice");
+}
+
+/// The decode support page with a message STS decoded (a fake STS: moto has no
+/// DecodeAuthorizationMessage), at both widths: axe-core, no sideways scrolling, the header.
+/// In a child process, whose environment holds Roleport's own AWS credentials.
+#[tokio::test]
+async fn browser_decoded_authorization_message_at_both_widths() {
+    use crate::aws_support::{DECODED, ENCODED, OWN_CREDENTIALS, decoding_sts};
+    if !in_child_with_env(
+        "browser_pages::browser_decoded_authorization_message_at_both_widths",
+        OWN_CREDENTIALS,
+        &[],
+    ) {
+        return;
+    }
+    assert!(DECODED.contains("explicitDeny"));
+    let sts = decoding_sts().await;
+    let app = spawn_app_with(Options {
+        rules_yaml: DEMO_RULES.to_string(),
+        aws: Some(aws_settings(&sts.url, None)),
+        ..Options::default()
+    })
+    .await;
+    let dir = screens("decoded");
+    let (out, took) = run_script(
+        "pages.mjs",
+        vec![
+            app.address.clone(),
+            dir.display().to_string(),
+            "decoded".into(),
+            ENCODED.into(),
+        ],
+    )
+    .await;
+    let run = script_json("pages.mjs decoded", &out, took);
+    assert_nothing_went_wrong(&run);
+    let pages = run["pages"].as_array().unwrap();
+    assert_eq!(pages.len(), 2, "{run}");
+    for p in pages {
+        assert_eq!(p["verdict"], "Denied", "{p}");
+        assert!(p["overflow"].as_i64().unwrap() <= 0, "{p}");
+        assert_eq!(p["header_person"], "Alice Example", "{p}");
+        assert_eq!(p["header_sign_out"], true, "{p}");
+    }
 }

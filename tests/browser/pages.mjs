@@ -6,6 +6,7 @@
 //
 //   node pages.mjs <roleport base url> <screenshot dir> <width>
 //   node pages.mjs <roleport base url> <screenshot dir> nojs <rules document file>
+//   node pages.mjs <roleport base url> <screenshot dir> decoded <encoded message>
 //
 // Signs in as alice (the demo rules: security team, decode capability) and carol (no roles).
 // Screenshots: <dir>/<page>-<width>.png. Prints ONE JSON line (the Rust test asserts on it).
@@ -16,8 +17,8 @@ import { mkdirSync, readFileSync } from 'node:fs';
 
 const fail = failer('pages.mjs');
 const [base0, dir, mode, rulesFile] = process.argv.slice(2);
-if (!base0 || !dir || !mode || (mode === 'nojs' && !rulesFile)) {
-  fail('usage: node pages.mjs <roleport base url> <screenshot dir> <width>|nojs [<rules document file>]');
+if (!base0 || !dir || !mode || (['nojs', 'decoded'].includes(mode) && !rulesFile)) {
+  fail('usage: node pages.mjs <roleport base url> <screenshot dir> <width>|nojs <rules file>|decoded <message>');
 }
 const base = base0.replace(/\/+$/, '');
 mkdirSync(dir, { recursive: true });
@@ -245,12 +246,39 @@ async function withoutScripts(browser, proposedRules) {
   };
 }
 
+// The decode support page with a message STS decoded, at both widths.
+async function decoded(browser, message) {
+  const result = { pages: [], console_errors: [], csp_violations: [], failed_requests: [] };
+  for (const width of [390, 1280]) {
+    const context = await browser.newContext({ viewport: { width, height: width < 600 ? 844 : 900 }, locale: 'en-GB' });
+    const page = await context.newPage();
+    const seen = await watch(page, base);
+    const stuck = stucker(page, `${dir}/stuck-decoded-${width}.png`);
+    await signIn(page, { base, user: 'alice', password: 'alicepw', screenshot: `${dir}/decoded-${width}.png`, stuck });
+    await page.goto(`${base}/support/decode`, { waitUntil: 'load' });
+    await page.locator('#encoded_message').fill(message);
+    await Promise.all([page.waitForURL(`${base}/support/decode`, { waitUntil: 'load' }), page.locator('form[action="/support/decode"] button[type="submit"]').click()]);
+    if ((await page.locator('#decoded').count()) !== 1) await stuck('no decoded message shown');
+    await assertAccessible(page, `decoded at ${width} px`, fail);
+    const shot = `${dir}/decoded-${width}.png`;
+    await page.screenshot({ path: shot, fullPage: true });
+    result.pages.push({ name: `decoded-${width}`, width, shot, ...(await factsOf(page)), verdict: (await page.locator('#verdict').textContent())?.trim() });
+    result.console_errors.push(...seen.consoleErrors);
+    result.csp_violations.push(...seen.cspViolations);
+    result.failed_requests.push(...seen.failedRequests);
+    await context.close();
+  }
+  return result;
+}
+
 let browser;
 try {
   browser = await launch(fail);
   const result = mode === 'nojs'
     ? await withoutScripts(browser, readFileSync(rulesFile, 'utf8'))
-    : await walk(browser, Number(mode));
+    : mode === 'decoded'
+      ? await decoded(browser, rulesFile)
+      : await walk(browser, Number(mode));
   process.stdout.write(JSON.stringify(result) + '\n');
   await browser.close();
   process.exit(0);
