@@ -10,6 +10,7 @@ mod picker_rules;
 
 use criterion::{Criterion, Throughput, black_box, criterion_group, criterion_main};
 use roleport::http::picker::{PickerInput, grants_json, render_roles_page, roles_page};
+use roleport::http::views::SessionEnds;
 use roleport::protocol::mapping::{Claims, CompiledRules, parse_document};
 use std::collections::BTreeMap;
 
@@ -55,6 +56,7 @@ fn picker(c: &mut Criterion) {
         can_decode: false,
         can_admin: false,
         public_url: "https://roleport.example.com",
+        session_ends: SessionEnds::at(chrono::DateTime::UNIX_EPOCH),
     };
     let html = render_roles_page(&roles_page(&decision, input())).unwrap();
     let json = grants_json(&decision, accounts, &favourites).unwrap();

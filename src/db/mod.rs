@@ -1,6 +1,7 @@
 //! All SQL lives below this module.
 
 pub mod admin_audit;
+pub mod admin_drafts;
 pub mod audit;
 pub mod cli_oauth;
 pub mod favourites;

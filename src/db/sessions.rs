@@ -2,6 +2,7 @@
 //! the table does not yield usable cookies. The upstream ID token is stored only sealed, bound to
 //! the session (see [`crate::sealing::id_token`]).
 
+use crate::admin::session_page::SessionCursor;
 use crate::domain::{FederatedIdentity, KeptIdToken, UpstreamIdToken};
 use crate::sealing::id_token::{self, SealedIdToken};
 use crate::sealing::keys::SealingKeys;
@@ -123,6 +124,7 @@ pub async fn delete(pool: &PgPool, token_hash: &[u8]) -> Result<(), sqlx::Error>
 #[derive(Debug, Clone)]
 pub struct ActiveSession {
     pub handle: String,
+    pub id_hash: Vec<u8>,
     pub identity: FederatedIdentity,
     pub sign_in_reference: String,
     pub since: DateTime<Utc>,
@@ -130,26 +132,48 @@ pub struct ActiveSession {
     pub source_ip: Option<String>,
 }
 
-/// Unexpired sessions, newest sign-in first, at most `limit`.
+impl ActiveSession {
+    /// Where the page after this row starts.
+    pub fn cursor(&self) -> SessionCursor {
+        SessionCursor {
+            since: self.since,
+            hash: self.id_hash.clone(),
+        }
+    }
+}
+
+/// Unexpired sessions, newest sign-in first, at most `limit`, starting after `after` (a row of
+/// the page before), and how many unexpired sessions there are in all.
 pub async fn active(
     pool: &PgPool,
     now: DateTime<Utc>,
+    after: Option<&SessionCursor>,
     limit: i64,
-) -> Result<Vec<ActiveSession>, sqlx::Error> {
+) -> Result<(Vec<ActiveSession>, i64), sqlx::Error> {
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions WHERE expires_at > $1")
+        .bind(now)
+        .fetch_one(pool)
+        .await?;
     let rows = sqlx::query(
         "SELECT id_hash, identity, sign_in_reference, created_at, expires_at, source_ip
-         FROM sessions WHERE expires_at > $1 ORDER BY created_at DESC, id_hash LIMIT $2",
+         FROM sessions
+         WHERE expires_at > $1 AND ($2::timestamptz IS NULL OR (created_at, id_hash) < ($2, $3))
+         ORDER BY created_at DESC, id_hash DESC LIMIT $4",
     )
     .bind(now)
+    .bind(after.map(|c| c.since))
+    .bind(after.map(|c| c.hash.as_slice()))
     .bind(limit)
     .fetch_all(pool)
     .await?;
-    rows.iter()
+    let sessions = rows
+        .iter()
         .map(|r| {
             let identity: serde_json::Value = r.try_get("identity")?;
             let hash: Vec<u8> = r.try_get("id_hash")?;
             Ok(ActiveSession {
-                handle: hex::encode(hash),
+                handle: hex::encode(&hash),
+                id_hash: hash,
                 identity: serde_json::from_value(identity)
                     .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
                 sign_in_reference: r.try_get("sign_in_reference")?,
@@ -158,7 +182,8 @@ pub async fn active(
                 source_ip: r.try_get("source_ip")?,
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok((sessions, total))
 }
 
 /// Ends the session with this stored hash and everything bound to it (its shown-once

@@ -15,3 +15,13 @@ pub struct FederatedIdentity {
     /// and checked by `protocol::identity_value`; display names are not among them.
     pub attributes: BTreeMap<String, Vec<String>>,
 }
+
+impl FederatedIdentity {
+    /// The person as every page's header names them: display name, else e-mail, else subject.
+    pub fn name_to_show(&self) -> String {
+        self.display_name
+            .clone()
+            .or_else(|| self.email.clone())
+            .unwrap_or_else(|| self.subject.clone())
+    }
+}

@@ -121,7 +121,12 @@ pub struct AdminSessionsPage {
     pub sessions: Vec<SessionView>,
     /// The session just ended, by whom it belonged to.
     pub ended: Option<String>,
-    pub limit: i64,
+    /// Unexpired sessions in all (this page shows at most `page_size` of them).
+    pub total: i64,
+    pub page_size: i64,
+    pub first_page: bool,
+    /// The next, older page, if there is one.
+    pub older_href: Option<String>,
 }
 
 /// One rule line of an explanation.

@@ -27,6 +27,20 @@ impl CookiePolicy {
         }
     }
 
+    pub fn draft_name(&self) -> &'static str {
+        if self.dev_mode {
+            "roleport_draft"
+        } else {
+            "__Host-roleport_draft"
+        }
+    }
+
+    /// Holds the key to an admin's draft (see [`crate::sealing::admin_draft`]) while they sign in
+    /// again. Lax: it must come along on the top-level GET back from the identity provider.
+    pub fn draft(&self, token: String, max_age_seconds: i64) -> Cookie<'static> {
+        self.build(self.draft_name(), token, max_age_seconds, SameSite::Lax)
+    }
+
     pub fn session(&self, token: String, max_age_seconds: i64) -> Cookie<'static> {
         self.build(self.session_name(), token, max_age_seconds, SameSite::Lax)
     }

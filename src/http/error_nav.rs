@@ -88,7 +88,7 @@ async fn session_of(req: &HttpRequest, kind: Kind) -> Option<NavView> {
     .await;
     match found {
         Ok(Ok(Some(session))) => Some(NavView {
-            person: session.identity.subject,
+            person: session.identity.name_to_show(),
             idp: session.identity.idp,
             csrf_token: session.csrf_token,
         }),

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::http::views::{
     AccountLabel, AccountView, DurationOption, EnvironmentBadge, RegionOption, RoleView, RolesPage,
-    human_duration,
+    SessionEnds, human_duration,
 };
 use crate::protocol::mapping::{AccessMode, Account, Decision, Grant, Partition};
 
@@ -32,6 +32,8 @@ pub struct PickerInput<'a> {
     pub can_admin: bool,
     /// Roleport's URL, for the "Use from the terminal" help.
     pub public_url: &'a str,
+    /// When the Roleport session ends (shown on the page).
+    pub session_ends: SessionEnds,
 }
 
 /// Every word of `query` (case-insensitive) appears in what the picker searches of this grant:
@@ -76,6 +78,7 @@ fn role_view(
         role_name: grant.role_name.clone(),
         display_name: grant.display_name.clone(),
         description: grant.description.clone(),
+        account_alias: grant.account_alias.clone(),
         max_session: human_duration(grant.max_session_seconds),
         saml_post: grant.access.mode == AccessMode::SamlBroker,
         favourite,
@@ -211,6 +214,7 @@ pub fn roles_page(decision: &Decision, input: PickerInput<'_>) -> RolesPage {
         })
         .collect();
     RolesPage {
+        session_ends: input.session_ends,
         person: input.person,
         idp: input.idp,
         csrf_token: input.csrf_token,

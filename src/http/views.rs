@@ -23,6 +23,8 @@ pub struct RoleView {
     pub role_name: String,
     pub display_name: String,
     pub description: String,
+    /// Names the role's star for a screen reader ("Favourite: Administrator (Admin) in demo-prod").
+    pub account_alias: String,
     /// "1 h", "2 h": the longest session this grant allows.
     pub max_session: String,
     /// Whether AWS trusts Roleport's own SAML identity for this role (console via AWS's page).
@@ -85,9 +87,27 @@ pub struct DurationOption {
     pub label: String,
 }
 
+/// When the Roleport session ends: RFC 3339 for the page's script (local time), and in words
+/// (UTC) for a browser without scripts.
+#[derive(Clone)]
+pub struct SessionEnds {
+    pub rfc3339: String,
+    pub utc: String,
+}
+
+impl SessionEnds {
+    pub fn at(t: chrono::DateTime<chrono::Utc>) -> Self {
+        Self {
+            rfc3339: t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            utc: t.format("%-d %b %Y, %H:%M UTC").to_string(),
+        }
+    }
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "roles.html")]
 pub struct RolesPage {
+    pub session_ends: SessionEnds,
     pub person: String,
     pub idp: String,
     pub csrf_token: String,
@@ -115,6 +135,7 @@ pub struct RolesPage {
 #[derive(Template, WebTemplate)]
 #[template(path = "no_roles.html")]
 pub struct NoRolesPage {
+    pub session_ends: SessionEnds,
     pub person: String,
     pub idp: String,
     pub csrf_token: String,
@@ -124,6 +145,8 @@ pub struct NoRolesPage {
 #[derive(Template, WebTemplate)]
 #[template(path = "credentials.html")]
 pub struct CredentialsPage {
+    pub person: String,
+    pub idp: String,
     pub role_name: String,
     pub account_alias: String,
     pub account_id: String,
@@ -145,6 +168,8 @@ pub struct CredentialsPage {
 #[derive(Template)]
 #[template(path = "credentials_gone.html")]
 pub struct CredentialsGonePage {
+    pub person: String,
+    pub idp: String,
     /// `None` when the person no longer holds the grant: no button then.
     pub grant_id: Option<String>,
     pub role_name: String,
@@ -168,9 +193,10 @@ pub struct SamlPostPage {
 #[derive(Template, WebTemplate)]
 #[template(path = "console_confirm.html")]
 pub struct ConsoleConfirmPage {
+    pub person: String,
+    pub idp: String,
     pub grant_id: String,
     pub role_name: String,
-    pub display_name: String,
     pub account_alias: String,
     pub account_id: String,
     pub destination: String,
@@ -209,6 +235,7 @@ pub struct DecodedView {
 #[template(path = "support_decode.html")]
 pub struct SupportDecodePage {
     pub person: String,
+    pub idp: String,
     pub csrf_token: String,
     pub partitions: Vec<PartitionOption>,
     /// What was submitted, shown again in the form.
@@ -223,6 +250,8 @@ pub struct SupportDecodePage {
 #[derive(Template, WebTemplate)]
 #[template(path = "support_check.html")]
 pub struct CredentialsCheckPage {
+    pub person: String,
+    pub idp: String,
     pub role_name: String,
     pub account_alias: String,
     pub account_id: String,
@@ -316,6 +345,7 @@ pub struct ActivityView {
 #[derive(Template, WebTemplate)]
 #[template(path = "access.html")]
 pub struct AccessPage {
+    pub session_ends: SessionEnds,
     pub person: String,
     pub idp: String,
     pub csrf_token: String,
@@ -363,6 +393,7 @@ pub struct CliDevicePage {
 pub struct CliDeviceDonePage {
     pub person: String,
     pub idp: String,
+    pub csrf_token: String,
     pub approved: bool,
     pub reference: String,
 }

@@ -18,8 +18,14 @@ pub struct SealedSet {
     pub sealed: Vec<u8>,
 }
 
-fn associated(key_id: &str, session_token: &str, id: &str, expires_at: DateTime<Utc>) -> Vec<u8> {
-    let mut out = PURPOSE.as_bytes().to_vec();
+fn associated(
+    purpose: &str,
+    key_id: &str,
+    session_token: &str,
+    id: &str,
+    expires_at: DateTime<Utc>,
+) -> Vec<u8> {
+    let mut out = purpose.as_bytes().to_vec();
     out.push(0);
     out.extend_from_slice(key_id.as_bytes());
     out.push(0);
@@ -38,17 +44,7 @@ pub fn seal(
     expires_at: DateTime<Utc>,
     plain: &[u8],
 ) -> Result<SealedSet, SealError> {
-    let key = keys.sealing();
-    let derived = key.derive(PURPOSE, session_token.as_bytes())?;
-    let sealed = aead::seal(
-        &derived,
-        &associated(key.id(), session_token, id, expires_at),
-        plain,
-    )?;
-    Ok(SealedSet {
-        key_id: key.id().to_string(),
-        sealed,
-    })
+    seal_for(PURPOSE, keys, session_token, id, expires_at, plain)
 }
 
 /// Opens a sealed set; `None` if its key is gone or it does not open for this session and id.
@@ -59,11 +55,46 @@ pub fn open(
     expires_at: DateTime<Utc>,
     set: &SealedSet,
 ) -> Option<Vec<u8>> {
+    open_for(PURPOSE, keys, session_token, id, expires_at, set)
+}
+
+/// [`seal`] for another `purpose` (its own derived keys: a value sealed for one purpose never
+/// opens for another), held by whoever has `holder_token`.
+pub(crate) fn seal_for(
+    purpose: &str,
+    keys: &SealingKeys,
+    holder_token: &str,
+    id: &str,
+    expires_at: DateTime<Utc>,
+    plain: &[u8],
+) -> Result<SealedSet, SealError> {
+    let key = keys.sealing();
+    let derived = key.derive(purpose, holder_token.as_bytes())?;
+    let sealed = aead::seal(
+        &derived,
+        &associated(purpose, key.id(), holder_token, id, expires_at),
+        plain,
+    )?;
+    Ok(SealedSet {
+        key_id: key.id().to_string(),
+        sealed,
+    })
+}
+
+/// [`open`] for another `purpose`.
+pub(crate) fn open_for(
+    purpose: &str,
+    keys: &SealingKeys,
+    holder_token: &str,
+    id: &str,
+    expires_at: DateTime<Utc>,
+    set: &SealedSet,
+) -> Option<Vec<u8>> {
     let key = keys.get(&set.key_id)?;
-    let derived = key.derive(PURPOSE, session_token.as_bytes()).ok()?;
+    let derived = key.derive(purpose, holder_token.as_bytes()).ok()?;
     aead::open(
         &derived,
-        &associated(&set.key_id, session_token, id, expires_at),
+        &associated(purpose, &set.key_id, holder_token, id, expires_at),
         &set.sealed,
     )
     .ok()

@@ -9,7 +9,7 @@ use roleport::audit::{AuditEvent, EventKind, Outcome};
 
 /// The test rules, with alice's admins rule granting the security team's pages and bob's
 /// read-only rule granting only the audit area.
-fn admin_rules() -> String {
+pub(crate) fn admin_rules() -> String {
     TEST_RULES.replace(
         "    roles: [arn:aws:iam::123456789012:role/Admin]\n",
         "    roles: [arn:aws:iam::123456789012:role/Admin]\n    capabilities: [security-team]\n",
@@ -23,7 +23,7 @@ fn auditor_rules() -> String {
     )
 }
 
-async fn admin_app(rules: String) -> TestApp {
+pub(crate) async fn admin_app(rules: String) -> TestApp {
     spawn_app_with(Options {
         rules_yaml: rules,
         ..Options::default()
@@ -55,7 +55,7 @@ async fn sign_in_as(app: &TestApp, user: &str) -> reqwest::Client {
     client
 }
 
-async fn get(app: &TestApp, client: &reqwest::Client, path: &str) -> reqwest::Response {
+pub(crate) async fn get(app: &TestApp, client: &reqwest::Client, path: &str) -> reqwest::Response {
     client
         .get(format!("{}{path}", app.address))
         .send()
@@ -63,7 +63,7 @@ async fn get(app: &TestApp, client: &reqwest::Client, path: &str) -> reqwest::Re
         .unwrap()
 }
 
-async fn csrf(app: &TestApp, client: &reqwest::Client) -> String {
+pub(crate) async fn csrf(app: &TestApp, client: &reqwest::Client) -> String {
     let html = get(app, client, "/roles").await.text().await.unwrap();
     Regex::new(r#"<meta name="csrf-token" content="([^"]+)""#)
         .unwrap()
@@ -72,7 +72,7 @@ async fn csrf(app: &TestApp, client: &reqwest::Client) -> String {
         .to_string()
 }
 
-async fn admin_rows(app: &TestApp, action: &str) -> Vec<serde_json::Value> {
+pub(crate) async fn admin_rows(app: &TestApp, action: &str) -> Vec<serde_json::Value> {
     app.audit_events()
         .await
         .into_iter()
@@ -246,9 +246,10 @@ async fn an_old_sign_in_goes_through_the_idp_again_and_comes_back() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 303);
+    // Back to the rules page, which puts the document back (tests/api/admin_forms.rs).
     assert_eq!(
         location(&resp),
-        "/login/demo-saml?reauth=1&return_to=%2Fadmin%2Frules"
+        "/login/demo-saml?reauth=1&return_to=%2Fadmin%2Frules%3Fkept%3D1"
     );
     assert!(admin_rows(&app, "rules.import").await.is_empty());
     // Through the IdP again, which is told to ask for the password (ForceAuthn) although it

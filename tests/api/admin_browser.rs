@@ -66,6 +66,11 @@ async fn browser_admin_pages_at_phone_and_desktop_width() {
     assert_eq!(refused["status"], 403, "{refused}");
     assert_eq!(refused["h1"], "Not allowed");
     assert_eq!(refused["back"], "/roles");
+    for width in ["390", "1280"] {
+        let shot = dir.join(format!("admin-refused-{width}.png"));
+        let png = std::fs::read(&shot).unwrap_or_else(|e| panic!("{}: {e}", shot.display()));
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{}", shot.display());
+    }
     let reference = refused["reference"].as_str().expect("reference");
     let rows = roleport::db::audit::by_reference(&app.pool, reference)
         .await

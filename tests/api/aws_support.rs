@@ -22,7 +22,7 @@ fn decode_rules() -> String {
 const OWN_KEY: &str = "AKIAROLEPORTEXAMPLE1";
 const OWN_SECRET: &str = "roleportOwnSecretExampleKey0000000000000";
 const OWN_TOKEN: &str = "roleport-own-session-token-example";
-const OWN_CREDENTIALS: &[(&str, &str)] = &[
+pub(crate) const OWN_CREDENTIALS: &[(&str, &str)] = &[
     ("AWS_ACCESS_KEY_ID", OWN_KEY),
     ("AWS_SECRET_ACCESS_KEY", OWN_SECRET),
     ("AWS_SESSION_TOKEN", OWN_TOKEN),
@@ -34,7 +34,7 @@ const CREDENTIAL_VARS: &[&str] = &[
 ];
 
 /// An encoded message as AWS prints it (opaque; wrapped as a terminal would).
-const ENCODED: &str = "Xox5wMB0w-v5x_s7TQ0f3EgC3Tnq0s5tPvtMeP0oSZMRKzGEXAMPLEc9\n  Rmf2Vs8ZcJo7sKVfLqZtW1Jv4k3Mn8EXAMPLEmRz1qQ7nZp2yV0GtW_";
+pub(crate) const ENCODED: &str = "Xox5wMB0w-v5x_s7TQ0f3EgC3Tnq0s5tPvtMeP0oSZMRKzGEXAMPLEc9\n  Rmf2Vs8ZcJo7sKVfLqZtW1Jv4k3Mn8EXAMPLEmRz1qQ7nZp2yV0GtW_";
 /// A message the fake STS says it cannot decode.
 const UNDECODABLE: &str = "not-an-encoded-authorization-message";
 /// A message for which the fake STS refuses Roleport itself.
@@ -42,11 +42,11 @@ const FORBIDDEN_TO_ROLEPORT: &str = "message-roleport-may-not-decode";
 
 /// What DecodeAuthorizationMessage returns for [`ENCODED`]: AWS's documented structure, with
 /// a tag value that would be markup if a page forgot to escape it.
-const DECODED: &str = r#"{"allowed":false,"explicitDeny":true,"matchedStatements":{"items":[{"statementId":"DenyLargeInstances","effect":"DENY","principals":{"items":[{"value":"AROAEXAMPLEROLEID"}]},"principalGroups":{"items":[]},"actions":{"items":[{"value":"ec2:RunInstances"}]},"resources":{"items":[{"value":"*"}]},"conditions":{"items":[]}}]},"failures":{"items":[]},"context":{"principal":{"id":"AROAEXAMPLEROLEID:alice@example.org","name":"alice@example.org","arn":"arn:aws:sts::123456789012:assumed-role/ReadOnly/alice@example.org@demo-saml"},"action":"ec2:RunInstances","resource":"arn:aws:ec2:us-east-1:123456789012:instance/*","conditions":{"items":[{"key":"ec2:InstanceType","values":{"items":[{"value":"m5.24xlarge"}]}},{"key":"aws:Region","values":{"items":[{"value":"us-east-1"}]}},{"key":"aws:RequestTag/Name","values":{"items":[{"value":"<script>alert(1)</script>"}]}}]}}}"#;
+pub(crate) const DECODED: &str = r#"{"allowed":false,"explicitDeny":true,"matchedStatements":{"items":[{"statementId":"DenyLargeInstances","effect":"DENY","principals":{"items":[{"value":"AROAEXAMPLEROLEID"}]},"principalGroups":{"items":[]},"actions":{"items":[{"value":"ec2:RunInstances"}]},"resources":{"items":[{"value":"*"}]},"conditions":{"items":[]}}]},"failures":{"items":[]},"context":{"principal":{"id":"AROAEXAMPLEROLEID:alice@example.org","name":"alice@example.org","arn":"arn:aws:sts::123456789012:assumed-role/ReadOnly/alice@example.org@demo-saml"},"action":"ec2:RunInstances","resource":"arn:aws:ec2:us-east-1:123456789012:instance/*","conditions":{"items":[{"key":"ec2:InstanceType","values":{"items":[{"value":"m5.24xlarge"}]}},{"key":"aws:Region","values":{"items":[{"value":"us-east-1"}]}},{"key":"aws:RequestTag/Name","values":{"items":[{"value":"<script>alert(1)</script>"}]}}]}}}"#;
 
 /// A fake STS for DecodeAuthorizationMessage: decodes [`ENCODED`] (whitespace removed),
 /// refuses [`UNDECODABLE`] as AWS does, denies Roleport for [`FORBIDDEN_TO_ROLEPORT`].
-async fn decoding_sts() -> FakeServer {
+pub(crate) async fn decoding_sts() -> FakeServer {
     fake_sts(|r| {
         assert_eq!(r.params["Action"], "DecodeAuthorizationMessage");
         let message = r.params.get("EncodedMessage").map(String::as_str);

@@ -38,7 +38,7 @@ async fn a_not_found_page_keeps_the_header_when_signed_in_and_links_back_to_the_
     assert_eq!(resp.status(), 404);
     let html = resp.text().await.unwrap();
     assert!(
-        html.contains(r#"<span class="who"><bdi>alice</bdi> · demo-saml</span>"#),
+        html.contains(r#"<span class="who"><bdi>Alice Example</bdi> · demo-saml</span>"#),
         "{html}"
     );
     assert!(html.contains(SIGN_OUT_FORM), "{html}");

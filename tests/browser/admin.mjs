@@ -5,8 +5,8 @@
 //
 //   node admin.mjs <roleport base url> <user> <password> <screenshot dir> [<refused user> <password>]
 //
-// With a refused user (one without the capability): that person's 403 page at 390 px is checked
-// the same way (admin-refused-390.png).
+// With a refused user (one without the capability): that person's 403 page at 390 px and 1280 px
+// is checked the same way (admin-refused-390.png, admin-refused-1280.png).
 // Screenshots: <dir>/admin-<page>-<width>.png. Prints ONE JSON line: per width the pages seen
 // (path, title, h1, page width), and the console errors, CSP violations and failed sub-resources
 // seen on Roleport's pages. Any failure exits non-zero with a message on stderr.
@@ -124,6 +124,13 @@ try {
     const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
     if (scrollWidth > 391) await stuck(`the refusal is ${scrollWidth} px wide`);
     await page.screenshot({ path: `${dir}/admin-refused-390.png`, fullPage: true });
+    // The same page at a desktop's width.
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.reload({ waitUntil: 'load' });
+    await assertAccessible(page, 'the refusal at 1280 px', fail);
+    const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+    if (wide > 1281) await stuck(`the refusal is ${wide} px wide at 1280 px`);
+    await page.screenshot({ path: `${dir}/admin-refused-1280.png`, fullPage: true });
     result.refused = {
       status: resp.status(),
       h1: await page.locator('h1').first().innerText(),

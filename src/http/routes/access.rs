@@ -126,6 +126,7 @@ async fn access_page(
         .or_else(|| identity.email.clone())
         .unwrap_or_else(|| identity.subject.clone());
     Ok(AccessPage {
+        session_ends: crate::http::views::SessionEnds::at(signed_in.session.expires_at),
         person,
         idp: identity.idp.clone(),
         csrf_token: signed_in.session.csrf_token.clone(),

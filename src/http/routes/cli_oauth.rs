@@ -105,7 +105,7 @@ async fn authorize_page(
     };
     let csp = crate::http::headers::content_security_policy(&[redirect.origin()]);
     let mut page = CliAuthorizePage {
-        person: signed_in.session.identity.subject.clone(),
+        person: signed_in.person(),
         idp: signed_in.session.identity.idp.clone(),
         csrf_token: signed_in.session.csrf_token.clone(),
         client_id: rules::CLIENT_ID.into(),
@@ -287,7 +287,7 @@ fn device_page_for(
     message: &str,
 ) -> CliDevicePage {
     CliDevicePage {
-        person: signed_in.session.identity.subject.clone(),
+        person: signed_in.person(),
         idp: signed_in.session.identity.idp.clone(),
         csrf_token: signed_in.session.csrf_token.clone(),
         pending,
@@ -404,8 +404,9 @@ async fn device_decide(
         .map_into_boxed_body());
     }
     Ok(CliDeviceDonePage {
-        person: signed_in.session.identity.subject.clone(),
+        person: signed_in.person(),
         idp: signed_in.session.identity.idp.clone(),
+        csrf_token: signed_in.session.csrf_token.clone(),
         approved: approve,
         reference,
     }

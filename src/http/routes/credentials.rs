@@ -127,7 +127,13 @@ fn destination_url(
     d: &Destination,
     reference: &str,
 ) -> Result<String, AppError> {
-    let bad = |msg: String| AppError::new(Kind::BadRequest, Format::Html, reference, msg);
+    let bad = |msg: String| {
+        AppError::new(Kind::BadRequest, Format::Html, reference, msg).asked_for(format!(
+            "You asked for the console of {} in {}, at a page it does not accept.",
+            crate::http::views::role_label(&grant.display_name, &grant.role_name),
+            grant.account_alias
+        ))
+    };
     let endpoints = state.aws.endpoints(grant.partition).ok_or_else(|| {
         AppError::new(
             Kind::Internal,
@@ -344,12 +350,13 @@ async fn console_shortcut(
     let shown = destination_url(&state, &picked.grant, &query, &new_reference())?;
     let destination = query.destination.clone().unwrap_or_default();
     Ok(ConsoleConfirmPage {
+        person: signed_in.person(),
+        idp: signed_in.session.identity.idp.clone(),
         grant_id: picked.grant.id.clone(),
         role_name: crate::http::views::role_label(
             &picked.grant.display_name,
             &picked.grant.role_name,
         ),
-        display_name: picked.grant.display_name.clone(),
         account_alias: picked.grant.account_alias.clone(),
         account_id: picked.grant.account_id.clone(),
         destination,
@@ -380,7 +387,10 @@ async fn saml_post(
         .map(|u| u.origin().ascii_serialization())
         .unwrap_or_default();
     let page = SamlPostPage {
-        role_name: picked.grant.display_name.clone(),
+        role_name: crate::http::views::role_label(
+            &picked.grant.display_name,
+            &picked.grant.role_name,
+        ),
         account_alias: picked.grant.account_alias.clone(),
         recipient: signed.recipient.clone(),
         saml_response: signed.signed.saml_response.clone(),

@@ -229,7 +229,7 @@ async fn show_once(
         },
     };
     match opened {
-        Ok(set) => Ok(shown_page(set, &signed_in.session.csrf_token)
+        Ok(set) => Ok(shown_page(set, &signed_in)
             .respond_to(&req)
             .map_into_boxed_body()),
         Err(why) => {
@@ -252,7 +252,7 @@ fn open(
     serde_json::from_slice(&plain).ok()
 }
 
-fn shown_page(set: IssuedSet, csrf_token: &str) -> CredentialsPage {
+fn shown_page(set: IssuedSet, signed_in: &super::SignedIn) -> CredentialsPage {
     let c = TemporaryCredentials {
         access_key_id: set.access_key_id,
         secret_access_key: set.secret_access_key,
@@ -274,6 +274,8 @@ fn shown_page(set: IssuedSet, csrf_token: &str) -> CredentialsPage {
         })
         .unwrap_or_default();
     CredentialsPage {
+        person: signed_in.person(),
+        idp: signed_in.session.identity.idp.clone(),
         role_name: set.role_name,
         account_alias: set.account_alias,
         account_id: set.account_id,
@@ -287,7 +289,7 @@ fn shown_page(set: IssuedSet, csrf_token: &str) -> CredentialsPage {
         credential_process: credential_process_json(&c),
         region,
         reference: set.reference,
-        csrf_token: csrf_token.to_string(),
+        csrf_token: signed_in.session.csrf_token.clone(),
     }
 }
 
@@ -301,6 +303,8 @@ fn gone(
     tracing::info!(reference, reason = why.as_str(), subject = %signed_in.session.identity.subject, grant, "credentials page not shown");
     let picked = issue::pick(state, &signed_in.session.identity, grant);
     let page = CredentialsGonePage {
+        person: signed_in.person(),
+        idp: signed_in.session.identity.idp.clone(),
         grant_id: picked.as_ref().map(|p| p.grant.id.clone()),
         role_name: picked
             .map(|p| crate::http::views::role_label(&p.grant.display_name, &p.grant.role_name))

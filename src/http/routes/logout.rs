@@ -23,7 +23,7 @@ async fn confirm(
 ) -> Result<HttpResponse, AppError> {
     match signed_in {
         Some(signed_in) => Ok(SignOutPage {
-            person: signed_in.session.identity.subject.clone(),
+            person: signed_in.person(),
             idp: signed_in.session.identity.idp.clone(),
             csrf_token: signed_in.session.csrf_token.clone(),
         }

@@ -10,7 +10,7 @@ use crate::db;
 use crate::http::AppState;
 use crate::http::errors::{AppError, Format, Kind};
 use crate::http::picker::{self, PickerInput, RECENT_SHOWN};
-use crate::http::views::NoRolesPage;
+use crate::http::views::{NoRolesPage, SessionEnds};
 use actix_web::{HttpRequest, HttpResponse, Responder, web};
 use serde::Deserialize;
 
@@ -66,16 +66,13 @@ async fn roles_page(
     let identity = &signed_in.session.identity;
     let rules = state.rules();
     let decision = rules.evaluate(&claims_of(identity));
-    let person = identity
-        .display_name
-        .clone()
-        .or_else(|| identity.email.clone())
-        .unwrap_or_else(|| identity.subject.clone());
+    let person = signed_in.person();
     let csrf_token = signed_in.session.csrf_token.clone();
     if decision.grants.is_empty() {
         let reference = signed_in.session.sign_in_reference.clone();
         tracing::info!(reference, idp = %identity.idp, subject = %identity.subject, groups = ?identity.groups, "no role granted");
         return Ok(NoRolesPage {
+            session_ends: SessionEnds::at(signed_in.session.expires_at),
             person,
             idp: identity.idp.clone(),
             csrf_token,
@@ -101,6 +98,7 @@ async fn roles_page(
                 .contains(super::support::DECODE_CAPABILITY),
             can_admin: !crate::admin::capability::areas(&decision.capabilities).is_empty(),
             public_url: &state.public_url,
+            session_ends: SessionEnds::at(signed_in.session.expires_at),
         },
     );
     let html = picker::render_roles_page(&page).map_err(|e| {

@@ -28,10 +28,15 @@ impl SignedIn {
     /// The header every page shows for this person.
     pub fn nav(&self) -> crate::http::views::NavView {
         crate::http::views::NavView {
-            person: self.session.identity.subject.clone(),
+            person: self.person(),
             idp: self.session.identity.idp.clone(),
             csrf_token: self.session.csrf_token.clone(),
         }
+    }
+
+    /// The person as the headers name them: display name, else e-mail, else subject.
+    pub fn person(&self) -> String {
+        self.session.identity.name_to_show()
     }
 
     /// Whether `sent` is this session's CSRF token (constant time; an empty token never is).

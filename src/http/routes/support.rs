@@ -71,15 +71,6 @@ fn html_page(status: StatusCode, page: &impl Template) -> HttpResponse {
     }
 }
 
-fn person_of(signed_in: &SignedIn) -> String {
-    let identity = &signed_in.session.identity;
-    identity
-        .display_name
-        .clone()
-        .or_else(|| identity.email.clone())
-        .unwrap_or_else(|| identity.subject.clone())
-}
-
 /// Whether the rules, as they stand now, grant this person the decode capability.
 fn may_decode(state: &AppState, signed_in: &SignedIn) -> bool {
     state
@@ -127,7 +118,8 @@ fn partition_options(selected: Partition) -> Vec<PartitionOption> {
 
 fn decode_page(signed_in: &SignedIn, partition: Partition, encoded: String) -> SupportDecodePage {
     SupportDecodePage {
-        person: person_of(signed_in),
+        person: signed_in.person(),
+        idp: signed_in.session.identity.idp.clone(),
         csrf_token: signed_in.session.csrf_token.clone(),
         partitions: partition_options(partition),
         encoded,
@@ -399,6 +391,8 @@ async fn check_page(
     let c = run_check(&state, &req, &signed_in, &path, Format::Html).await?;
     let grant = &c.delivered.picked.grant;
     let page = CredentialsCheckPage {
+        person: signed_in.person(),
+        idp: signed_in.session.identity.idp.clone(),
         role_name: crate::http::views::role_label(&grant.display_name, &grant.role_name),
         account_alias: grant.account_alias.clone(),
         account_id: grant.account_id.clone(),

@@ -37,13 +37,7 @@ fn time(t: DateTime<Utc>) -> String {
 }
 
 fn unavailable(reference: String, e: &sqlx::Error) -> AppError {
-    tracing::error!(reference, error = %e, "admin audit query failed");
-    AppError::new(
-        Kind::Unavailable,
-        Format::Html,
-        reference,
-        "Roleport cannot reach its database right now. Please try again in a moment.",
-    )
+    super::db_unavailable(reference, "admin audit query", e)
 }
 
 fn query_of(req: &HttpRequest) -> Result<AuditQuery, String> {

@@ -8,7 +8,7 @@ use crate::configuration::IdpKind;
 use crate::db;
 use crate::http::AppState;
 use crate::http::admin_views::{AdminIdpsPage, CertView, IdpView};
-use crate::http::errors::{AppError, Format, Kind};
+use crate::http::errors::AppError;
 use crate::http::routes::session::MaybeSignedIn;
 use crate::upstream::certificates;
 use actix_web::http::StatusCode;
@@ -50,15 +50,7 @@ async fn list(
             now - chrono::Duration::hours(24),
         )
         .await
-        .map_err(|e| {
-            tracing::error!(reference, error = %e, "reading IdP activity failed");
-            AppError::new(
-                Kind::Unavailable,
-                Format::Html,
-                reference.clone(),
-                "Roleport cannot reach its database right now. Please try again in a moment.",
-            )
-        })?;
+        .map_err(|e| super::db_unavailable(reference.clone(), "reading IdP activity", &e))?;
         let mut view = IdpView {
             id: settings.id.clone(),
             display_name: settings.display_name.clone(),

@@ -2,10 +2,13 @@
 //!
 //! Every handler goes through [`gate`]: a signed-in person (else the sign-in page and back),
 //! whose rules grant the area's capability (else 403 and an audit row), with a recent sign-in
-//! (else the identity provider again and back, `[admin] reauth_after_seconds`). Every admin
+//! (else the identity provider again and back, `[admin] reauth_after_seconds`; a form sent
+//! meanwhile is not lost, see [`draft`]). Every admin
 //! action writes an audit row (`admin_action`, `rules_imported`) before it answers.
 
 mod audit;
+mod document_form;
+mod draft;
 mod idps;
 mod rules;
 mod sessions;
@@ -65,7 +68,7 @@ impl Admin {
     pub fn nav(&self) -> AdminNav {
         let identity = &self.signed_in.session.identity;
         AdminNav {
-            person: identity.subject.clone(),
+            person: identity.name_to_show(),
             idp: identity.idp.clone(),
             csrf_token: self.signed_in.session.csrf_token.clone(),
             areas: capability::areas(&self.capabilities)
@@ -169,6 +172,18 @@ fn event_for(kind: EventKind, signed_in: &SignedIn, req: &HttpRequest) -> AuditE
     event
 }
 
+/// A database read of an admin page failed: logged with `what` under `reference`; the page says
+/// to try again.
+pub(crate) fn db_unavailable(reference: String, what: &str, e: &sqlx::Error) -> AppError {
+    tracing::error!(reference, error = %e, "{what} failed");
+    AppError::new(
+        Kind::Unavailable,
+        Format::Html,
+        reference,
+        "Roleport cannot reach its database right now. Please try again in a moment.",
+    )
+}
+
 pub(crate) fn html(status: StatusCode, page: &impl Template) -> HttpResponse {
     match page.render() {
         Ok(body) => HttpResponse::build(status)
@@ -213,6 +228,18 @@ pub(crate) async fn gate(
     signed_in: Option<SignedIn>,
     area: Option<Area>,
 ) -> Result<Admin, HttpResponse> {
+    gate_with(state, req, signed_in, area, None).await
+}
+
+/// [`gate`] for a form's POST: when a fresh sign-in is due, `resume` says where the person
+/// comes back to and what of their form is kept meanwhile.
+pub(crate) async fn gate_with(
+    state: &AppState,
+    req: &HttpRequest,
+    signed_in: Option<SignedIn>,
+    area: Option<Area>,
+    resume: Option<draft::Resume<'_>>,
+) -> Result<Admin, HttpResponse> {
     let Some(signed_in) = signed_in else {
         let back = return_to(req, area);
         return Err(see_other(&format!(
@@ -235,13 +262,29 @@ pub(crate) async fn gate(
     let max_age = state.settings.admin.reauth_after_seconds;
     if !reauth::is_recent(signed_in.session.signed_in_at, now, max_age) {
         let identity = &signed_in.session.identity;
-        let back = return_to(req, area);
-        tracing::info!(subject = %identity.subject, idp = %identity.idp, path = req.path(), "admin page needs a recent sign-in: sending through the IdP again");
-        return Err(see_other(&format!(
+        let (back, kept) = match resume {
+            None => (return_to(req, area), None),
+            Some(draft::Resume::Page(page)) => (
+                ReturnTo::parse(page).unwrap_or_else(|_| return_to(req, area)),
+                None,
+            ),
+            Some(draft::Resume::Document { form, text }) => (
+                ReturnTo::parse(draft::RULES_KEPT).unwrap_or_else(|_| return_to(req, area)),
+                draft::keep(state, &signed_in, form, text).await,
+            ),
+        };
+        tracing::info!(subject = %identity.subject, idp = %identity.idp, path = req.path(), kept = kept.is_some(), "admin page needs a recent sign-in: sending through the IdP again");
+        let mut answer = see_other(&format!(
             "/login/{}?reauth=1&return_to={}",
             urlencoding::encode(&identity.idp),
             urlencoding::encode(back.as_str())
-        )));
+        ));
+        if let Some(cookie) = kept
+            && let Err(e) = answer.add_cookie(&cookie)
+        {
+            tracing::error!(error = %e, "the draft cookie could not be set");
+        }
+        return Err(answer);
     }
     Ok(Admin {
         signed_in,
@@ -299,6 +342,20 @@ async fn refuse(
 macro_rules! gated {
     ($state:expr, $req:expr, $signed_in:expr, $area:expr) => {
         match $crate::http::routes::admin::gate(&$state, &$req, $signed_in, $area).await {
+            Ok(admin) => admin,
+            Err(answer) => return Ok(answer),
+        }
+    };
+    ($state:expr, $req:expr, $signed_in:expr, $area:expr, $resume:expr) => {
+        match $crate::http::routes::admin::gate_with(
+            &$state,
+            &$req,
+            $signed_in,
+            $area,
+            Some($resume),
+        )
+        .await
+        {
             Ok(admin) => admin,
             Err(answer) => return Ok(answer),
         }

@@ -2,6 +2,8 @@
 //! person, a dry run of a new document against everyone who signed in lately, and importing it
 //! (audited as `rules_imported`, like the command line's import).
 
+use super::document_form::{DOCUMENT_LIMIT, DocumentForm};
+use super::draft::{self, Resume};
 use super::{Admin, gated, html, see_other};
 use crate::admin::capability::Area;
 use crate::audit::{EventKind, Outcome};
@@ -13,7 +15,7 @@ use crate::http::admin_views::{
     TraceView,
 };
 use crate::http::errors::{AppError, Format, Kind};
-use crate::http::routes::session::{CsrfForm, MaybeSignedIn, SignedInWithCsrf};
+use crate::http::routes::session::{MaybeSignedIn, SignedInWithCsrf};
 use crate::protocol::mapping::{self, Claims, CompiledRules, Explanation, GrantName, RuleSet};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -22,8 +24,6 @@ use serde::Deserialize;
 /// The dry run compares everyone who signed in this many days back.
 const DRY_RUN_DAYS: i64 = 30;
 const DRY_RUN_PEOPLE: i64 = 20_000;
-/// A pasted document may be this large (the default form limit is 16 KiB).
-const DOCUMENT_LIMIT: usize = 2 * 1024 * 1024;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let form = || web::FormConfig::default().limit(DOCUMENT_LIMIT);
@@ -107,13 +107,10 @@ fn idp_ids(state: &AppState) -> Vec<String> {
 
 async fn page(state: &AppState, admin: &Admin) -> Result<AdminRulesPage, AppError> {
     let provenance = db::rules::provenance(&state.pool).await.map_err(|e| {
-        let reference = crate::audit::new_reference();
-        tracing::error!(reference, error = %e, "reading the rules generation failed");
-        AppError::new(
-            Kind::Unavailable,
-            Format::Html,
-            reference,
-            "Roleport cannot reach its database right now. Please try again in a moment.",
+        super::db_unavailable(
+            crate::audit::new_reference(),
+            "reading the rules generation",
+            &e,
         )
     })?;
     let rules = state.rules();
@@ -142,6 +139,8 @@ async fn page(state: &AppState, admin: &Admin) -> Result<AdminRulesPage, AppErro
 #[derive(Deserialize)]
 struct ShowQuery {
     imported: Option<i64>,
+    /// Back from a fresh sign-in that a dry run or import asked for: put its document back.
+    kept: Option<String>,
 }
 
 async fn show(
@@ -160,9 +159,33 @@ async fn show(
             "Imported: the rules are now generation {generation}."
         ));
     }
+    let mut answer_cookie = None;
+    if query.kept.is_some() {
+        p.notice = Some(match draft::take(&state, &req, &admin.signed_in).await {
+            Some(kept) => {
+                p.proposed = kept.text;
+                if kept.form == IMPORT {
+                    "You signed in again. Nothing was imported: your document is back in the form below. Show what it would change, then import it.".to_string()
+                } else {
+                    "You signed in again. Your document is back in the form below: press Show what would change.".to_string()
+                }
+            }
+            None => "You signed in again, but the document you sent was not kept (it is kept for a few minutes, for this browser only). Nothing was run or imported: paste or choose it again.".to_string(),
+        });
+        answer_cookie = Some(state.cookies.removal(state.cookies.draft_name()));
+    }
     p.reference = Some(reference);
-    Ok(html(StatusCode::OK, &p))
+    let mut answer = html(StatusCode::OK, &p);
+    if let Some(cookie) = answer_cookie
+        && let Err(e) = answer.add_cookie(&cookie)
+    {
+        tracing::error!(error = %e, "the draft cookie could not be removed");
+    }
+    Ok(answer)
 }
+
+const DRY_RUN: &str = "rules.dry_run";
+const IMPORT: &str = "rules.import";
 
 #[derive(Deserialize)]
 struct ExplainQuery {
@@ -228,18 +251,6 @@ async fn explain(
     Ok(html(StatusCode::OK, &p))
 }
 
-#[derive(Deserialize)]
-struct DocumentForm {
-    csrf_token: Option<String>,
-    document: Option<String>,
-}
-
-impl CsrfForm for DocumentForm {
-    fn csrf_token(&self) -> Option<&str> {
-        self.csrf_token.as_deref()
-    }
-}
-
 /// The document checked as `roleport rules import` checks it: parsed, validated, compiled.
 fn checked(text: &str) -> Result<(RuleSet, CompiledRules, Vec<String>), Vec<String>> {
     let (set, warnings) = mapping::parse_document_with_warnings(text)
@@ -253,6 +264,13 @@ fn checked(text: &str) -> Result<(RuleSet, CompiledRules, Vec<String>), Vec<Stri
     ))
 }
 
+/// The form's document ([`DocumentForm::document`]), [`checked`]; every problem in words.
+fn checked_form(body: &DocumentForm) -> Result<(RuleSet, CompiledRules, Vec<String>), Vec<String>> {
+    body.document()
+        .map_err(|problem| vec![problem.to_string()])
+        .and_then(|chosen| checked(&chosen))
+}
+
 fn grant_view(g: &GrantName) -> GrantChangeView {
     GrantChangeView {
         role_arn: g.role_arn.clone(),
@@ -264,14 +282,23 @@ fn grant_view(g: &GrantName) -> GrantChangeView {
 async fn dry_run(
     state: web::Data<AppState>,
     req: HttpRequest,
-    SignedInWithCsrf { signed_in, body }: SignedInWithCsrf<web::Form<DocumentForm>>,
+    SignedInWithCsrf { signed_in, body }: SignedInWithCsrf<DocumentForm>,
 ) -> Result<HttpResponse, AppError> {
-    let admin = gated!(state, req, Some(signed_in), Some(Area::Rules));
-    let text = body.document.clone().unwrap_or_default();
+    let text = body.shown_again();
+    let admin = gated!(
+        state,
+        req,
+        Some(signed_in),
+        Some(Area::Rules),
+        Resume::Document {
+            form: DRY_RUN,
+            text: &text
+        }
+    );
     let digest = hex::encode(db::sha256(text.as_bytes()));
     let mut p = page(&state, &admin).await?;
     p.proposed = text.clone();
-    let (set, proposed, warnings) = match checked(&text) {
+    let (set, proposed, warnings) = match checked_form(&body) {
         Ok(ok) => ok,
         Err(problems) => {
             let reference = admin
@@ -280,8 +307,8 @@ async fn dry_run(
                     &req,
                     EventKind::AdminAction,
                     Outcome::Rejected,
-                    "rules.dry_run",
-                    serde_json::json!({ "document_sha256": digest, "errors": problems.len() }),
+                    DRY_RUN,
+                    serde_json::json!({ "document_sha256": digest, "source": body.source(), "errors": problems.len() }),
                 )
                 .await?;
             p.problems = problems;
@@ -293,14 +320,7 @@ async fn dry_run(
     let people = db::admin_audit::people_since(&state.pool, since, DRY_RUN_PEOPLE)
         .await
         .map_err(|e| {
-            let reference = crate::audit::new_reference();
-            tracing::error!(reference, error = %e, "reading recent sign-ins failed");
-            AppError::new(
-                Kind::Unavailable,
-                Format::Html,
-                reference,
-                "Roleport cannot reach its database right now. Please try again in a moment.",
-            )
+            super::db_unavailable(crate::audit::new_reference(), "reading recent sign-ins", &e)
         })?;
     let claims: Vec<Claims> = people
         .into_iter()
@@ -318,9 +338,10 @@ async fn dry_run(
         .admin_action(
             &state,
             &req,
-            "rules.dry_run",
+            DRY_RUN,
             serde_json::json!({
                 "document_sha256": digest,
+                "source": body.source(),
                 "people": run.people,
                 "people_changed": run.changes.len(),
             }),
@@ -356,12 +377,21 @@ async fn dry_run(
 async fn import(
     state: web::Data<AppState>,
     req: HttpRequest,
-    SignedInWithCsrf { signed_in, body }: SignedInWithCsrf<web::Form<DocumentForm>>,
+    SignedInWithCsrf { signed_in, body }: SignedInWithCsrf<DocumentForm>,
 ) -> Result<HttpResponse, AppError> {
-    let admin = gated!(state, req, Some(signed_in), Some(Area::Rules));
-    let text = body.document.clone().unwrap_or_default();
+    let text = body.shown_again();
+    let admin = gated!(
+        state,
+        req,
+        Some(signed_in),
+        Some(Area::Rules),
+        Resume::Document {
+            form: IMPORT,
+            text: &text
+        }
+    );
     let digest = hex::encode(db::sha256(text.as_bytes()));
-    let (set, compiled, _) = match checked(&text) {
+    let (set, compiled, _) = match checked_form(&body) {
         Ok(ok) => ok,
         Err(problems) => {
             let reference = admin
@@ -370,7 +400,7 @@ async fn import(
                     &req,
                     EventKind::RulesImported,
                     Outcome::Rejected,
-                    "rules.import",
+                    IMPORT,
                     serde_json::json!({ "via": "admin-page", "document_sha256": digest, "errors": problems }),
                 )
                 .await?;
@@ -392,7 +422,7 @@ async fn import(
     });
     // The intent is recorded first: nothing is imported unless this row is written.
     let reference = admin
-        .admin_action(&state, &req, "rules.import", summary.clone())
+        .admin_action(&state, &req, IMPORT, summary.clone())
         .await?;
     let stored = db::rules::replace_all_as(&state.pool, &set, &importer).await;
     let generation = match stored {
@@ -410,7 +440,7 @@ async fn import(
                     &reference,
                     EventKind::RulesImported,
                     Outcome::Rejected,
-                    "rules.import",
+                    IMPORT,
                     details,
                 )
                 .await;
@@ -436,7 +466,7 @@ async fn import(
             &reference,
             EventKind::RulesImported,
             Outcome::Accepted,
-            "rules.import",
+            IMPORT,
             details,
         )
         .await

@@ -1,7 +1,9 @@
-//! `/admin/sessions`: who is signed in now; ending a session (CSRF-protected POST, audited).
+//! `/admin/sessions`: who is signed in now, a page of 50 at a time; ending a session
+//! (CSRF-protected POST, audited).
 
 use super::{gated, html, see_other};
 use crate::admin::capability::Area;
+use crate::admin::session_page::{PAGE_SIZE, SessionCursor};
 use crate::audit::{EventKind, Outcome};
 use crate::db;
 use crate::http::AppState;
@@ -11,8 +13,6 @@ use crate::http::routes::session::{CsrfForm, MaybeSignedIn, SignedInWithCsrf};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-
-const LIMIT: i64 = 500;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/admin/sessions", web::get().to(list))
@@ -26,6 +26,8 @@ fn time(t: chrono::DateTime<chrono::Utc>) -> String {
 #[derive(Deserialize)]
 struct ListQuery {
     ended: Option<String>,
+    /// The page after this row ([`SessionCursor`]); none: the newest sign-ins.
+    after: Option<String>,
 }
 
 async fn list(
@@ -35,31 +37,50 @@ async fn list(
     MaybeSignedIn { signed_in, .. }: MaybeSignedIn,
 ) -> Result<HttpResponse, AppError> {
     let admin = gated!(state, req, signed_in, Some(Area::Sessions));
-    let reference = admin
-        .admin_action(&state, &req, "sessions.list", serde_json::json!({}))
-        .await?;
-    let sessions = db::sessions::active(&state.pool, state.clock.now(), LIMIT)
-        .await
-        .map_err(|e| {
-            tracing::error!(reference, error = %e, "listing sessions failed");
-            AppError::new(
-                Kind::Unavailable,
+    let after = match query.after.as_deref().map(SessionCursor::parse).transpose() {
+        Ok(after) => after,
+        Err(_) => {
+            let reference = crate::audit::new_reference();
+            tracing::info!(reference, "sessions page: not a page cursor");
+            return Err(AppError::new(
+                Kind::BadRequest,
                 Format::Html,
-                reference.clone(),
-                "Roleport cannot reach its database right now. Please try again in a moment.",
+                reference,
+                "That page of the sessions list does not exist.",
             )
-        })?;
+            .asked_for("a page of the live sessions")
+            .back_to("/admin/sessions", "Back to the newest sessions"));
+        }
+    };
+    let reference = admin
+        .admin_action(
+            &state,
+            &req,
+            "sessions.list",
+            serde_json::json!({ "after": query.after }),
+        )
+        .await?;
+    // One more than shown: whether an older page exists.
+    let (mut sessions, total) = db::sessions::active(
+        &state.pool,
+        state.clock.now(),
+        after.as_ref(),
+        PAGE_SIZE + 1,
+    )
+    .await
+    .map_err(|e| super::db_unavailable(reference.clone(), "listing sessions", &e))?;
+    let more = sessions.len() > PAGE_SIZE as usize;
+    sessions.truncate(PAGE_SIZE as usize);
+    let older_href = more
+        .then(|| sessions.last())
+        .flatten()
+        .map(|last| format!("/admin/sessions?after={}", last.cursor().to_param()));
     let own = hex::encode(&admin.signed_in.token_hash);
     let views = sessions
         .into_iter()
         .map(|s| SessionView {
             yours: s.handle == own,
-            person: s
-                .identity
-                .display_name
-                .clone()
-                .or_else(|| s.identity.email.clone())
-                .unwrap_or_else(|| s.identity.subject.clone()),
+            person: s.identity.name_to_show(),
             audit_href: format!(
                 "/admin/audit?person={}&idp={}",
                 urlencoding::encode(&s.identity.subject),
@@ -74,10 +95,14 @@ async fn list(
             handle: s.handle,
         })
         .collect();
-    // Only a short, fixed text travels in the URL (never a name): "ended" or "gone".
+    // Only a short, fixed word travels in the URL (never a name): "ended", "gone" or "again".
     let ended = match query.ended.as_deref() {
         Some("ended") => Some("The session has ended.".to_string()),
         Some("gone") => Some("That session had already ended.".to_string()),
+        Some("again") => Some(
+            "You signed in again. No session was ended: press End session again if you still want to."
+                .to_string(),
+        ),
         _ => None,
     };
     Ok(html(
@@ -86,7 +111,10 @@ async fn list(
             nav: admin.nav(),
             sessions: views,
             ended,
-            limit: LIMIT,
+            total,
+            page_size: PAGE_SIZE,
+            first_page: after.is_none(),
+            older_href,
         },
     ))
 }
@@ -108,7 +136,13 @@ async fn end(
     req: HttpRequest,
     SignedInWithCsrf { signed_in, body }: SignedInWithCsrf<web::Form<EndForm>>,
 ) -> Result<HttpResponse, AppError> {
-    let admin = gated!(state, req, Some(signed_in), Some(Area::Sessions));
+    let admin = gated!(
+        state,
+        req,
+        Some(signed_in),
+        Some(Area::Sessions),
+        super::draft::Resume::Page("/admin/sessions?ended=again")
+    );
     let handle = body.session.clone().unwrap_or_default();
     let hash = hex::decode(&handle).ok().filter(|h| h.len() == 32);
     let Some(hash) = hash else {
