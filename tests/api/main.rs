@@ -45,4 +45,5 @@ mod refusals;
 mod sealing;
 mod secrets_leak;
 mod service;
+mod signed_tree;
 mod tls_proxy;
