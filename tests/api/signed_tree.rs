@@ -4,7 +4,7 @@
 //! regression shows which layer let it through.
 
 use crate::forge::*;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, TimeZone, Utc};
 use libxml::parser::Parser;
 use roleport::protocol::saml::guard::Limits;
 use roleport::protocol::saml::{
@@ -28,6 +28,11 @@ fn sp() -> SpTarget {
 
 fn der(key: &ForgeKey) -> CertificateDer {
     CertificateDer::from(key.cert.to_der().unwrap())
+}
+
+/// A fixed time: signing and verifying both take it as a parameter.
+fn instant() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 7, 9, 0, 0).unwrap()
 }
 
 fn forge(now: DateTime<Utc>) -> Forge {
@@ -64,7 +69,7 @@ const SHAPES: [Sign; 3] = [Sign::Assertion, Sign::Response, Sign::Both];
 
 #[test]
 fn each_signing_shape_verifies_and_reads_the_signed_values() {
-    let now = Utc::now();
+    let now = instant();
     for sign in SHAPES {
         let f = forge(now)
             .name_id("bob@example.org")
@@ -79,7 +84,7 @@ fn each_signing_shape_verifies_and_reads_the_signed_values() {
 
 #[test]
 fn a_document_signed_by_another_key_is_refused() {
-    let now = Utc::now();
+    let now = instant();
     for sign in SHAPES {
         let xml = forge(now).build(sign, &Signer::new(&OTHER));
         assert_eq!(verify(&xml, now), Err(SamlError::BadSignature), "{sign:?}");
@@ -97,7 +102,7 @@ fn a_document_signed_by_another_key_is_refused() {
 
 #[test]
 fn one_signature_by_another_key_is_enough_to_refuse() {
-    let now = Utc::now();
+    let now = instant();
     let f = forge(now);
     let assertion = f.signed_assertion(&Signer::new(&OTHER));
     let xml = f.response_around(&assertion, Some(&Signer::new(&KEY)));
@@ -106,7 +111,7 @@ fn one_signature_by_another_key_is_enough_to_refuse() {
 
 #[test]
 fn content_altered_after_signing_is_refused() {
-    let now = Utc::now();
+    let now = instant();
     for sign in SHAPES {
         let xml = forge(now)
             .groups(&["staff"])
@@ -123,7 +128,7 @@ fn content_altered_after_signing_is_refused() {
 
 #[test]
 fn wrapped_and_duplicated_assertions_are_refused() {
-    let now = Utc::now();
+    let now = instant();
     let f = forge(now);
     let signed = f.signed_assertion(&Signer::new(&KEY));
     let evil = f.clone().fresh_assertion_id().name_id("admin@example.org");
@@ -144,7 +149,7 @@ fn wrapped_and_duplicated_assertions_are_refused() {
 
 #[test]
 fn a_signature_over_a_different_element_is_refused() {
-    let now = Utc::now();
+    let now = instant();
     let f = forge(now);
     // The Response carries a valid signature whose reference names the (unsigned) Assertion:
     // it verifies, but it does not cover the element it sits in.
@@ -157,7 +162,7 @@ fn a_signature_over_a_different_element_is_refused() {
 
 #[test]
 fn a_duplicated_id_is_refused() {
-    let now = Utc::now();
+    let now = instant();
     let mut f = forge(now);
     f.extensions = Some(format!(
         r#"<samlp:Extensions><x:decoy xmlns:x="urn:x" ID="{}">admin</x:decoy></samlp:Extensions>"#,
@@ -169,7 +174,7 @@ fn a_duplicated_id_is_refused() {
 
 #[test]
 fn a_comment_in_name_id_keeps_the_full_signed_value() {
-    let now = Utc::now();
+    let now = instant();
     for sign in SHAPES {
         let xml = forge(now)
             .name_id("alice@example.org.evil.test")
@@ -190,7 +195,7 @@ fn a_comment_in_name_id_keeps_the_full_signed_value() {
 
 #[test]
 fn cdata_inside_a_signed_value_is_refused() {
-    let now = Utc::now();
+    let now = instant();
     for sign in SHAPES {
         let xml = forge(now)
             .groups(&["aws-admins.evil"])
@@ -226,7 +231,7 @@ fn pinned(key: &ForgeKey) -> PinnedKey {
 
 #[test]
 fn pinned_key_verifies_only_its_own_signatures() {
-    let xml = forge(Utc::now()).signed_assertion(&Signer::new(&KEY));
+    let xml = forge(instant()).signed_assertion(&Signer::new(&KEY));
     let doc = parse(&xml);
     register_ids(&doc).unwrap();
     let sig = first_signature(&doc);
@@ -248,7 +253,7 @@ fn pinned_key_verifies_only_its_own_signatures() {
 
 #[test]
 fn pinned_key_needs_registered_ids_and_a_same_document_reference() {
-    let f = forge(Utc::now());
+    let f = forge(instant());
     // Without the ID table, `#id` resolves to nothing: not verified.
     let doc = parse(&f.signed_assertion(&Signer::new(&KEY)));
     assert_ne!(pinned(&KEY).verify(&doc, first_signature(&doc)), Ok(true));
@@ -262,7 +267,7 @@ fn pinned_key_needs_registered_ids_and_a_same_document_reference() {
 
 #[test]
 fn pinned_key_refuses_transforms_outside_enveloped_and_exclusive_c14n() {
-    let f = forge(Utc::now());
+    let f = forge(instant());
     let signer = Signer::new(&KEY);
     // Inclusive C14N as a reference transform, validly signed by the pinned key.
     let template = signer.template(&f.assertion_id).replacen(

@@ -333,7 +333,7 @@ fn track_signature(
                 Some(_) if depth == 1 => SignedParent::Root,
                 Some(f)
                     if depth == 2
-                        && f.ns.as_deref() == Some(NS_ASSERTION)
+                        && f.ns == Some(NS_ASSERTION)
                         && f.local == "Assertion"
                         && out.root == RootKind::Response =>
                 {
