@@ -114,7 +114,8 @@ impl SignedTree {
     }
 }
 
-fn parse(xml: &str) -> Result<Document, SamlError> {
+/// The one parse of a (pre-scanned) document.
+pub fn parse(xml: &str) -> Result<Document, SamlError> {
     let options = ParserOptions {
         // The pre-scan has refused anything not well-formed; never let libxml2 repair input.
         recover: false,

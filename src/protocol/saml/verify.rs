@@ -186,17 +186,7 @@ fn encrypted_assertion(
 /// An assertion covered by the (verified) outer Response signature: decrypted plaintext is
 /// parsed once, with the same reader.
 pub(super) fn unsigned_assertion(xml: &str) -> Result<Assertion, SamlError> {
-    let doc = libxml::parser::Parser::default()
-        .parse_string_with_options(
-            xml,
-            libxml::parser::ParserOptions {
-                recover: false,
-                no_net: true,
-                no_def_dtd: true,
-                ..libxml::parser::ParserOptions::default()
-            },
-        )
-        .map_err(|e| SamlError::Malformed(format!("XML: {e}")))?;
+    let doc = signed_tree::parse(xml)?;
     let root = doc
         .get_root_readonly()
         .ok_or(SamlError::AssertionCount(0))?;
