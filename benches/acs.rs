@@ -1,24 +1,53 @@
-//! ACS hot path: (a) verifying a realistic signed SAML Response, (b) evaluating ~200 mapping rules
-//! for a user with ~20 groups. Run with `cargo bench --bench acs` (add `-- --quick` for a short
-//! run); each benchmark reports elements per second, i.e. sign-ins per second on one core.
+//! ACS hot path: (a) verifying signed SAML Responses, next to libxmlsec1 in C on the same bytes,
+//! (b) evaluating ~200 mapping rules for a user with ~20 groups. Run with
+//! `cargo bench --bench acs` (add `-- --quick` for a short run); each criterion benchmark reports
+//! elements per second, i.e. sign-ins per second on one core.
+//!
+//! After criterion, the SAML cases are measured once more in CPU time, alternating with the C
+//! reference (benches/xmlsec_ref/, compiled here with gcc and pkg-config) in the same run, and a
+//! table of verifications per CPU-second and Roleport's ratio to each reference is printed:
+//! libxmlsec1 with the key parsed once (the floor) and with the key loaded from the certificate
+//! DER per signature (what samael did), plus samael's `reduce_xml_to_signed` and re-parse, the
+//! path Roleport used before (issue 10). Set ROLEPORT_BENCH_REF_SECONDS to change the time per
+//! measurement (default 1), or to 0 to skip the table.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 #[path = "../tests/api/forge/idp.rs"]
 mod forge;
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use criterion::{Criterion, Throughput, black_box, criterion_group, criterion_main};
 use forge::{Forge, ForgeKey, Sign, Signer, SpTarget};
 use roleport::clock::Clock;
 use roleport::protocol::mapping::{Claims, CompiledRules, parse_document};
 use roleport::protocol::saml::guard::Limits;
 use roleport::protocol::saml::{IdpTrust, Solicitation, SpContext, verify_response};
-use samael::crypto::CertificateDer;
+use samael::crypto::{
+    AllowedSignatureAlgorithm, CertificateDer, Crypto, CryptoProvider, ReduceMode,
+};
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::LazyLock;
 
 const IDP: &str = "https://idp.bench.test/metadata";
 
-fn verify(c: &mut Criterion) {
+/// One signed Response to verify.
+struct Case {
+    name: String,
+    xml: String,
+    attributes: usize,
+}
+
+struct Setup {
+    key: ForgeKey,
+    sp: SpTarget,
+    now: DateTime<Utc>,
+    request_id: String,
+    cases: Vec<Case>,
+}
+
+static SETUP: LazyLock<Setup> = LazyLock::new(|| {
     let key = ForgeKey::generate("idp.bench.test");
     let sp = SpTarget {
         entity_id: "https://roleport.bench.test/saml/metadata".into(),
@@ -26,12 +55,39 @@ fn verify(c: &mut Criterion) {
     };
     let now = Clock::system().now();
     let request_id = forge::new_id();
-    let mut f = Forge::new(IDP, &sp, now).in_response_to(&request_id);
+    let mut cases = Vec::new();
+    // 6 directory groups (the 6.6 KB Response), then 96 (17 KB, an ordinary AD FS user: with
+    // the 3 `groups` values and the 1 in `mail`… 100 group-like values).
+    for (size, member_of) in [("6.6 KB", 6), ("17 KB", 97)] {
+        let f = forge_user(&sp, now, &request_id, member_of);
+        for (label, sign) in [
+            ("double-signed", Sign::Both),
+            ("assertion-only", Sign::Assertion),
+        ] {
+            let xml = f.build(sign, &Signer::new(&key));
+            cases.push(Case {
+                name: format!("{size} {label}"),
+                attributes: f.attributes.len(),
+                xml,
+            });
+        }
+    }
+    Setup {
+        key,
+        sp,
+        now,
+        request_id,
+        cases,
+    }
+});
+
+fn forge_user(sp: &SpTarget, now: DateTime<Utc>, request_id: &str, member_of: usize) -> Forge {
+    let mut f = Forge::new(IDP, sp, now).in_response_to(request_id);
     f.name_id = "alice.example@corp.example.org".into();
     f.attributes = vec![
         (
             "memberOf".into(),
-            (1..=6)
+            (1..=member_of)
                 .map(|i| format!("cn=aws-team-{i},ou=groups,ou=aws,dc=corp,dc=example,dc=org"))
                 .collect(),
         ),
@@ -52,39 +108,216 @@ fn verify(c: &mut Criterion) {
         ("employeeNumber".into(), vec!["0042137".into()]),
         ("costCenter".into(), vec!["CC-4711".into()]),
     ];
-    let xml = f.build(Sign::Both, &Signer::new(&key));
-    eprintln!(
-        "verify_response input: {} bytes, 2 signatures, 10 attributes",
-        xml.len()
-    );
+    f
+}
 
-    let trust = IdpTrust {
-        entity_id: IDP.into(),
-        certificates: vec![CertificateDer::from(key.cert.to_der().expect("DER"))],
-    };
-    let ctx = SpContext {
-        entity_id: &sp.entity_id,
-        acs_url: &sp.acs_url,
-        decryption_key: None,
-        skew: Duration::seconds(90),
-        max_assertion_age: Duration::seconds(600),
-        max_assertion_lifetime: Duration::seconds(86_400),
-        limits: Limits::default(),
-    };
-    let solicitation = Solicitation::Solicited { request_id };
-    let verified =
-        verify_response(&xml, &trust, &ctx, &solicitation, now).expect("the bench input verifies");
-    assert_eq!(verified.attributes.len(), 10);
+fn certificate(setup: &Setup) -> CertificateDer {
+    CertificateDer::from(setup.key.cert.to_der().expect("DER"))
+}
 
+/// Roleport's verification of one case, as the ACS calls it.
+struct Roleport<'a> {
+    trust: IdpTrust,
+    ctx: SpContext<'a>,
+    solicitation: Solicitation,
+    now: DateTime<Utc>,
+}
+
+impl<'a> Roleport<'a> {
+    fn new(setup: &'a Setup) -> Self {
+        Self {
+            trust: IdpTrust::new(IDP.into(), vec![certificate(setup)]).expect("trust"),
+            ctx: SpContext {
+                entity_id: &setup.sp.entity_id,
+                acs_url: &setup.sp.acs_url,
+                decryption_key: None,
+                skew: Duration::seconds(90),
+                max_assertion_age: Duration::seconds(600),
+                max_assertion_lifetime: Duration::seconds(86_400),
+                limits: Limits::default(),
+            },
+            solicitation: Solicitation::Solicited {
+                request_id: setup.request_id.clone(),
+            },
+            now: setup.now,
+        }
+    }
+
+    fn verify(&self, xml: &str) -> usize {
+        verify_response(
+            black_box(xml),
+            &self.trust,
+            &self.ctx,
+            &self.solicitation,
+            black_box(self.now),
+        )
+        .expect("verifies")
+        .attributes
+        .len()
+    }
+}
+
+const ALLOWED: &[AllowedSignatureAlgorithm] = &[AllowedSignatureAlgorithm::RsaSha256];
+
+/// The replaced path's main cost: samael's reduce (certificate loaded per signature, node
+/// matching, re-serialisation) and the second parse of its output.
+fn samael_reduce(xml: &str, certs: &[CertificateDer]) -> usize {
+    let reduced = Crypto::reduce_xml_to_signed_with_allowed_algorithms(
+        black_box(xml),
+        certs,
+        ReduceMode::ValidateAndMarkNoAncestors,
+        Some(ALLOWED),
+    )
+    .expect("reduces");
+    let response: samael::schema::Response = reduced.parse().expect("parses");
+    response.assertion.map_or(0, |a| a.id.len())
+}
+
+fn verify(c: &mut Criterion) {
+    let setup = &*SETUP;
+    let roleport = Roleport::new(setup);
     let mut group = c.benchmark_group("acs");
     group.throughput(Throughput::Elements(1));
-    group.bench_function("verify_response (6 KB, response+assertion signed)", |b| {
-        b.iter(|| {
-            verify_response(black_box(&xml), &trust, &ctx, &solicitation, black_box(now))
-                .expect("verifies")
-        })
-    });
+    for case in &setup.cases {
+        eprintln!(
+            "{}: {} bytes, {} attributes",
+            case.name,
+            case.xml.len(),
+            case.attributes
+        );
+        assert_eq!(roleport.verify(&case.xml), case.attributes);
+        group.bench_function(format!("verify_response ({})", case.name), |b| {
+            b.iter(|| roleport.verify(&case.xml))
+        });
+    }
     group.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Side by side with libxmlsec1 in C, in CPU time
+// ---------------------------------------------------------------------------------------------
+
+/// CPU time this thread has used, in seconds (the scheduler's own account, in nanoseconds).
+fn thread_cpu() -> f64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").expect("schedstat");
+    let ns: f64 = stat
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("schedstat's first field");
+    ns / 1e9
+}
+
+/// Calls per CPU-second of `f`, run for about `budget` CPU-seconds.
+fn per_cpu_second(budget: f64, mut f: impl FnMut() -> usize) -> f64 {
+    let start = thread_cpu();
+    let mut n = 0u64;
+    loop {
+        for _ in 0..20 {
+            black_box(f());
+        }
+        n += 20;
+        let spent = thread_cpu() - start;
+        if spent >= budget {
+            return n as f64 / spent;
+        }
+    }
+}
+
+fn build_reference(dir: &Path) -> PathBuf {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/xmlsec_ref/xmlsec_ref.c");
+    let binary = dir.join("xmlsec_ref");
+    let flags = Command::new("pkg-config")
+        .args(["--cflags", "--libs", "xmlsec1-openssl"])
+        .output()
+        .expect("pkg-config (libxmlsec1-dev) is needed for the C reference");
+    assert!(flags.status.success(), "pkg-config xmlsec1-openssl failed");
+    let flags = String::from_utf8(flags.stdout).expect("flags");
+    let status = Command::new("gcc")
+        .args(["-O2", "-Wall", "-o"])
+        .arg(&binary)
+        .arg(&source)
+        .args(flags.split_whitespace())
+        .status()
+        .expect("gcc");
+    assert!(status.success(), "the C reference does not compile");
+    binary
+}
+
+fn run_reference(binary: &Path, cert: &Path, mode: &str, budget: f64, doc: &Path) -> f64 {
+    let out = Command::new(binary)
+        .arg(cert)
+        .arg(mode)
+        .arg(budget.to_string())
+        .arg(doc)
+        .output()
+        .expect("the C reference runs");
+    assert!(
+        out.status.success(),
+        "the C reference failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .and_then(|v| v.parse().ok())
+        .expect("the C reference prints a rate")
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn side_by_side(_: &mut Criterion) {
+    let budget: f64 = std::env::var("ROLEPORT_BENCH_REF_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1.0);
+    if budget <= 0.0 {
+        return;
+    }
+    let setup = &*SETUP;
+    let roleport = Roleport::new(setup);
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("acs-bench");
+    std::fs::create_dir_all(&dir).expect("bench dir");
+    let binary = build_reference(&dir);
+    let cert = dir.join("idp.der");
+    std::fs::write(&cert, certificate(setup).der_data()).expect("cert");
+    let certs = vec![certificate(setup)];
+
+    const ROUNDS: usize = 3;
+    println!();
+    println!(
+        "SAML Response verification, per CPU-second on this machine (median of {ROUNDS} rounds of {budget} s):"
+    );
+    println!(
+        "| case | Roleport | libxmlsec1, key parsed once | ratio | libxmlsec1, key from cert DER per signature | ratio | before: samael reduce + re-parse | speed-up |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    for (i, case) in setup.cases.iter().enumerate() {
+        let doc = dir.join(format!("case-{i}.xml"));
+        std::fs::write(&doc, &case.xml).expect("doc");
+        let (mut ours, mut pre, mut der, mut before) = (vec![], vec![], vec![], vec![]);
+        for _ in 0..ROUNDS {
+            ours.push(per_cpu_second(budget, || roleport.verify(&case.xml)));
+            pre.push(run_reference(&binary, &cert, "preparsed", budget, &doc));
+            der.push(run_reference(&binary, &cert, "certder", budget, &doc));
+            before.push(per_cpu_second(budget / 2.0, || {
+                samael_reduce(&case.xml, &certs)
+            }));
+        }
+        let (ours, pre, der, before) = (median(ours), median(pre), median(der), median(before));
+        println!(
+            "| {} ({} B) | {ours:.0} | {pre:.0} | {:.2} | {der:.0} | {:.2} | {before:.0} | {:.1}× |",
+            case.name,
+            case.xml.len(),
+            ours / pre,
+            ours / der,
+            ours / before
+        );
+    }
+    println!();
 }
 
 /// ~200 rules over 8 accounts: a quarter each exact, glob, regex and LDAP DN, plus a few on
@@ -170,5 +403,5 @@ fn evaluate(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, verify, evaluate);
+criterion_group!(benches, verify, side_by_side, evaluate);
 criterion_main!(benches);

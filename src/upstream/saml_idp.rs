@@ -137,13 +137,15 @@ pub fn build(
             message: "no HTTP-Redirect SingleSignOnService in metadata and no sso_url".into(),
         })?;
     let wants_signed = metadata.as_ref().is_some_and(|m| m.wants_signed_requests);
+    let trust =
+        IdpTrust::new(entity_id, certificates).map_err(|message| IdpLoadError::Invalid {
+            id: id.clone(),
+            message: format!("a pinned signing certificate's key cannot be loaded: {message}"),
+        })?;
     Ok(SamlIdp {
         id: settings.id.clone(),
         display_name: settings.display_name.clone(),
-        trust: IdpTrust {
-            entity_id,
-            certificates,
-        },
+        trust,
         sso_url,
         sign_requests: saml.sign_authn_requests || wants_signed,
         allow_idp_initiated: saml.allow_idp_initiated,

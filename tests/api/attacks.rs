@@ -463,9 +463,10 @@ async fn comment_injection_in_group_keeps_the_full_signed_value() {
 }
 
 /// A variant: splitting the signed text with CDATA (`aws-admins<![CDATA[.evil]]>`) also
-/// canonicalizes to the signed value, so the digest still matches. samael keeps only content it
-/// can match node for node against what was digested, and a text node plus a CDATA section is not
-/// the one text node that was signed: refused (fail closed) rather than read as `aws-admins`.
+/// canonicalizes to the signed value, so the digest still matches. The verified tree's reader
+/// (src/protocol/saml/tree_reader.rs) refuses a CDATA section inside any value it reads: a text
+/// node plus a CDATA section is not the one text node that was signed, so it fails closed rather
+/// than risk reading `aws-admins`.
 #[tokio::test]
 async fn cdata_split_group_is_refused() {
     let app = spawn_forge_app().await;

@@ -48,4 +48,5 @@ mod refusals;
 mod sealing;
 mod secrets_leak;
 mod service;
+mod signed_tree;
 mod tls_proxy;

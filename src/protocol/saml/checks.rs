@@ -14,7 +14,7 @@ use super::SamlError;
 use super::guard::RawHeader;
 use super::verify::{Solicitation, VerifiedAssertion};
 use chrono::{DateTime, Duration, Utc};
-use samael::schema::{Assertion, Response};
+use samael::schema::Assertion;
 use std::collections::BTreeMap;
 
 const STATUS_SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
@@ -75,25 +75,6 @@ pub fn header(
         });
     }
     in_response_to(expect.solicitation, header.in_response_to.as_deref())
-}
-
-/// The header again, from the verified (signed) Response.
-pub fn signed_response(expect: &Expectations<'_>, response: &Response) -> Result<(), SamlError> {
-    let signed = RawHeader {
-        id: Some(response.id.clone()),
-        in_response_to: response.in_response_to.clone(),
-        destination: response.destination.clone(),
-        issuer: response.issuer.as_ref().and_then(|i| i.value.clone()),
-        status_code: response
-            .status
-            .as_ref()
-            .and_then(|s| s.status_code.value.clone()),
-    };
-    header(expect, &signed, true)?;
-    if response.version != "2.0" {
-        return Err(SamlError::Malformed("Response version is not 2.0".into()));
-    }
-    Ok(())
 }
 
 fn in_response_to(solicitation: &Solicitation, got: Option<&str>) -> Result<(), SamlError> {

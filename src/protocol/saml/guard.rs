@@ -12,6 +12,7 @@ use super::SamlError;
 use quick_xml::NsReader;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
+use std::borrow::Cow;
 
 pub const NS_PROTOCOL: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
 pub const NS_ASSERTION: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
@@ -94,7 +95,7 @@ pub struct Prescan {
 }
 
 struct Frame {
-    ns: Option<String>,
+    ns: Option<&'static str>,
     local: String,
     id: Option<String>,
 }
@@ -147,10 +148,7 @@ pub fn prescan(xml: &str, limits: &Limits, expected_root: RootKind) -> Result<Pr
             }
             Event::Comment(_) => comments.push((start, position(&reader))),
             Event::Text(t) => {
-                let text = t
-                    .unescape()
-                    .map_err(|_| SamlError::EntityReference)?
-                    .into_owned();
+                let text = t.unescape().map_err(|_| SamlError::EntityReference)?;
                 if stack.is_empty() && !text.trim().is_empty() {
                     return Err(SamlError::Malformed("text outside the root element".into()));
                 }
@@ -178,12 +176,12 @@ pub fn prescan(xml: &str, limits: &Limits, expected_root: RootKind) -> Result<Pr
                 let attrs = attributes(e, limits)?;
                 let id = attr(&attrs, "ID");
                 let frame = Frame {
-                    ns: ns.clone(),
+                    ns,
                     local: local.clone(),
                     id: id.clone(),
                 };
                 let depth = stack.len();
-                let ns_ref = ns.as_deref();
+                let ns_ref = ns;
 
                 if depth == 0 {
                     if root_seen {
@@ -248,13 +246,7 @@ pub fn prescan(xml: &str, limits: &Limits, expected_root: RootKind) -> Result<Pr
             Event::End(_) => {
                 text_target = None;
                 if let Some(frame) = stack.pop() {
-                    end_signature_element(
-                        &mut sig,
-                        &mut out,
-                        stack.len(),
-                        frame.ns.as_deref(),
-                        &frame.local,
-                    );
+                    end_signature_element(&mut sig, &mut out, stack.len(), frame.ns, &frame.local);
                 }
             }
         }
@@ -281,22 +273,31 @@ fn position(reader: &NsReader<&[u8]>) -> usize {
     usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX)
 }
 
-fn resolved(ns: &ResolveResult<'_>) -> Option<String> {
+/// Namespaces this scan compares against; any other bound namespace is `OTHER_NS`, which equals
+/// none of them (allocation-free: this runs for every element of every Response).
+const OTHER_NS: &str = "";
+
+fn resolved(ns: &ResolveResult<'_>) -> Option<&'static str> {
     match ns {
-        ResolveResult::Bound(n) => Some(String::from_utf8_lossy(n.as_ref()).into_owned()),
+        ResolveResult::Bound(n) => Some(
+            [NS_PROTOCOL, NS_ASSERTION, NS_METADATA, NS_DSIG]
+                .into_iter()
+                .find(|known| known.as_bytes() == n.as_ref())
+                .unwrap_or(OTHER_NS),
+        ),
         _ => None,
     }
 }
 
-fn attributes(e: &BytesStart<'_>, limits: &Limits) -> Result<Vec<(String, String)>, SamlError> {
+/// An element's attributes: qualified name as written, unescaped value (borrowed unless escaped).
+type Attrs<'a> = Vec<(&'a [u8], Cow<'a, str>)>;
+
+fn attributes<'a>(e: &'a BytesStart<'_>, limits: &Limits) -> Result<Attrs<'a>, SamlError> {
     let mut out = Vec::new();
     for a in e.attributes() {
         let a = a.map_err(|err| SamlError::Malformed(format!("attribute: {err}")))?;
-        let value = a
-            .unescape_value()
-            .map_err(|_| SamlError::EntityReference)?
-            .into_owned();
-        out.push((String::from_utf8_lossy(a.key.as_ref()).into_owned(), value));
+        let value = a.unescape_value().map_err(|_| SamlError::EntityReference)?;
+        out.push((a.key.into_inner(), value));
         if out.len() > limits.max_attributes {
             return Err(SamlError::TooLarge);
         }
@@ -304,11 +305,11 @@ fn attributes(e: &BytesStart<'_>, limits: &Limits) -> Result<Vec<(String, String
     Ok(out)
 }
 
-fn attr(attrs: &[(String, String)], name: &str) -> Option<String> {
+fn attr(attrs: &Attrs<'_>, name: &str) -> Option<String> {
     attrs
         .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.clone())
+        .find(|(k, _)| *k == name.as_bytes())
+        .map(|(_, v)| v.to_string())
 }
 
 fn track_signature(
@@ -317,7 +318,7 @@ fn track_signature(
     stack: &[Frame],
     ns: Option<&str>,
     local: &str,
-    attrs: &[(String, String)],
+    attrs: &Attrs<'_>,
 ) -> Result<(), SamlError> {
     if ns != Some(NS_DSIG) {
         return Ok(());
@@ -332,7 +333,7 @@ fn track_signature(
                 Some(_) if depth == 1 => SignedParent::Root,
                 Some(f)
                     if depth == 2
-                        && f.ns.as_deref() == Some(NS_ASSERTION)
+                        && f.ns == Some(NS_ASSERTION)
                         && f.local == "Assertion"
                         && out.root == RootKind::Response =>
                 {

@@ -13,6 +13,8 @@ mod decrypt;
 pub mod guard;
 pub mod metadata;
 mod policy;
+mod signed_tree;
+mod tree_reader;
 mod verify;
 
 use crate::protocol::identity_value::IdentityValueError;

@@ -1,12 +1,15 @@
-//! The ACS pipeline: pre-scan → signature policy → libxmlsec1 verification against pinned
-//! certificates (samael keeps only the signed bytes) → decryption → profile checks.
+//! The ACS pipeline: pre-scan → signature policy → libxmlsec1 verification on one parsed tree
+//! with keys parsed once per IdP (`signed_tree`) → identity read from that tree → decryption →
+//! profile checks.
 
 use super::checks::{self, Expectations};
 use super::guard::{self, Limits, Prescan, RootKind};
+use super::signed_tree::{self, SharedKey, SignedTree};
+use super::tree_reader;
 use super::{SamlError, decrypt, policy};
 use chrono::{DateTime, Duration, Utc};
 use openssl::pkey::{PKey, Private};
-use samael::crypto::{CertificateDer, Crypto, CryptoProvider, ReduceMode};
+use samael::crypto::CertificateDer;
 use samael::schema::{Assertion, Response};
 use std::collections::BTreeMap;
 
@@ -16,6 +19,21 @@ use std::collections::BTreeMap;
 pub struct IdpTrust {
     pub entity_id: String,
     pub certificates: Vec<CertificateDer>,
+    /// The certificates' public keys, loaded into libxmlsec1 once (here, when the IdP's trust is
+    /// built or its metadata refreshed), never per request.
+    keys: Vec<SharedKey>,
+}
+
+impl IdpTrust {
+    /// Pins `certificates` for `entity_id`; refuses a certificate whose key libxmlsec1 cannot load.
+    pub fn new(entity_id: String, certificates: Vec<CertificateDer>) -> Result<Self, String> {
+        let keys = signed_tree::load_keys(&certificates)?;
+        Ok(Self {
+            entity_id,
+            certificates,
+            keys,
+        })
+    }
 }
 
 pub struct SpContext<'a> {
@@ -102,14 +120,27 @@ fn plain_assertion(
     idp: &IdpTrust,
     expect: &Expectations<'_>,
 ) -> Result<Assertion, SamlError> {
-    let reduced = reduce(&scan.xml, idp)?;
-    if is_root(&reduced, "Response") {
-        let response = parse_response(&reduced)?;
-        checks::signed_response(expect, &response)?;
-        response.assertion.ok_or(SamlError::AssertionCount(0))
-    } else {
-        parse_assertion(&reduced)
+    let tree = SignedTree::verify(&scan.xml, &idp.keys, scan.signatures.len())?;
+    if let Some(root) = tree.signed_root() {
+        signed_header(expect, root)?;
     }
+    let node = tree
+        .covered_assertion()
+        .ok_or(SamlError::AssertionCount(0))?;
+    tree_reader::assertion(node)
+}
+
+/// The header again, from the verified (signed) Response.
+fn signed_header(
+    expect: &Expectations<'_>,
+    root: libxml::readonly::RoNode,
+) -> Result<(), SamlError> {
+    let (header, version) = tree_reader::response_header(root)?;
+    checks::header(expect, &header, true)?;
+    if version.as_deref() != Some("2.0") {
+        return Err(SamlError::Malformed("Response version is not 2.0".into()));
+    }
+    Ok(())
 }
 
 fn encrypted_assertion(
@@ -120,14 +151,14 @@ fn encrypted_assertion(
     expect: &Expectations<'_>,
 ) -> Result<Assertion, SamlError> {
     let key = sp.decryption_key.ok_or(SamlError::DecryptionFailed)?;
-    let response = if response_signed {
-        let reduced = reduce(&scan.xml, idp)?;
-        let response = parse_response(&reduced)?;
-        checks::signed_response(expect, &response)?;
-        response
-    } else {
-        parse_response(&scan.xml)?
-    };
+    if response_signed {
+        let tree = SignedTree::verify(&scan.xml, &idp.keys, scan.signatures.len())?;
+        let root = tree.signed_root().ok_or(SamlError::Unsigned)?;
+        signed_header(expect, root)?;
+    }
+    // The pre-scan found exactly one EncryptedAssertion and no Assertion in this text; when the
+    // Response is signed, that one element is inside what was just verified.
+    let response = xml_parse_response(&scan.xml)?;
     let encrypted = response
         .encrypted_assertion
         .as_ref()
@@ -145,45 +176,24 @@ fn encrypted_assertion(
         if !response_signed {
             return Err(SamlError::Unsigned);
         }
-        return parse_assertion(&inner.xml);
+        return unsigned_assertion(&inner.xml);
     }
     policy::check(&inner)?;
-    parse_assertion(&reduce(&inner.xml, idp)?)
+    let tree = SignedTree::verify(&inner.xml, &idp.keys, inner.signatures.len())?;
+    tree_reader::assertion(tree.root().ok_or(SamlError::AssertionCount(0))?)
 }
 
-fn reduce(xml: &str, idp: &IdpTrust) -> Result<String, SamlError> {
-    if idp.certificates.is_empty() {
-        // Unreachable through configuration; kept so no path ever verifies against nothing.
-        return Err(SamlError::BadSignature);
-    }
-    Crypto::reduce_xml_to_signed_with_allowed_algorithms(
-        xml,
-        &idp.certificates,
-        ReduceMode::ValidateAndMarkNoAncestors,
-        Some(policy::ALLOWED_SIGNATURES),
-    )
-    .map_err(|_| SamlError::BadSignature)
+/// An assertion covered by the (verified) outer Response signature: decrypted plaintext is
+/// parsed once, with the same reader.
+pub(super) fn unsigned_assertion(xml: &str) -> Result<Assertion, SamlError> {
+    let doc = signed_tree::parse(xml)?;
+    let root = doc
+        .get_root_readonly()
+        .ok_or(SamlError::AssertionCount(0))?;
+    tree_reader::assertion(root)
 }
 
-fn is_root(xml: &str, local: &str) -> bool {
-    let mut reader = quick_xml::Reader::from_str(xml);
-    loop {
-        match reader.read_event() {
-            Ok(quick_xml::events::Event::Start(e)) | Ok(quick_xml::events::Event::Empty(e)) => {
-                return e.local_name().as_ref() == local.as_bytes();
-            }
-            Ok(quick_xml::events::Event::Eof) | Err(_) => return false,
-            Ok(_) => {}
-        }
-    }
-}
-
-fn parse_response(xml: &str) -> Result<Response, SamlError> {
+fn xml_parse_response(xml: &str) -> Result<Response, SamlError> {
     xml.parse::<Response>()
         .map_err(|e| SamlError::Malformed(format!("Response: {e}")))
-}
-
-fn parse_assertion(xml: &str) -> Result<Assertion, SamlError> {
-    xml.parse::<Assertion>()
-        .map_err(|e| SamlError::Malformed(format!("Assertion: {e}")))
 }

@@ -48,9 +48,8 @@ pub fn saml_response(data: &[u8]) -> Outcome {
         Some(_) => return Outcome::Refused,
         None => Solicitation::Unsolicited { allowed: true },
     };
-    let trust = IdpTrust {
-        entity_id: IDP_ENTITY_ID.to_owned(),
-        certificates: vec![IDP_CERT.clone()],
+    let Ok(trust) = IdpTrust::new(IDP_ENTITY_ID.to_owned(), vec![IDP_CERT.clone()]) else {
+        panic!("the fuzz IdP's certificate must load");
     };
     let sp = SpContext {
         entity_id: SP_ENTITY_ID,
