@@ -2,6 +2,7 @@
 
 pub mod admin_audit;
 pub mod audit;
+pub mod aws_keys;
 pub mod cli_oauth;
 pub mod favourites;
 pub mod idps;
