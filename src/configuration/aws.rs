@@ -347,3 +347,113 @@ impl AwsSettings {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn on() -> RotationSettings {
+        RotationSettings {
+            enabled: true,
+            ..RotationSettings::default()
+        }
+    }
+
+    #[test]
+    fn the_rotation_defaults_pass_and_weakening_settings_are_refused() {
+        assert!(on().validate(false).is_ok());
+        for (bad, needle, dev) in [
+            (
+                RotationSettings {
+                    overlap_seconds: 0,
+                    ..on()
+                },
+                "overlap_seconds = 0",
+                true,
+            ),
+            (
+                RotationSettings {
+                    overlap_seconds: 1800,
+                    ..on()
+                },
+                "at least an hour",
+                false,
+            ),
+            (
+                RotationSettings {
+                    retire_after_seconds: 60,
+                    ..on()
+                },
+                "retire_after_seconds = 60",
+                true,
+            ),
+            (
+                RotationSettings {
+                    rotate_after_days: 0,
+                    ..on()
+                },
+                "rotate_after_days = 0",
+                true,
+            ),
+            (
+                RotationSettings {
+                    refresh_seconds: 0,
+                    ..on()
+                },
+                "refresh_seconds",
+                true,
+            ),
+            (
+                RotationSettings {
+                    check_interval_seconds: 200_000,
+                    ..on()
+                },
+                "check_interval_seconds",
+                true,
+            ),
+        ] {
+            let err = bad.validate(dev).unwrap_err().to_string();
+            assert!(err.contains(needle), "{err}");
+        }
+        // Off: nothing is checked, as before.
+        let off = RotationSettings {
+            overlap_seconds: 0,
+            ..RotationSettings::default()
+        };
+        assert!(off.validate(false).is_ok());
+        // dev_mode allows a short overlap, never one under two refreshes and the cache time.
+        let short = RotationSettings {
+            overlap_seconds: 362,
+            refresh_seconds: 1,
+            ..on()
+        };
+        assert!(short.validate(true).is_ok());
+        let shorter = RotationSettings {
+            overlap_seconds: 361,
+            refresh_seconds: 1,
+            ..on()
+        };
+        assert!(shorter.validate(true).is_err());
+    }
+
+    #[test]
+    fn registration_settings_are_checked() {
+        let mut aws = AwsSettings::default();
+        assert!(aws.validate(false).is_ok());
+        aws.registration.role_arn_pattern = "arn:aws:iam::123456789012:role/One".into();
+        assert!(
+            aws.validate(false)
+                .unwrap_err()
+                .to_string()
+                .contains("has no {account}")
+        );
+        let mut aws = AwsSettings::default();
+        aws.registration.oidc_thumbprints = vec!["ABCDEF".into()];
+        assert!(
+            aws.validate(false)
+                .unwrap_err()
+                .to_string()
+                .contains("40 lower-case hex")
+        );
+    }
+}
