@@ -154,6 +154,26 @@ pub async fn survey_account(
     lines
 }
 
+enum Planned {
+    /// Nothing to do (ok), or a dry run: the action column as it stands.
+    Report(Option<String>),
+    /// `create` or `update`, to be carried out.
+    Do(&'static str),
+}
+
+fn planned(check: &ProviderCheck, apply: bool) -> Planned {
+    let action = match check {
+        ProviderCheck::Ok => return Planned::Report(None),
+        ProviderCheck::Missing => "create",
+        ProviderCheck::Stale(_) => "update",
+    };
+    if apply {
+        Planned::Do(action)
+    } else {
+        Planned::Report(Some(format!("would {action} (run with --apply)")))
+    }
+}
+
 async fn saml_step(
     iam: &Iam,
     published: &Published,
@@ -162,14 +182,10 @@ async fn saml_step(
     apply: bool,
 ) -> Result<(ProviderCheck, Option<String>), IamError> {
     let check = check_saml(&published.saml, iam.saml_metadata(arn).await?.as_deref());
-    let action = match &check {
-        ProviderCheck::Ok => return Ok((check, None)),
-        ProviderCheck::Missing => "create",
-        ProviderCheck::Stale(_) => "update",
+    let action = match planned(&check, apply) {
+        Planned::Report(text) => return Ok((check, text)),
+        Planned::Do(action) => action,
     };
-    if !apply {
-        return Ok((check, Some(format!("would {action} (run with --apply)"))));
-    }
     match check {
         ProviderCheck::Missing => iam.create_saml(name, &published.metadata).await?,
         _ => iam.update_saml(arn, &published.metadata).await?,
@@ -186,14 +202,10 @@ async fn oidc_step(
     apply: bool,
 ) -> Result<(ProviderCheck, Option<String>), IamError> {
     let (check, fix) = check_oidc(expected, iam.oidc(arn).await?.as_ref());
-    let action = match &check {
-        ProviderCheck::Ok => return Ok((check, None)),
-        ProviderCheck::Missing => "create",
-        ProviderCheck::Stale(_) => "update",
+    let action = match planned(&check, apply) {
+        Planned::Report(text) => return Ok((check, text)),
+        Planned::Do(action) => action,
     };
-    if !apply {
-        return Ok((check, Some(format!("would {action} (run with --apply)"))));
-    }
     if check == ProviderCheck::Missing {
         iam.create_oidc(
             &expected.issuer,

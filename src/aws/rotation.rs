@@ -15,7 +15,7 @@ use crate::protocol::aws::registration::{
     ExpectedSaml, ProviderCheck, account_needs, certificate_label, check_saml, saml_provider_arn,
 };
 use crate::protocol::aws::rotation::{
-    KeyRecord, KeyState, Schedule, Step, TransitionError, apply, next_step, published, push_target,
+    KeyRecord, Schedule, Step, TransitionError, apply, next_step, published, push_target,
 };
 use crate::protocol::aws::{BrokerSigningKey, idp_metadata};
 use crate::sealing::keys::SealingKeys;
@@ -123,16 +123,7 @@ impl Rotation<'_> {
                     id.clone(),
                     Vec::new(),
                     Some(StoredKey {
-                        record: KeyRecord {
-                            id,
-                            state: KeyState::Next,
-                            from_file: false,
-                            created_at: now,
-                            trusted_at: None,
-                            signing_from: None,
-                            retiring_since: None,
-                            retired_at: None,
-                        },
+                        record: KeyRecord::next(&id, now),
                         certificate_der: g.certificate_der,
                         sealed: Some((sealing_id, sealed)),
                     }),

@@ -63,6 +63,22 @@ pub struct KeyRecord {
     pub retired_at: Option<DateTime<Utc>>,
 }
 
+impl KeyRecord {
+    /// A key just generated: published, not yet trusted, not signing.
+    pub fn next(id: &str, now: DateTime<Utc>) -> Self {
+        Self {
+            id: id.to_string(),
+            state: KeyState::Next,
+            from_file: false,
+            created_at: now,
+            trusted_at: None,
+            signing_from: None,
+            retiring_since: None,
+            retired_at: None,
+        }
+    }
+}
+
 /// The configured timing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Schedule {
@@ -223,16 +239,7 @@ pub fn apply(
     match step {
         Step::Generate => {
             let id = new_key.ok_or(TransitionError::NotDue("generate"))?;
-            out.push(KeyRecord {
-                id: id.to_string(),
-                state: KeyState::Next,
-                from_file: false,
-                created_at: now,
-                trusted_at: None,
-                signing_from: None,
-                retiring_since: None,
-                retired_at: None,
-            });
+            out.push(KeyRecord::next(id, now));
         }
         Step::Trust { key } => {
             for r in out.iter_mut().filter(|r| &r.id == key) {
