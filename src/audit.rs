@@ -45,6 +45,12 @@ pub enum EventKind {
     CliTokens,
     /// The CLI signed out (its token family revoked).
     CliSignOut,
+    /// `roleport aws register --apply` created or updated an IAM SAML/OIDC provider in an
+    /// account (or failed to).
+    AwsRegistration,
+    /// A step of the AWS signing key rotation (`details.step`: `generated`, `pushed`,
+    /// `confirmed`, `switched`, `retired`, or a refused/failed step).
+    AwsKeyRotation,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

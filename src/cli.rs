@@ -106,4 +106,34 @@ pub enum AwsCommand {
         #[arg(long, default_value = "aws")]
         partition: String,
     },
+    /// For each account of the rules, through its registration role
+    /// (`aws.registration.role_arn_pattern`), check that its IAM SAML provider holds Roleport's
+    /// published keys and its IAM OIDC provider (oidc_broker) Roleport's issuer and audiences.
+    /// Prints one line per provider (ok, missing, stale, cannot-assume, failed); exit 1 unless
+    /// every one is ok.
+    Status,
+    /// What `status` checks, and create or update what is missing or stale. Changes nothing
+    /// without `--apply` (a dry run that says what it would do).
+    Register {
+        /// Create and update the providers (each change is read back and audited).
+        #[arg(long)]
+        apply: bool,
+    },
+    /// The signing keys under rotation (`[aws.rotation]`): their states and the next step.
+    Keys {
+        #[command(subcommand)]
+        action: Option<KeysCommand>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Run the rotation step that is due now (generate, trust, switch, retire), as the schedule
+    /// would; exit 1 if it failed (nothing is committed then; it is retried).
+    Rotate {
+        /// Begin a new rotation even though the current key is not due (the overlap and the
+        /// retirement still apply).
+        #[arg(long)]
+        start: bool,
+    },
 }

@@ -1,5 +1,5 @@
 use clap::Parser;
-use roleport::cli::{AuditCommand, AwsCommand, Cli, Command, RulesCommand};
+use roleport::cli::{AuditCommand, AwsCommand, Cli, Command, KeysCommand, RulesCommand};
 use roleport::clock::Clock;
 use roleport::configuration::{self, Settings};
 use roleport::protocol::mapping::{self, Claims};
@@ -88,8 +88,8 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                     .map_err(|e| e.to_string())?;
             println!(
                 "aws: {} IdP signing key(s){}",
-                aws.signing_keys.len(),
-                if aws.signing_keys.is_empty() {
+                aws.file_keys.len(),
+                if aws.file_keys.is_empty() {
                     " (broker mode cannot issue credentials until one is configured)"
                 } else {
                     ""
@@ -125,6 +125,9 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Aws(AwsCommand::DecodeMessage { encoded, partition }) => {
             decode_message(&settings, &encoded, &partition).await
         }
+        Command::Aws(AwsCommand::Status) => registration(&settings, false).await,
+        Command::Aws(AwsCommand::Register { apply }) => registration(&settings, apply).await,
+        Command::Aws(AwsCommand::Keys { action }) => keys(&settings, action).await,
         Command::Audit(AuditCommand::Refusals { minutes, reference }) => {
             let pool = pool(&settings).await?;
             let buckets = match reference {
@@ -220,6 +223,109 @@ async fn audit_verify(
             Ok(ExitCode::from(2))
         }
     }
+}
+
+/// Roleport's AWS side as `serve` builds it, with the keys from Postgres under `[aws.rotation]`.
+async fn aws_runtime(
+    settings: &Settings,
+    pool: &sqlx::PgPool,
+) -> Result<
+    (
+        roleport::aws::broker::AwsRuntime,
+        roleport::sealing::keys::SealingKeys,
+        String,
+    ),
+    String,
+> {
+    if settings.server.public_url.is_empty() {
+        return Err("server.public_url must be set: it names what AWS trusts".into());
+    }
+    let public_url = settings.server.public_url.trim_end_matches('/').to_string();
+    let aws = roleport::aws::broker::AwsRuntime::load(&settings.aws, &public_url)
+        .map_err(|e| e.to_string())?;
+    let sealing = roleport::startup::sealing_keys(settings).map_err(|e| e.to_string())?;
+    if settings.aws.rotation.enabled {
+        roleport::startup::load_rotated_keys(&aws, pool, &sealing)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok((aws, sealing, public_url))
+}
+
+/// `roleport aws status` / `register [--apply]`: exit 1 unless every provider is ok.
+async fn registration(settings: &Settings, apply: bool) -> Result<ExitCode, String> {
+    let pool = pool(settings).await?;
+    let (aws, _, public_url) = aws_runtime(settings, &pool).await?;
+    let lines = roleport::aws::registration::survey(
+        &pool,
+        &aws,
+        &settings.aws,
+        &public_url,
+        Clock::system().now(),
+        apply,
+    )
+    .await?;
+    print!("{}", roleport::aws::registration::render(&lines));
+    Ok(if lines.iter().all(|l| l.is_ok()) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `roleport aws keys [rotate [--start]]`.
+async fn keys(settings: &Settings, action: Option<KeysCommand>) -> Result<ExitCode, String> {
+    use roleport::aws::rotation::{Rotation, StepReport, describe};
+    if !settings.aws.rotation.enabled {
+        return Err("aws.rotation.enabled is false: the keys are aws.signing_keys' files".into());
+    }
+    let pool = pool(settings).await?;
+    let (aws, sealing, public_url) = aws_runtime(settings, &pool).await?;
+    let now = Clock::system().now();
+    if let Some(KeysCommand::Rotate { start }) = action {
+        let rotation = Rotation {
+            pool: &pool,
+            aws: &aws,
+            sealing: &sealing,
+            settings: &settings.aws,
+            public_url: &public_url,
+        };
+        let report = rotation
+            .step(now, start, "command_line")
+            .await
+            .map_err(|e| e.to_string())?;
+        match &report {
+            StepReport::Done {
+                step,
+                key,
+                accounts,
+            } => {
+                println!(
+                    "{step} {key}: done ({} account provider(s))",
+                    accounts.len()
+                )
+            }
+            StepReport::Waiting { until, why } => println!(
+                "nothing due{}: {why}",
+                until.map(|u| format!(" before {u}")).unwrap_or_default()
+            ),
+            StepReport::Busy => println!("another Roleport process is running a step now"),
+            StepReport::Failed { step, key, why } => {
+                println!("{step} {key}: FAILED, nothing committed; retried at the next run");
+                for w in why {
+                    println!("  {w}");
+                }
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
+    for line in describe(&pool, &aws, &settings.aws.rotation, now)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        println!("{line}");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `roleport aws decode-message`: pretty JSON on stdout; failures on stderr, exit non-zero.

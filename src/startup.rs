@@ -144,6 +144,9 @@ impl Application {
             .map_err(|e| StartupError::Rules(e.to_string()))?;
 
         let aws = crate::aws::broker::AwsRuntime::load(&settings.aws, &public_url)?;
+        if settings.aws.rotation.enabled {
+            load_rotated_keys(&aws, &pool, &sealing).await?;
+        }
         let audit_keys = crate::audit::keys::AuditKeys::from_settings(
             &settings.audit,
             settings.server.dev_mode,
@@ -192,7 +195,7 @@ impl Application {
         });
 
         let limits = web::Data::new(RateLimits::new(&state.settings.rate_limit));
-        let background = vec![
+        let mut background = vec![
             tokio::spawn(rate_limit::maintain(limits.clone())),
             tokio::spawn(reload_rules(state.clone())),
             tokio::spawn(refresh_metadata(state.clone(), client)),
@@ -205,6 +208,9 @@ impl Application {
                 Duration::from_secs(state.settings.audit.seal_interval_seconds),
             )),
         ];
+        if state.settings.aws.rotation.enabled {
+            background.push(tokio::spawn(crate::aws::rotation::run(state.clone())));
+        }
 
         let form_limit = state.settings.saml.max_response_bytes / 3 * 4 + 8192;
         let form_targets = state.aws.federation_origins();
@@ -455,6 +461,29 @@ async fn purge_expired(state: web::Data<AppState>) {
         let keep = chrono::Duration::days(state.settings.rate_limit.refusal_retention_days);
         let _ = db::refusals::prune(&state.pool, now - keep).await;
     }
+}
+
+/// Under `[aws.rotation]`: the keys from Postgres replace the file keys' set. Refused without a
+/// configured sealing key (a process key would make the stored keys unreadable to every other
+/// replica and after a restart).
+pub async fn load_rotated_keys(
+    aws: &crate::aws::broker::AwsRuntime,
+    pool: &sqlx::PgPool,
+    sealing: &crate::sealing::keys::SealingKeys,
+) -> Result<(), StartupError> {
+    if sealing.is_ephemeral() {
+        return Err(StartupError::Other(
+            "aws.rotation.enabled needs a configured sealing key ([sealing] key_file or \
+             ROLEPORT_SEALING__KEY): the rotated keys are stored sealed with it, and a key of this \
+             process only would make them unreadable to the other replicas and after a restart"
+                .into(),
+        ));
+    }
+    let set = crate::aws::rotation::load_key_set(pool, sealing, &aws.file_keys)
+        .await
+        .map_err(|e| StartupError::Other(format!("aws.rotation: {e}")))?;
+    aws.keys.replace(set);
+    Ok(())
 }
 
 /// The sealing keys, checked before anything is bound or fetched so a missing key stops start-up

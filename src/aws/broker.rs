@@ -12,8 +12,6 @@ use crate::protocol::aws::{
     scoped_identity, session_duration,
 };
 use crate::protocol::mapping::{AccessMode, Grant, Partition};
-use crate::protocol::xml::escape as xml_escape;
-use base64::Engine;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -24,11 +22,11 @@ pub struct AwsRuntime {
     pub idp_entity_id: String,
     /// Roleport's issuer as the OpenID provider AWS trusts (`oidc_broker`).
     pub oidc_issuer: String,
-    /// The same keys as `signing_keys`, for RS256 ID tokens: the first signs, all are in the
-    /// JWKS. Non-RSA keys are left out (AWS web identity tokens here are RS256).
-    pub oidc_keys: Vec<openssl::pkey::PKey<openssl::pkey::Private>>,
-    /// The first signs; all are published.
-    pub signing_keys: Vec<BrokerSigningKey>,
+    /// The signing keys, for SAML and for RS256 ID tokens: the first signs, all are published
+    /// (metadata and JWKS). From `aws.signing_keys`, or from Postgres under `[aws.rotation]`.
+    pub keys: super::key_ring::KeyRing,
+    /// The keys from `aws.signing_keys`, kept for the rotation (they are its starting set).
+    pub file_keys: Vec<super::key_ring::RingKey>,
     pub provider_name: String,
     pub endpoints: BTreeMap<Partition, PartitionEndpoints>,
     pub sts: Sts,
@@ -55,19 +53,22 @@ pub enum AwsSetupError {
 
 impl AwsRuntime {
     pub fn load(settings: &AwsSettings, public_url: &str) -> Result<Self, AwsSetupError> {
-        let signing_keys = settings
+        let file_keys = settings
             .signing_keys
             .iter()
-            .map(load_key)
-            .collect::<Result<Vec<_>, _>>()?;
-        let oidc_keys = settings
-            .signing_keys
-            .iter()
-            .map(load_oidc_key)
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .flatten()
-            .collect();
+            .map(|files| {
+                let saml = load_key(files)?;
+                let id = format!(
+                    "file:{}",
+                    crate::protocol::aws::registration::certificate_label(saml.certificate_der())
+                );
+                Ok(super::key_ring::RingKey::new(
+                    id,
+                    saml,
+                    load_private_key(files)?,
+                ))
+            })
+            .collect::<Result<Vec<_>, AwsSetupError>>()?;
         let mut endpoints = BTreeMap::new();
         for partition in Partition::ALL {
             let overrides = settings
@@ -118,8 +119,10 @@ impl AwsRuntime {
                 .oidc_issuer
                 .clone()
                 .unwrap_or_else(|| public_url.trim_end_matches('/').to_string()),
-            oidc_keys,
-            signing_keys,
+            keys: super::key_ring::KeyRing::new(super::key_ring::KeySet {
+                keys: file_keys.clone(),
+            }),
+            file_keys,
             provider_name: settings.saml_provider_name.clone(),
             endpoints,
             sts,
@@ -161,29 +164,16 @@ impl AwsRuntime {
 
     /// Roleport's IdP metadata for registration in IAM: every signing certificate is listed.
     pub fn idp_metadata(&self, sso_url: &str) -> String {
-        let keys: String = self
-            .signing_keys
-            .iter()
-            .map(|k| {
-                format!(
-                    r#"<md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"#,
-                    base64::engine::general_purpose::STANDARD.encode(k.certificate_der())
-                )
-            })
-            .collect();
-        format!(
-            concat!(
-                r#"<?xml version="1.0" encoding="UTF-8"?>"#,
-                r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{entity}">"#,
-                r#"<md:IDPSSODescriptor WantAuthnRequestsSigned="false" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{keys}"#,
-                r#"<md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat>"#,
-                r#"<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="{sso}"/>"#,
-                r#"</md:IDPSSODescriptor></md:EntityDescriptor>"#
-            ),
-            entity = xml_escape(&self.idp_entity_id),
-            keys = keys,
-            sso = xml_escape(sso_url),
+        crate::protocol::aws::idp_metadata(
+            &self.idp_entity_id,
+            &self.keys.current().certificates(),
+            sso_url,
         )
+    }
+
+    /// The keys in force now.
+    pub fn published_keys(&self) -> std::sync::Arc<super::key_ring::KeySet> {
+        self.keys.current()
     }
 }
 
@@ -198,7 +188,7 @@ fn load_key(files: &KeyPairFiles) -> Result<BrokerSigningKey, AwsSetupError> {
 }
 
 /// The private key of a signing pair for RS256 ID tokens; `None` when it is not RSA.
-fn load_oidc_key(
+fn load_private_key(
     files: &KeyPairFiles,
 ) -> Result<Option<openssl::pkey::PKey<openssl::pkey::Private>>, AwsSetupError> {
     let key = std::fs::read(&files.key_file).map_err(|e| AwsSetupError::Key {
@@ -209,7 +199,7 @@ fn load_oidc_key(
         path: files.key_file.display().to_string(),
         message: e.to_string(),
     })?;
-    Ok(crate::protocol::aws::rsa_jwk(&key).is_ok().then_some(key))
+    Ok(Some(key))
 }
 
 /// Everything one issue needs from the caller.
@@ -399,8 +389,9 @@ impl AwsRuntime {
             .clone();
         let recipient = endpoints.saml_recipient.to_string();
         let key = self
-            .signing_keys
-            .first()
+            .keys
+            .current()
+            .saml_signer()
             .cloned()
             .ok_or(IssueError::NoSigningKey)?;
         let role_session_name = super::modes::session_name(req.identity);

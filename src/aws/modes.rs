@@ -107,7 +107,8 @@ impl AwsRuntime {
             saml_session_duration: None,
             chained: false,
         })?;
-        let key = self.oidc_keys.first().ok_or(IssueError::NoOidcKey)?;
+        let keys = self.keys.current();
+        let key = keys.oidc_signer().ok_or(IssueError::NoOidcKey)?;
         let role_session_name = session_name(req.identity);
         let source_identity = source_identity(req.identity);
         let tags = SessionTags::from_map(&grant.session_tags, &grant.transitive_tag_keys)?;

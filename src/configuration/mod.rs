@@ -19,7 +19,10 @@ mod saml;
 mod server;
 
 pub use admin::AdminSettings;
-pub use aws::{AwsSettings, FederationUserSettings, KeyPairFiles, OwnCredentialsSettings};
+pub use aws::{
+    AwsSettings, FederationUserSettings, KeyPairFiles, OwnCredentialsSettings,
+    RegistrationSettings, RotationSettings,
+};
 pub use idp::{
     AtHashSetting, AttributeSettings, DirectoryIdentity, DirectoryKind, DirectorySettings,
     GroupFormatSetting, IdpKind, IdpSettings, OidcClaimSettings, OidcIdpSettings, SamlIdpSettings,

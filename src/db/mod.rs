@@ -3,6 +3,7 @@
 pub mod admin_audit;
 pub mod admin_drafts;
 pub mod audit;
+pub mod aws_keys;
 pub mod cli_oauth;
 pub mod favourites;
 pub mod idps;

@@ -9,3 +9,4 @@ pub mod id_token;
 pub mod keys;
 pub mod settings;
 pub mod shown_once;
+pub mod signing_key;

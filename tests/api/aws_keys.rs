@@ -58,7 +58,7 @@ async fn app_with_keys(keys: &[&SigningKey], database: Option<String>) -> (TestA
 }
 
 /// The certificates `/aws/saml-metadata.xml` publishes for signing, in document order.
-async fn published_certificates(app: &TestApp) -> Vec<String> {
+pub(crate) async fn published_certificates(app: &TestApp) -> Vec<String> {
     let resp = app.get("/aws/saml-metadata.xml").await;
     assert_eq!(resp.status(), 200);
     let xml = resp.text().await.unwrap();
@@ -104,7 +104,7 @@ async fn response_sent_to_sts(app: &TestApp, sts: &FakeServer) -> String {
 
 /// Which of the two signatures to check.
 #[derive(Clone, Copy, Debug)]
-enum Signed {
+pub(crate) enum Signed {
     Response,
     Assertion,
 }
@@ -122,7 +122,7 @@ impl Signed {
 
 /// xmlsec1's verdict on one signature of `xml` with the public key of `cert_pem` only:
 /// `Ok(())` if it verifies, `Err(what xmlsec1 said)` if not.
-fn xmlsec_verify(xml: &str, which: Signed, cert_pem: &str) -> Result<(), String> {
+pub(crate) fn xmlsec_verify(xml: &str, which: Signed, cert_pem: &str) -> Result<(), String> {
     let dir = std::env::temp_dir().join(format!(
         "roleport-keys-check-{}",
         uuid::Uuid::new_v4().simple()
@@ -163,7 +163,7 @@ fn xmlsec_verify(xml: &str, which: Signed, cert_pem: &str) -> Result<(), String>
 
 /// `xml` without the `<ds:KeyInfo>` of the `which` signature. Only that one may go: the
 /// Assertion's signature, KeyInfo included, is part of what the Response's signature covers.
-fn without_key_info(xml: &str, which: Signed) -> String {
+pub(crate) fn without_key_info(xml: &str, which: Signed) -> String {
     let re = regex::Regex::new(r"(?s)<ds:KeyInfo>.*?</ds:KeyInfo>").unwrap();
     let start = xml.find("<saml:Assertion").expect("an Assertion");
     let end = xml.find("</saml:Assertion>").expect("an Assertion end");

@@ -31,7 +31,7 @@ async fn openid_configuration(state: web::Data<AppState>) -> HttpResponse {
 }
 
 async fn jwks(state: web::Data<AppState>) -> HttpResponse {
-    match jwks_document(&state.aws.oidc_keys) {
+    match jwks_document(&state.aws.keys.current().oidc_keys()) {
         Ok(doc) => HttpResponse::Ok()
             .insert_header(("Cache-Control", "public, max-age=300"))
             .content_type("application/jwk-set+json")

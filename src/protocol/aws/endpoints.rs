@@ -27,6 +27,9 @@ pub struct PartitionEndpoints {
     pub sts: Url,
     /// The region STS requests are SigV4-signed for.
     pub sts_signing_region: String,
+    /// IAM (global per partition), for `roleport aws register` and the key rotation's push.
+    #[serde(with = "url_text")]
+    pub iam: Url,
 }
 
 /// Configured replacements for a partition's defaults; `None` keeps the default.
@@ -43,6 +46,8 @@ pub struct EndpointOverrides {
     pub sts: Option<Url>,
     #[serde(default)]
     pub sts_signing_region: Option<String>,
+    #[serde(default, with = "opt_url_text")]
+    pub iam: Option<Url>,
 }
 
 /// `Url` as its text (the url crate's own serde support is not enabled).
@@ -109,6 +114,24 @@ fn constants(partition: Partition) -> [&'static str; 6] {
     }
 }
 
+/// IAM's one endpoint per partition.
+fn iam_url(partition: Partition) -> &'static str {
+    match partition {
+        Partition::Aws => "https://iam.amazonaws.com",
+        Partition::AwsCn => "https://iam.cn-north-1.amazonaws.com.cn",
+        Partition::AwsUsGov => "https://iam.us-gov.amazonaws.com",
+    }
+}
+
+/// The region IAM requests are SigV4-signed for.
+pub fn iam_signing_region(partition: Partition) -> &'static str {
+    match partition {
+        Partition::Aws => "us-east-1",
+        Partition::AwsCn => "cn-north-1",
+        Partition::AwsUsGov => "us-gov-west-1",
+    }
+}
+
 /// Parses one of the constants above. They are all absolute https URLs (a test checks it);
 /// the `about:blank` fallback only keeps this free of `expect`, and [`PartitionEndpoints::validate`]
 /// would refuse it.
@@ -128,6 +151,7 @@ impl PartitionEndpoints {
             console: constant_url(console),
             sts: constant_url(sts),
             sts_signing_region: region.to_owned(),
+            iam: constant_url(iam_url(partition)),
         }
     }
 
@@ -147,7 +171,11 @@ impl PartitionEndpoints {
             console,
             sts,
             sts_signing_region,
+            iam,
         } = overrides;
+        if let Some(v) = iam {
+            self.iam = v.clone();
+        }
         if let Some(v) = saml_recipient {
             self.saml_recipient = v.clone();
         }
@@ -175,6 +203,7 @@ impl PartitionEndpoints {
             ("the federation endpoint", &self.federation),
             ("the console URL", &self.console),
             ("the STS endpoint", &self.sts),
+            ("the IAM endpoint", &self.iam),
         ] {
             if !is_plain_http_url(url) {
                 return Err(AwsRuleError::BadEndpoint {
@@ -331,6 +360,7 @@ mod tests {
             console: loopback("/console/"),
             sts: loopback("/"),
             sts_signing_region: Some("us-west-2".into()),
+            iam: loopback("/iam"),
         };
         for p in Partition::ALL {
             let e = PartitionEndpoints::with_overrides(p, &overrides);

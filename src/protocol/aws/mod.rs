@@ -15,7 +15,10 @@ mod credentials;
 mod duration;
 mod endpoints;
 mod error;
+mod idp_metadata;
 mod names;
+pub mod registration;
+pub mod rotation;
 mod saml_broker;
 mod session_name;
 mod source_identity;
@@ -45,9 +48,11 @@ pub use duration::{
     federation_token_duration, session_duration,
 };
 pub use endpoints::{
-    EndpointOverrides, PartitionEndpoints, is_aws_saml_recipient, is_region, saml_audience,
+    EndpointOverrides, PartitionEndpoints, iam_signing_region, is_aws_saml_recipient, is_region,
+    saml_audience,
 };
 pub use error::AwsRuleError;
+pub use idp_metadata::idp_metadata;
 pub use names::{HASH_HEX_CHARS, IDP_SEPARATOR, scoped_identity};
 pub use saml_broker::{
     AWS_SAML_ATTRIBUTE_PREFIX, BrokerError, BrokerSigningKey, SignedSamlResponse,
