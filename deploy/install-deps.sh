@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs, idempotently, everything Roleport's build, demo and tests need on a Debian machine.
-# Package installs must not start system services (slapd, apache2, samba): we run private instances on
-# our own ports, so a policy-rc.d that refuses every start is in place while apt runs.
+# Package installs must not start system services (slapd, apache2, samba, haproxy, postgresql): we
+# run private instances on our own ports, so a policy-rc.d that refuses every start is in place
+# while apt runs.
 set -euo pipefail
 
 APT_PACKAGES=(
@@ -15,6 +16,10 @@ APT_PACKAGES=(
   openssl python3 python3-venv
   # browser tests
   chromium chromium-driver
+  # fleet fault tests (deploy/fleet): the load balancer in front of two replicas, and Postgres's
+  # server binaries for the private cluster it restarts (present even where the suite's own
+  # Postgres runs elsewhere; Debian's cluster is not started here, see deploy/postgres.sh)
+  haproxy postgresql
   curl ca-certificates
 )
 # Node.js drives Chromium in the browser tests; keep a Node the machine already has.
@@ -46,7 +51,7 @@ if ((${#missing[@]})); then
   # Some packages start services despite policy-rc.d on non-systemd machines; stop the system
   # ones by their own pid files, never by name: private peers (the suite's, the demo's, another
   # checkout's) run the same programs.
-  for pidfile in /run/slapd/slapd.pid /run/apache2/apache2.pid /run/samba/samba.pid; do
+  for pidfile in /run/slapd/slapd.pid /run/apache2/apache2.pid /run/samba/samba.pid /run/haproxy.pid; do
     [[ -s $pidfile ]] && kill "$(cat "$pidfile")" 2>/dev/null || true
   done
 fi

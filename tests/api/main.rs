@@ -32,6 +32,7 @@ mod deploy_manifests;
 mod e2e_oidc;
 mod e2e_saml;
 mod error_pages;
+mod fleet;
 mod forge;
 mod fuzz;
 mod hardening;
