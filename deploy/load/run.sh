@@ -9,7 +9,7 @@
 #   bash deploy/load/run.sh ["LOADS"]      e.g. "closed:16 open:1000"
 #
 # LOADS: open:RATE (offered sign-ins/s, latency from the schedule) or closed:N (N connections).
-# ROLEPORT_LOAD_COUNT (3000) and ROLEPORT_LOAD_SECONDS (10) bound each load.
+# ROLEPORT_TEST_LOAD_COUNT (3000) and ROLEPORT_TEST_LOAD_SECONDS (10) bound each load.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 run=.run/load
@@ -23,7 +23,7 @@ gcc -O2 -o "$run/xmlsec_floor" deploy/load/xmlsec_floor.c $(pkg-config --cflags 
   "$run/venv/bin/pip" install --quiet python3-saml >/dev/null
 
 cargo build --release --bin roleport
-export ROLEPORT_LOAD_BIN=$PWD/target/release/roleport
-[[ -n ${1:-} ]] && export ROLEPORT_LOAD_SCENARIOS=$1
+export ROLEPORT_TEST_LOAD_BIN=$PWD/target/release/roleport
+[[ -n ${1:-} ]] && export ROLEPORT_TEST_LOAD_SCENARIOS=$1
 exec cargo nextest run --test api --no-capture --test-threads 1 --run-ignored only \
   -E 'test(=load_harness::full_run)'

@@ -5,7 +5,7 @@
 //!
 //! In the suite, [`short_run_every_sign_in_is_a_303`] runs it briefly at a low rate against the
 //! debug build. `bash deploy/load/run.sh` runs [`full_run`] against a release build with the
-//! loads of `ROLEPORT_LOAD_SCENARIOS` and prints the table (also written to
+//! loads of `ROLEPORT_TEST_LOAD_SCENARIOS` and prints the table (also written to
 //! `.run/load/report.md`). Ports: 18960 for the full run, 18961 for the short one.
 
 pub mod fire;
@@ -98,25 +98,25 @@ async fn short_run_every_sign_in_is_a_303() {
     }
 }
 
-/// The measured run (`bash deploy/load/run.sh`): the release binary `ROLEPORT_LOAD_BIN`, each
-/// load of `ROLEPORT_LOAD_SCENARIOS` (e.g. `closed:16 open:1000`) against a fresh server, at most
-/// `ROLEPORT_LOAD_COUNT` sign-ins and `ROLEPORT_LOAD_SECONDS` each; then the verifiers side by
+/// The measured run (`bash deploy/load/run.sh`): the release binary `ROLEPORT_TEST_LOAD_BIN`, each
+/// load of `ROLEPORT_TEST_LOAD_SCENARIOS` (e.g. `closed:16 open:1000`) against a fresh server, at most
+/// `ROLEPORT_TEST_LOAD_COUNT` sign-ins and `ROLEPORT_TEST_LOAD_SECONDS` each; then the verifiers side by
 /// side on the first load's Responses.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "the measured run: bash deploy/load/run.sh"]
 async fn full_run() {
-    let binary: PathBuf = std::env::var("ROLEPORT_LOAD_BIN")
-        .expect("ROLEPORT_LOAD_BIN: the release roleport binary")
+    let binary: PathBuf = std::env::var("ROLEPORT_TEST_LOAD_BIN")
+        .expect("ROLEPORT_TEST_LOAD_BIN: the release roleport binary")
         .into();
     let scenarios: Vec<Mode> = env_or(
-        "ROLEPORT_LOAD_SCENARIOS",
+        "ROLEPORT_TEST_LOAD_SCENARIOS",
         "closed:4 closed:16 closed:64 open:100 open:300 open:1000".to_string(),
     )
     .split_whitespace()
     .map(|s| Mode::parse(s).unwrap_or_else(|| panic!("bad load {s}: open:RATE or closed:N")))
     .collect();
-    let count = env_or("ROLEPORT_LOAD_COUNT", 3000usize);
-    let limit = Duration::from_secs(env_or("ROLEPORT_LOAD_SECONDS", 10u64));
+    let count = env_or("ROLEPORT_TEST_LOAD_COUNT", 3000usize);
+    let limit = Duration::from_secs(env_or("ROLEPORT_TEST_LOAD_SECONDS", 10u64));
 
     let mut reports = Vec::new();
     let mut side_by_side = String::new();
