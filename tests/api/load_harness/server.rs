@@ -3,9 +3,9 @@
 //! timed from spawn to the first `/readyz` 200. Also where its CPU and memory, and those of the
 //! Postgres backends serving its database, are read (from /proc: both run on this machine).
 
-use crate::fleet::cluster::run_ok;
-use crate::forge::{FORGE_ENTITY_ID, FORGE_KEY, FORGE_RULES, FORGE_SSO_URL};
-use crate::helpers::{ADMIN_DB_URL, TEST_AUDIT_KEYS, TEST_SEALING_KEYS};
+use crate::fleet::cluster::{forge_idp_toml, key_files_toml, run_ok};
+use crate::forge::FORGE_RULES;
+use crate::helpers::ADMIN_DB_URL;
 use sqlx::{Connection, Executor, PgConnection};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -177,10 +177,6 @@ fn clock_ticks() -> f64 {
 /// Rate limits out of the way (one client address sends everything), two workers as on the
 /// machine's two cores, the forge IdP trusted through its pinned certificate, SP-initiated only.
 fn write_config(dir: &Path, public_url: &str, db_url: &str) -> PathBuf {
-    let audit_keys = dir.join("audit-keys");
-    std::fs::write(&audit_keys, TEST_AUDIT_KEYS).unwrap();
-    let sealing_keys = dir.join("sealing-keys");
-    std::fs::write(&sealing_keys, TEST_SEALING_KEYS).unwrap();
     let listen = public_url.trim_start_matches("http://");
     let config = format!(
         r#"[server]
@@ -204,23 +200,10 @@ global_burst = 1000000
 global_per_second = 1000000
 pending_logins_per_client = 1000000
 
-[audit]
-key_file = "{audit_keys}"
-
-[sealing]
-key_file = "{sealing_keys}"
-
-[[idp]]
-id = "forge"
-kind = "saml"
-display_name = "Forge (test IdP)"
-entity_id = "{FORGE_ENTITY_ID}"
-sso_url = "{FORGE_SSO_URL}"
-signing_cert_files = ["{forge_cert}"]
-"#,
-        audit_keys = audit_keys.display(),
-        sealing_keys = sealing_keys.display(),
-        forge_cert = FORGE_KEY.cert_file().display(),
+{keys}
+{forge}"#,
+        keys = key_files_toml(dir),
+        forge = forge_idp_toml(),
     );
     let path = dir.join("roleport.toml");
     std::fs::write(&path, config).unwrap();
