@@ -32,6 +32,12 @@ async fn run(
     count: usize,
     limit: Duration,
 ) -> (Report, Vec<Prepared>) {
+    // Another checkout's suite may run the same load on this machine: one per port at a time.
+    // The kernel drops the lock of a run that was killed.
+    let lock =
+        std::fs::File::create(std::env::temp_dir().join(format!("roleport-load-{port}.lock")))
+            .unwrap();
+    tokio::task::block_in_place(|| lock.lock()).unwrap();
     let dir = run_dir().join(format!("server-{port}"));
     let mut server = Server::start(binary, port, &dir).await;
     let count = match mode {
