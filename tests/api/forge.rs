@@ -127,8 +127,13 @@ pub async fn start_login(app: &TestApp, client: &reqwest::Client) -> Login {
         .send()
         .await
         .expect("GET /login/forge");
+    login_from_redirect(&resp)
+}
+
+/// The login a `GET /login/forge` answer starts: the AuthnRequest decoded from its redirect.
+pub fn login_from_redirect(resp: &reqwest::Response) -> Login {
     assert_eq!(resp.status(), 302, "login start");
-    let url = reqwest::Url::parse(&location(&resp)).expect("redirect URL");
+    let url = reqwest::Url::parse(&location(resp)).expect("redirect URL");
     assert!(
         url.as_str().starts_with(FORGE_SSO_URL),
         "redirect goes to the forge: {url}"

@@ -42,6 +42,7 @@ mod fuzz;
 mod hardening;
 mod identity_values;
 mod idp_scope;
+mod load_harness;
 mod oidc_attacks;
 mod picker_rules;
 mod portal;

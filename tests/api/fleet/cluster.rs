@@ -164,10 +164,6 @@ impl Fleet {
 
     fn write_config(&self, federation_url: &str) {
         let dir = &self.dir;
-        let audit_keys = dir.join("audit-keys");
-        std::fs::write(&audit_keys, TEST_AUDIT_KEYS).unwrap();
-        let sealing_keys = dir.join("sealing-keys");
-        std::fs::write(&sealing_keys, TEST_SEALING_KEYS).unwrap();
         let config = format!(
             r#"[server]
 listen = "127.0.0.1:{a}"
@@ -194,12 +190,7 @@ global_burst = 100000
 global_per_second = 100000
 pending_logins_per_client = 100000
 
-[audit]
-key_file = "{audit_keys}"
-
-[sealing]
-key_file = "{sealing_keys}"
-
+{keys}
 [aws]
 signing_keys = [{{ key_file = "{broker_key}", cert_file = "{broker_cert}" }}]
 sts_timeout_seconds = 2
@@ -210,24 +201,16 @@ sts = "http://127.0.0.1:{sts}"
 federation = "{federation_url}/federation"
 console = "{federation_url}/console/"
 
-[[idp]]
-id = "forge"
-kind = "saml"
-display_name = "Forge (test IdP)"
-entity_id = "{FORGE_ENTITY_ID}"
-sso_url = "{FORGE_SSO_URL}"
-signing_cert_files = ["{forge_cert}"]
-allow_idp_initiated = true
+{forge}allow_idp_initiated = true
 "#,
             a = REPLICA_PORTS[0],
             public = self.public_url,
             db = self.db_url,
-            audit_keys = audit_keys.display(),
-            sealing_keys = sealing_keys.display(),
+            keys = key_files_toml(dir),
+            forge = forge_idp_toml(),
             broker_key = BROKER_KEY.0.display(),
             broker_cert = BROKER_KEY.1.display(),
             sts = STS_PROXY_PORT,
-            forge_cert = FORGE_KEY.cert_file().display(),
         );
         std::fs::write(&self.config, config).unwrap();
     }
@@ -332,6 +315,27 @@ allow_idp_initiated = true
             .map(str::to_string)
             .collect()
     }
+}
+
+/// The audit and sealing keys of the tests, written to `dir`, as `[audit]` and `[sealing]` settings.
+pub fn key_files_toml(dir: &Path) -> String {
+    let audit_keys = dir.join("audit-keys");
+    std::fs::write(&audit_keys, TEST_AUDIT_KEYS).unwrap();
+    let sealing_keys = dir.join("sealing-keys");
+    std::fs::write(&sealing_keys, TEST_SEALING_KEYS).unwrap();
+    format!(
+        "[audit]\nkey_file = \"{}\"\n\n[sealing]\nkey_file = \"{}\"\n",
+        audit_keys.display(),
+        sealing_keys.display()
+    )
+}
+
+/// The forge IdP as an `[[idp]]` setting, trusted through its pinned certificate.
+pub fn forge_idp_toml() -> String {
+    format!(
+        "[[idp]]\nid = \"forge\"\nkind = \"saml\"\ndisplay_name = \"Forge (test IdP)\"\nentity_id = \"{FORGE_ENTITY_ID}\"\nsso_url = \"{FORGE_SSO_URL}\"\nsigning_cert_files = [\"{}\"]\n",
+        FORGE_KEY.cert_file().display()
+    )
 }
 
 fn log_file(path: &Path) -> std::fs::File {

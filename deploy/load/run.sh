@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The load harness (tests/api/load_harness.rs): a release build of Roleport on 127.0.0.1:18960
+# with a fresh database on the suite's Postgres, real SP-initiated sign-ins fired at its ACS, and
+# the same Responses verified side by side by libxmlsec1 in C, node-saml and python3-saml, which
+# this script installs under .run/load (gcc + pkg-config xmlsec1, npm, PyPI). Prints the table and
+# writes it to .run/load/report.md. Needs the suite's Postgres on 127.0.0.1:5432 (deploy/test.sh
+# starts it).
+#
+#   bash deploy/load/run.sh ["LOADS"]      e.g. "closed:16 open:1000"
+#
+# LOADS: open:RATE (offered sign-ins/s, latency from the schedule) or closed:N (N connections).
+# ROLEPORT_TEST_LOAD_COUNT (3000) and ROLEPORT_TEST_LOAD_SECONDS (10) bound each load.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+run=.run/load
+mkdir -p "$run"
+
+gcc -O2 -o "$run/xmlsec_floor" deploy/load/xmlsec_floor.c $(pkg-config --cflags --libs xmlsec1-openssl)
+[[ -d $run/node/node_modules/@node-saml/node-saml ]] ||
+  npm install --silent --no-audit --no-fund --prefix "$run/node" @node-saml/node-saml@5 >/dev/null
+[[ -x $run/venv/bin/python ]] || python3 -m venv "$run/venv"
+"$run/venv/bin/python" -c 'import onelogin.saml2' 2>/dev/null ||
+  "$run/venv/bin/pip" install --quiet python3-saml >/dev/null
+
+cargo build --release --bin roleport
+export ROLEPORT_TEST_LOAD_BIN=$PWD/target/release/roleport
+[[ -n ${1:-} ]] && export ROLEPORT_TEST_LOAD_SCENARIOS=$1
+exec cargo nextest run --test api --no-capture --test-threads 1 --run-ignored only \
+  -E 'test(=load_harness::full_run)'
