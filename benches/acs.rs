@@ -357,7 +357,7 @@ fn rules_document() -> String {
         };
         let effect = if i % 40 == 17 { "deny" } else { "allow" };
         doc.push_str(&format!(
-            "  - id: rule-{i:03}\n    claim: {claim}\n    match: {kind}\n    pattern: \"{pattern}\"\n    roles: [{arn}]\n    effect: {effect}\n"
+            "  - id: rule-{i:03}\n    idp: \"*\"\n    claim: {claim}\n    match: {kind}\n    pattern: \"{pattern}\"\n    roles: [{arn}]\n    effect: {effect}\n"
         ));
     }
     doc

@@ -71,7 +71,7 @@ fi
 
 context=$(mktemp -d)
 trap 'rm -rf "$context"' EXIT
-git ls-files -co --exclude-standard -- Cargo.toml Cargo.lock src benches migrations templates static |
+git ls-files -co --exclude-standard -- Cargo.toml Cargo.lock src vendor benches migrations templates static |
   tar -c -T - | tar -x -C "$context"
 say "building $TAG (release build inside the builder stage)"
 buildah bud --isolation chroot --format docker --layers --force-rm -q \

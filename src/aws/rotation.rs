@@ -99,6 +99,7 @@ impl Rotation<'_> {
     ) -> Result<StepReport, RotationError> {
         let mut tx = self.pool.begin().await?;
         if !aws_keys::try_lock(&mut tx).await? {
+            tx.rollback().await?;
             return Ok(StepReport::Busy);
         }
         let stored = aws_keys::load(&mut *tx).await?;
@@ -108,6 +109,10 @@ impl Rotation<'_> {
         let step = next_step(&records, &sched, now, start);
         let (key, accounts, new_key) = match &step {
             Step::Wait { until, why } => {
+                // Ended here, not by drop: a dropped transaction's rollback (and with it the
+                // lock's release) runs only when its connection is next used, so the next step,
+                // on another connection, would find the lock still held.
+                tx.rollback().await?;
                 return Ok(StepReport::Waiting { until: *until, why });
             }
             Step::Generate => {
@@ -141,7 +146,7 @@ impl Rotation<'_> {
                     .collect();
                 let accounts: Vec<String> = results.into_iter().map(|(w, _)| w).collect();
                 if !failed.is_empty() {
-                    drop(tx);
+                    tx.rollback().await?;
                     self.audit(now, &step, key, &accounts, Some(&failed), via)
                         .await;
                     return Ok(StepReport::Failed {
