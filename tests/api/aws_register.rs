@@ -247,3 +247,108 @@ async fn a_role_that_cannot_be_assumed_is_reported_and_the_others_still_checked(
         "{text}"
     );
 }
+
+/// The `roleport` binary on the same database and emulator: what a monitoring job sees.
+fn roleport_aws(
+    app: &TestApp,
+    aws: &roleport::configuration::AwsSettings,
+    args: &[&str],
+) -> std::process::Output {
+    let endpoints = &aws.endpoints["aws"];
+    let key = &aws.signing_keys[0];
+    let own = &aws.own_credentials;
+    let dir = std::env::temp_dir().join(format!("roleport-reg-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("roleport.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[server]
+listen = "127.0.0.1:0"
+dev_mode = true
+public_url = "{public_url}"
+[database]
+url = "unused"
+[aws]
+sts_max_attempts = 1
+signing_keys = [{{ key_file = "{key_file}", cert_file = "{cert_file}" }}]
+[aws.endpoints.aws]
+sts = "{sts}"
+iam = "{iam}"
+[aws.own_credentials]
+profile = "{profile}"
+credentials_file = "{credentials}"
+instance_metadata = false
+"#,
+            public_url = app.address,
+            key_file = key.key_file.display(),
+            cert_file = key.cert_file.display(),
+            sts = endpoints.sts.as_ref().unwrap(),
+            iam = endpoints.iam.as_ref().unwrap(),
+            profile = own.profile.as_deref().unwrap(),
+            credentials = own.credentials_file.as_ref().unwrap().display(),
+        ),
+    )
+    .unwrap();
+    let db_url = format!(
+        "{}/{}",
+        ADMIN_DB_URL.rsplit_once('/').unwrap().0,
+        app.db_name
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_roleport"))
+        .arg("--config")
+        .arg(&config)
+        .args(args)
+        .env("ROLEPORT_DATABASE__URL", db_url)
+        .env("ROLEPORT_AUDIT__KEY", TEST_AUDIT_KEYS)
+        .env("RUST_LOG", "error")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    out
+}
+
+#[tokio::test]
+async fn the_command_line_exits_1_until_every_provider_is_ok() {
+    let (saml, oidc) = (account_id(), account_id());
+    let (app, aws) = app_for(&rules_for(&[&saml], &[&oidc]), None, |_| {}).await;
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+
+    let status = roleport_aws(&app, &aws, &["aws", "status"]);
+    let out = text(&status.stdout);
+    assert_eq!(
+        status.status.code(),
+        Some(1),
+        "{out}{}",
+        text(&status.stderr)
+    );
+    assert!(
+        out.contains(&format!("{saml}\taws\tsaml-provider/roleport\tmissing")),
+        "{out}"
+    );
+    assert!(out.ends_with("2 provider line(s): 2 missing\n"), "{out}");
+
+    // A dry run changes nothing and still fails.
+    let dry = roleport_aws(&app, &aws, &["aws", "register"]);
+    assert_eq!(dry.status.code(), Some(1), "{}", text(&dry.stdout));
+    assert!(text(&dry.stdout).contains("would create (run with --apply)"));
+
+    let apply = roleport_aws(&app, &aws, &["aws", "register", "--apply"]);
+    let out = text(&apply.stdout);
+    assert_eq!(apply.status.code(), Some(0), "{out}{}", text(&apply.stderr));
+    assert_eq!(out.matches("\tcreated").count(), 2, "{out}");
+
+    let status = roleport_aws(&app, &aws, &["aws", "status"]);
+    let out = text(&status.stdout);
+    assert_eq!(
+        status.status.code(),
+        Some(0),
+        "{out}{}",
+        text(&status.stderr)
+    );
+    assert!(out.ends_with("2 provider line(s): 2 ok\n"), "{out}");
+}

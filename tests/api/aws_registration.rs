@@ -228,6 +228,11 @@ async fn a_stack_on_the_emulator_makes_roles_that_trust_what_roleport_sends_and_
         ("AdminRoleName", admin_name.clone()),
         ("ReadOnlyRoleName", readonly_name.clone()),
         ("RoleportPrincipalArn", broker_principal.clone()),
+        (
+            "RegistrationRoleName",
+            format!("RoleportRegistration-{tag}"),
+        ),
+        ("RegistrationExternalId", format!("ext-{tag}")),
         ("MaxSessionSeconds", "7200".to_string()),
     ]));
     assert_eq!(stack["status"], "CREATE_COMPLETE", "{stack}");
@@ -241,7 +246,59 @@ async fn a_stack_on_the_emulator_makes_roles_that_trust_what_roleport_sends_and_
         format!("arn:aws:iam::123456789012:role/{admin_name}")
     );
 
+    // The registration role is the one `aws.registration.role_arn_pattern` names, assumable by
+    // Roleport's principal with the external id only, and allowed exactly the IAM calls
+    // `roleport aws register` and the key rotation make, on provider ARNs only.
+    let registration_arn = outputs["RegistrationRoleArn"].as_str().unwrap();
+    assert_eq!(
+        roleport::protocol::aws::registration::registration_role_arn(
+            &format!("arn:{{partition}}:iam::{{account}}:role/RoleportRegistration-{tag}"),
+            roleport::protocol::mapping::Partition::Aws,
+            "123456789012"
+        ),
+        registration_arn
+    );
+    let registration = &stack["roles"][registration_arn];
+    let trust = statements(&registration["trust"]);
+    assert_eq!(trust.len(), 1, "{registration}");
+    assert_eq!(trust[0]["Principal"]["AWS"], broker_principal.as_str());
+    assert_eq!(trust[0]["Action"], "sts:AssumeRole");
+    assert_eq!(
+        trust[0]["Condition"]["StringEquals"]["sts:ExternalId"],
+        format!("ext-{tag}").as_str()
+    );
+    let policy = &registration["policies"]["roleport-providers"];
+    let granted: BTreeMap<String, Vec<&str>> = statements(policy)
+        .iter()
+        .map(|s| (s["Resource"].as_str().unwrap().to_string(), actions(s)))
+        .collect();
+    assert_eq!(
+        granted,
+        BTreeMap::from([
+            (
+                "arn:aws:iam::123456789012:oidc-provider/*".to_string(),
+                vec![
+                    "iam:AddClientIDToOpenIDConnectProvider",
+                    "iam:CreateOpenIDConnectProvider",
+                    "iam:GetOpenIDConnectProvider",
+                    "iam:UpdateOpenIDConnectProviderThumbprint"
+                ]
+            ),
+            (
+                "arn:aws:iam::123456789012:saml-provider/*".to_string(),
+                vec![
+                    "iam:CreateSAMLProvider",
+                    "iam:GetSAMLProvider",
+                    "iam:UpdateSAMLProvider"
+                ]
+            ),
+        ])
+    );
+
     for (arn, role) in stack["roles"].as_object().unwrap() {
+        if arn == registration_arn {
+            continue;
+        }
         assert_eq!(role["max_session_seconds"], 7200, "{arn}");
         let trust = statements(&role["trust"]);
         assert_eq!(trust.len(), 2, "{arn}: {role}");
@@ -334,4 +391,157 @@ rules:
         call.params.get("PrincipalArn").map(String::as_str),
         Some(provider)
     );
+}
+
+#[tokio::test]
+async fn with_an_issuer_the_stack_trusts_roleports_id_tokens_and_an_oidc_broker_sign_in_gets_in() {
+    let sts = recording_sts().await;
+    let tag = uuid::Uuid::new_v4().simple().to_string()[..10].to_string();
+    let admin_name = format!("CfnOidcAdmin-{tag}");
+    let issuer = format!("https://roleport-{tag}.example.com/aws");
+    let issuer_path = issuer.trim_start_matches("https://");
+
+    // The provider: only on real CloudFormation (moto skips AWS::IAM::OIDCProvider), so read off
+    // the template: for exactly the issuer and Roleport's audience, and what the roles trust.
+    let template: Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(template_path()).unwrap()).unwrap();
+    let provider = &template["Resources"]["RoleportOidcProvider"];
+    assert_eq!(provider["Type"], "AWS::IAM::OIDCProvider");
+    assert_eq!(provider["Condition"], "HasOidc");
+    let reference = |v: &Value| match v {
+        Value::Tagged(t) if t.tag == "!Ref" => t.value.as_str().unwrap().to_string(),
+        other => panic!("not a !Ref: {other:?}"),
+    };
+    assert_eq!(reference(&provider["Properties"]["Url"]), "OidcIssuer");
+    assert_eq!(
+        reference(&provider["Properties"]["ClientIdList"][0]),
+        "OidcAudience"
+    );
+    for role in ["AdminRole", "ReadOnlyRole"] {
+        let Value::Tagged(sub) =
+            &template["Resources"][role]["Properties"]["AssumeRolePolicyDocument"]
+        else {
+            panic!("{role}: the trust is not a !Sub")
+        };
+        let Value::Tagged(oidc) = &sub.value[1]["Oidc"] else {
+            panic!("{role}: no Oidc statement")
+        };
+        let Value::Tagged(statement) = &oidc.value[1] else {
+            panic!("{role}: {oidc:?}")
+        };
+        // Ref of an OIDC provider is its ARN, arn:<partition>:iam::<account>:oidc-provider/<url
+        // without https://>: the one Roleport's registration checks.
+        assert_eq!(
+            reference(&statement.value[1]["Provider"]),
+            "RoleportOidcProvider",
+            "{role}"
+        );
+    }
+    assert_eq!(
+        roleport::protocol::aws::registration::oidc_provider_arn(
+            roleport::protocol::mapping::Partition::Aws,
+            "123456789012",
+            &issuer
+        ),
+        format!("arn:aws:iam::123456789012:oidc-provider/{issuer_path}")
+    );
+
+    let probe = spawn_app_with(Options {
+        aws: Some(aws_settings(&sts.url, None)),
+        ..Options::default()
+    })
+    .await;
+    let served = probe
+        .get("/aws/saml-metadata.xml")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let stack = deploy_stack(&BTreeMap::from([
+        ("RoleportUrl", "https://roleport.example.com".to_string()),
+        ("SigningCertificate", certificates_of(&served)[0].clone()),
+        ("AdminRoleName", admin_name.clone()),
+        ("ReadOnlyRoleName", format!("CfnOidcReadOnly-{tag}")),
+        ("OidcIssuer", issuer.clone()),
+    ]));
+    assert_eq!(stack["status"], "CREATE_COMPLETE", "{stack}");
+    let admin_arn = stack["outputs"]["AdminRoleArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (arn, role) in stack["roles"].as_object().unwrap() {
+        let trust = statements(&role["trust"]);
+        let sids: Vec<&str> = trust.iter().map(|s| s["Sid"].as_str().unwrap()).collect();
+        assert_eq!(
+            sids,
+            ["RoleportSaml", "RoleportOidc"],
+            "{arn}: no broker asked for"
+        );
+        let oidc = trust[1];
+        assert_eq!(oidc["Effect"], "Allow");
+        assert_eq!(
+            actions(oidc),
+            [
+                "sts:AssumeRoleWithWebIdentity",
+                "sts:SetSourceIdentity",
+                "sts:TagSession"
+            ]
+        );
+        let condition = oidc["Condition"]["StringEquals"].as_object().unwrap();
+        assert_eq!(condition.len(), 1, "{arn}: {condition:?}");
+        assert_eq!(
+            condition[&format!("{issuer_path}:aud")],
+            "sts.amazonaws.com",
+            "{arn}"
+        );
+    }
+
+    // A real oidc_broker sign-in through the role the stack made: the token's iss is the
+    // provider's URL and its aud the condition's value.
+    let rules = format!(
+        r#"
+version: 1
+accounts:
+  - id: "123456789012"
+    alias: demo-prod
+    partition: aws
+    access: {{mode: oidc_broker}}
+roles:
+  - arn: {admin_arn}
+    display_name: Administrator (from the stack)
+    max_session_seconds: 3600
+rules:
+  - id: admins
+    idp: demo-saml
+    claim: group
+    match: ldap_dn
+    pattern: cn=aws-admins,ou=groups,dc=example,dc=org
+    roles: [{admin_arn}]
+"#
+    );
+    let mut aws = aws_settings(&sts.url, None);
+    aws.oidc_issuer = Some(issuer.clone());
+    let app = spawn_app_with(Options {
+        rules_yaml: rules,
+        aws: Some(aws),
+        ..Options::default()
+    })
+    .await;
+    app.sign_in("alice").await;
+    let resp = app
+        .request_credentials(&format!("123456789012-{admin_name}"), None)
+        .await;
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    let calls = sts.seen.lock().unwrap().clone();
+    let call = calls.last().unwrap();
+    assert_eq!(call.params["Action"], "AssumeRoleWithWebIdentity");
+    assert_eq!(call.params["RoleArn"], admin_arn);
+    let payload = call.params["WebIdentityToken"].split('.').nth(1).unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["iss"], issuer.as_str());
+    assert_eq!(claims["aud"], "sts.amazonaws.com");
 }

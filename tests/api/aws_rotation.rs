@@ -13,6 +13,7 @@ use crate::helpers::*;
 use base64::Engine;
 use roleport::aws::rotation::{Rotation, StepReport};
 use roleport::configuration::{AwsSettings, RotationSettings};
+use sqlx::{Connection, PgConnection};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -74,6 +75,10 @@ struct Rig {
 }
 
 async fn rig(gate: Option<Gate>) -> Rig {
+    rig_with(gate, rotation_settings()).await
+}
+
+async fn rig_with(gate: Option<Gate>, rotation: RotationSettings) -> Rig {
     let tag = &uuid::Uuid::new_v4().simple().to_string()[..10];
     let provider = format!("roleport-rot-{tag}");
     let other = account_id();
@@ -85,7 +90,7 @@ async fn rig(gate: Option<Gate>) -> Rig {
     });
     // One deployment, whatever replica: one entity id.
     let (app, aws) = app_for(&rules(&provider, &other), Some(recorder), |a| {
-        a.rotation = rotation_settings();
+        a.rotation = rotation;
         a.idp_entity_id = Some(format!(
             "https://{provider}.example.com/aws/saml-metadata.xml"
         ));
@@ -511,4 +516,139 @@ async fn an_interrupted_rotation_resumes_and_never_signs_with_an_untrusted_key()
         StepReport::Busy
     );
     drop(tx);
+}
+
+#[tokio::test]
+async fn a_step_failing_half_way_commits_nothing_and_frees_the_lock_at_once() {
+    let rig = rig(None).await;
+    // The database refuses the generated key's row: the step fails after taking the lock.
+    sqlx::query(
+        "ALTER TABLE aws_signing_keys ADD CONSTRAINT test_refuses_next CHECK (state <> 'next')",
+    )
+    .execute(&rig.app.pool)
+    .await
+    .unwrap();
+    let err = rig
+        .rotation()
+        .step(rig.app.clock.now(), false, "test")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("test_refuses_next"), "{err}");
+    // On a connection of its own (never one the pool hands back), the lock is free right away:
+    // the failed step ended its transaction instead of leaving it to the pool.
+    let mut other = PgConnection::connect_with(&rig.app.pool.connect_options())
+        .await
+        .unwrap();
+    let mut tx = other.begin().await.unwrap();
+    assert!(roleport::db::aws_keys::try_lock(&mut tx).await.unwrap());
+    tx.rollback().await.unwrap();
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM aws_signing_keys")
+        .fetch_one(&rig.app.pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 0, "nothing committed");
+
+    sqlx::query("ALTER TABLE aws_signing_keys DROP CONSTRAINT test_refuses_next")
+        .execute(&rig.app.pool)
+        .await
+        .unwrap();
+    done(&rig.step().await, "generate");
+    let rows = rig.rotation_rows().await;
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[0]["outcome"], "rejected");
+    assert!(
+        rows[0]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("aws_key_rotation_step_failed: database"),
+        "{rows:?}"
+    );
+}
+
+/// Waits (a bounded number of polls, not a timing check) until the stored keys satisfy `done`.
+async fn until_keys(rig: &Rig, what: &str, done: impl Fn(&[(String, String)]) -> bool) {
+    let mut seen = Vec::new();
+    for _ in 0..300 {
+        seen = sqlx::query_as::<_, (String, String)>(
+            "SELECT id, state || CASE WHEN state = 'next' AND trusted_at IS NOT NULL
+                 THEN ' trusted' ELSE '' END
+             FROM aws_signing_keys ORDER BY created_at, id",
+        )
+        .fetch_all(&rig.app.pool)
+        .await
+        .unwrap();
+        if done(&seen) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("the scheduled rotation never reached {what}: {seen:?}");
+}
+
+#[tokio::test]
+async fn the_serve_loop_rotates_on_its_own_schedule() {
+    let rig = rig_with(
+        None,
+        RotationSettings {
+            check_interval_seconds: 1,
+            ..rotation_settings()
+        },
+    )
+    .await;
+    let file_cert = published_certificates(&rig.app).await[0].clone();
+    // Until the accounts are registered, the loop's trust step fails and is retried.
+    assert!(
+        survey(&rig.app, &rig.aws, true)
+            .await
+            .iter()
+            .all(|l| l.is_ok())
+    );
+    until_keys(&rig, "a trusted next key", |k| {
+        k.len() == 1 && k[0].1 == "next trusted"
+    })
+    .await;
+    assert_eq!(
+        rig.sign_in_and_check().await,
+        file_cert,
+        "not before the overlap"
+    );
+
+    rig.advance(OVERLAP);
+    until_keys(&rig, "the switch", |k| {
+        k.iter().any(|(_, s)| s == "current") && k.iter().any(|(_, s)| s == "retiring")
+    })
+    .await;
+    // The loop re-read the keys after its step: this replica signs with the new key.
+    let new_cert = published_certificates(&rig.app).await[0].clone();
+    assert_ne!(new_cert, file_cert);
+    assert_eq!(rig.sign_in_and_check().await, new_cert);
+
+    rig.advance(RETIRE);
+    until_keys(&rig, "the old key's retirement", |k| {
+        k.iter().any(|(_, s)| s == "retired")
+    })
+    .await;
+    // The retired key leaves at the loop's next refresh.
+    for _ in 0..50 {
+        if published_certificates(&rig.app).await == [new_cert.clone()] {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(published_certificates(&rig.app).await, [new_cert]);
+    let rows = rig.rotation_rows().await;
+    let steps: Vec<&str> = rows
+        .iter()
+        .filter(|r| r["outcome"] == "accepted")
+        .map(|r| r["details"]["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        ["generate", "trust", "switch", "untrust"],
+        "{rows:?}"
+    );
+    assert!(
+        rows.iter().all(|r| r["details"]["via"] == "schedule"),
+        "{rows:?}"
+    );
 }

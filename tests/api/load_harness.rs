@@ -6,7 +6,8 @@
 //! In the suite, [`short_run_every_sign_in_is_a_303`] runs it briefly at a low rate against the
 //! debug build. `bash deploy/load/run.sh` runs [`full_run`] against a release build with the
 //! loads of `ROLEPORT_TEST_LOAD_SCENARIOS` and prints the table (also written to
-//! `.run/load/report.md`). Ports: 18960 for the full run, 18961 for the short one.
+//! `.run/load/report.md`). Ports: 18960 for the full run, 18961 for the short one
+//! (`ROLEPORT_TEST_LOAD_PORT` moves both, for another checkout's run at the same time).
 
 pub mod fire;
 pub mod report;
@@ -86,7 +87,8 @@ async fn short_run_every_sign_in_is_a_303() {
     let binary = PathBuf::from(env!("CARGO_BIN_EXE_roleport"));
     let mut reports = Vec::new();
     for mode in [Mode::Open(20.0), Mode::Closed(4)] {
-        let (report, _) = run(&binary, 18961, mode, 60, Duration::from_secs(3)).await;
+        let port = env_or("ROLEPORT_TEST_LOAD_PORT", 18960u16) + 1;
+        let (report, _) = run(&binary, port, mode, 60, Duration::from_secs(3)).await;
         reports.push(report);
     }
     eprintln!("{}", table(&reports));
@@ -122,17 +124,19 @@ async fn full_run() {
     .map(|s| Mode::parse(s).unwrap_or_else(|| panic!("bad load {s}: open:RATE or closed:N")))
     .collect();
     let count = env_or("ROLEPORT_TEST_LOAD_COUNT", 3000usize);
+    // Another checkout's measured run can take another port.
+    let port = env_or("ROLEPORT_TEST_LOAD_PORT", 18960u16);
     let limit = Duration::from_secs(env_or("ROLEPORT_TEST_LOAD_SECONDS", 10u64));
 
     let mut reports = Vec::new();
     let mut side_by_side = String::new();
     for mode in scenarios {
-        let (report, sent) = run(&binary, 18960, mode, count, limit).await;
+        let (report, sent) = run(&binary, port, mode, count, limit).await;
         eprintln!("{}", table(std::slice::from_ref(&report)));
         if side_by_side.is_empty() {
             // Right after the first load: the Responses are valid for five minutes.
             let xmls: Vec<String> = sent.into_iter().take(200).map(|p| p.xml).collect();
-            let base = format!("http://127.0.0.1:{}", 18960);
+            let base = format!("http://127.0.0.1:{port}");
             side_by_side = tokio::task::block_in_place(|| {
                 verifiers::compare(&run_dir(), &base, &xmls, report.per_roleport_cpu_second())
             });

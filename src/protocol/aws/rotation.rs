@@ -7,8 +7,9 @@
 //!   and JWKS) at its next refresh, but none signs with it.
 //! - **Trust**: the published set (with the next key) is pushed to every account's IAM SAML
 //!   provider and read back; only when every account holds it is the key `trusted`.
-//! - **Switch**: once trusted and published for the overlap, the next key becomes `current` (it
-//!   signs); the old current key, or the file keys it replaces, becomes `retiring`.
+//! - **Switch**: once every account has held it for the overlap (counted from Trust), the next
+//!   key becomes `current` (it signs); the old current key, or the file keys it replaces, becomes
+//!   `retiring`.
 //! - **Untrust**: once a retiring key has been retiring for `retire_after` (what it signed has
 //!   expired), the set without it is pushed to every account and read back; then it is
 //!   `retired` and no longer published.
@@ -146,7 +147,9 @@ pub fn next_step(
                 key: next.id.clone(),
             };
         }
-        let at = next.created_at + schedule.overlap;
+        // Counted from the confirmation, which comes after publication: by then every account
+        // holds the key, and every replica's JWKS has served it for at least the overlap.
+        let at = next.trusted_at.unwrap_or(next.created_at) + schedule.overlap;
         if at <= now {
             return Step::Switch {
                 key: next.id.clone(),
@@ -154,7 +157,7 @@ pub fn next_step(
         }
         return Step::Wait {
             until: Some(at),
-            why: "the next key is trusted; it signs once it has been published for the overlap",
+            why: "the next key is trusted; it signs once every account has held it for the overlap",
         };
     }
     if !retiring.is_empty() {

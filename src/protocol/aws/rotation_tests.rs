@@ -114,6 +114,41 @@ fn an_untrusted_key_never_switches_however_late() {
 }
 
 #[test]
+fn the_overlap_counts_from_the_last_account_confirming_not_from_generation() {
+    let r = apply(
+        &[],
+        &files(),
+        &Step::Generate,
+        Some("k1"),
+        t0(),
+        &schedule(),
+        false,
+    )
+    .unwrap();
+    // An account refused the push for a day; the second try confirmed it.
+    let trusted_at = t0() + Duration::days(1);
+    let r = apply(
+        &r,
+        &files(),
+        &Step::Trust { key: "k1".into() },
+        None,
+        trusted_at,
+        &schedule(),
+        false,
+    )
+    .unwrap();
+    // Long past generation + overlap, but the accounts have held it for a minute only.
+    assert!(matches!(
+        next_step(&r, &schedule(), trusted_at + Duration::minutes(1), false),
+        Step::Wait { until: Some(u), .. } if u == trusted_at + Duration::hours(2)
+    ));
+    assert_eq!(
+        next_step(&r, &schedule(), trusted_at + Duration::hours(2), false),
+        Step::Switch { key: "k1".into() }
+    );
+}
+
+#[test]
 fn start_begins_early_but_skips_nothing() {
     let mut n = 0;
     let mut r = Vec::new();
@@ -172,7 +207,7 @@ fn event() -> impl Strategy<Value = Event> {
 
 proptest! {
     /// Whatever happens, in whatever order: at most one next and one current key; the signer is
-    /// a file key or a key every account confirmed and that was published for the overlap; a
+    /// a file key or a key every account confirmed and held for the overlap; a
     /// retired key is never published; a key retires only after retire_after.
     #[test]
     fn rotation_invariants_hold_under_any_sequence(events in proptest::collection::vec(event(), 1..80)) {
@@ -207,6 +242,7 @@ proptest! {
                     let from = r.signing_from.unwrap();
                     prop_assert!(trusted <= from);
                     prop_assert!(r.created_at + s.overlap <= from);
+                    prop_assert!(trusted + s.overlap <= from);
                 }
             }
             for r in &records {

@@ -1,8 +1,8 @@
 """Deploys deploy/aws/roleport-account.yaml to moto's CloudFormation and reports what it made.
 
 Usage: stack.py MOTO_URL TEMPLATE PARAMETERS_JSON
-Prints one JSON object: the stack's status and outputs, and each created role's trust policy as IAM
-returns it. Exit status 1 (with the reason on stderr) when the stack does not reach CREATE_COMPLETE.
+Prints one JSON object: the stack's status and outputs, and each created role's trust policy and
+inline policies as IAM returns them. Exit status 1 (with the reason on stderr) when the stack does not reach CREATE_COMPLETE.
 """
 
 import json
@@ -43,9 +43,15 @@ def main():
     for resource in cfn.list_stack_resources(StackName=name)["StackResourceSummaries"]:
         if resource["ResourceType"] == "AWS::IAM::Role":
             role = iam.get_role(RoleName=resource["PhysicalResourceId"])["Role"]
+            name = role["RoleName"]
+            policies = {
+                p: iam.get_role_policy(RoleName=name, PolicyName=p)["PolicyDocument"]
+                for p in iam.list_role_policies(RoleName=name)["PolicyNames"]
+            }
             roles[role["Arn"]] = {
                 "trust": role["AssumeRolePolicyDocument"],
                 "max_session_seconds": role.get("MaxSessionDuration"),
+                "policies": policies,
             }
     print(json.dumps({"stack": name, "status": stack["StackStatus"], "outputs": outputs, "roles": roles}))
 
