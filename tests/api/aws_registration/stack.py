@@ -5,12 +5,24 @@ Prints one JSON object: the stack's status and outputs, and each created role's 
 inline policies as IAM returns them. Exit status 1 (with the reason on stderr) when the stack does not reach CREATE_COMPLETE.
 """
 
+import ast
 import json
 import sys
 import time
 import uuid
 
 import boto3
+
+
+def document(policy):
+    """A policy document as a dict. moto's CloudFormation stores a role's inline policy as the
+    Python repr of the template's mapping, which GetRolePolicy then returns as a string."""
+    if isinstance(policy, dict):
+        return policy
+    try:
+        return json.loads(policy)
+    except ValueError:
+        return ast.literal_eval(policy)
 
 
 def main():
@@ -45,7 +57,7 @@ def main():
             role = iam.get_role(RoleName=resource["PhysicalResourceId"])["Role"]
             name = role["RoleName"]
             policies = {
-                p: iam.get_role_policy(RoleName=name, PolicyName=p)["PolicyDocument"]
+                p: document(iam.get_role_policy(RoleName=name, PolicyName=p)["PolicyDocument"])
                 for p in iam.list_role_policies(RoleName=name)["PolicyNames"]
             }
             roles[role["Arn"]] = {
