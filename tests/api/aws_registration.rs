@@ -163,6 +163,23 @@ async fn the_template_builds_the_metadata_roleport_serves_with_one_key_and_durin
     assert_eq!(metadata_document(&parameters), served_single);
 }
 
+/// The certificate (base64 DER) a Roleport with the test's signing key publishes: the stack's
+/// `SigningCertificate`.
+async fn published_certificate(sts: &str) -> String {
+    let probe = spawn_app_with(Options {
+        aws: Some(aws_settings(sts, None)),
+        ..Options::default()
+    })
+    .await;
+    let served = probe
+        .get("/aws/saml-metadata.xml")
+        .await
+        .text()
+        .await
+        .unwrap();
+    certificates_of(&served)[0].clone()
+}
+
 /// Runs tests/api/aws_registration/stack.py with moto's python: the stack's outputs and roles.
 fn deploy_stack(parameters: &BTreeMap<&str, String>) -> serde_json::Value {
     let output = Command::new(MOTO.get("MOTO_PYTHON"))
@@ -211,20 +228,10 @@ async fn a_stack_on_the_emulator_makes_roles_that_trust_what_roleport_sends_and_
     let broker_principal = format!("arn:aws:iam::123456789012:role/roleport-broker-{tag}");
 
     // Roleport first, for the certificate it publishes.
-    let probe = spawn_app_with(Options {
-        aws: Some(aws_settings(&sts.url, None)),
-        ..Options::default()
-    })
-    .await;
-    let served = probe
-        .get("/aws/saml-metadata.xml")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let certificate = published_certificate(&sts.url).await;
     let stack = deploy_stack(&BTreeMap::from([
         ("RoleportUrl", "https://roleport.example.com".to_string()),
-        ("SigningCertificate", certificates_of(&served)[0].clone()),
+        ("SigningCertificate", certificate),
         ("AdminRoleName", admin_name.clone()),
         ("ReadOnlyRoleName", readonly_name.clone()),
         ("RoleportPrincipalArn", broker_principal.clone()),
@@ -446,20 +453,10 @@ async fn with_an_issuer_the_stack_trusts_roleports_id_tokens_and_an_oidc_broker_
         format!("arn:aws:iam::123456789012:oidc-provider/{issuer_path}")
     );
 
-    let probe = spawn_app_with(Options {
-        aws: Some(aws_settings(&sts.url, None)),
-        ..Options::default()
-    })
-    .await;
-    let served = probe
-        .get("/aws/saml-metadata.xml")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let certificate = published_certificate(&sts.url).await;
     let stack = deploy_stack(&BTreeMap::from([
         ("RoleportUrl", "https://roleport.example.com".to_string()),
-        ("SigningCertificate", certificates_of(&served)[0].clone()),
+        ("SigningCertificate", certificate),
         ("AdminRoleName", admin_name.clone()),
         ("ReadOnlyRoleName", format!("CfnOidcReadOnly-{tag}")),
         ("OidcIssuer", issuer.clone()),
