@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Row};
+use subtle::ConstantTimeEq;
 
 #[derive(Debug, Clone)]
 pub struct PendingLogin {
@@ -76,7 +77,7 @@ pub async fn next_expiry(
     .await
 }
 
-pub enum Taken {
+pub enum Found {
     Login(PendingLogin),
     /// The request id exists but was started by another browser (at IdP `idp`); it stays
     /// usable by its owner.
@@ -87,43 +88,40 @@ pub enum Taken {
     Unknown,
 }
 
-/// Removes and returns the pending login for this AuthnRequest id if this browser started it and
-/// it has not expired. Taking it is single-use: a second response to the same request finds
-/// nothing. A response carried by another browser does not consume the victim's login.
-pub async fn take(
+/// The unexpired pending login for this AuthnRequest id, if this browser started it. Only read:
+/// it is taken (deleted, single-use) by the statement that records the accepted sign-in
+/// ([`super::sign_in::record`]), in the same transaction as the session, so a response that fails
+/// verification, or a sign-in that cannot be recorded, leaves it to its owner.
+pub async fn find(
     pool: &PgPool,
     request_id: &str,
     browser_hash: &[u8],
     now: DateTime<Utc>,
-) -> Result<Taken, sqlx::Error> {
+) -> Result<Found, sqlx::Error> {
     let row = sqlx::query(
-        "DELETE FROM pending_logins WHERE request_id = $1 AND browser_hash = $2 AND expires_at > $3
-         RETURNING relay_handle, request_id, idp, browser_hash, return_to",
-    )
-    .bind(request_id)
-    .bind(browser_hash)
-    .bind(now)
-    .fetch_optional(pool)
-    .await?;
-    if let Some(r) = row {
-        return Ok(Taken::Login(PendingLogin {
-            relay_handle: r.try_get("relay_handle")?,
-            request_id: r.try_get("request_id")?,
-            idp: r.try_get("idp")?,
-            browser_hash: r.try_get("browser_hash")?,
-            return_to: r.try_get("return_to")?,
-        }));
-    }
-    let owner: Option<String> = sqlx::query_scalar(
-        "SELECT idp FROM pending_logins WHERE request_id = $1 AND expires_at > $2",
+        "SELECT relay_handle, request_id, idp, browser_hash, return_to
+         FROM pending_logins WHERE request_id = $1 AND expires_at > $2",
     )
     .bind(request_id)
     .bind(now)
     .fetch_optional(pool)
     .await?;
-    Ok(match owner {
-        Some(idp) => Taken::OtherBrowser { idp },
-        None => Taken::Unknown,
+    let Some(r) = row else {
+        return Ok(Found::Unknown);
+    };
+    let login = PendingLogin {
+        relay_handle: r.try_get("relay_handle")?,
+        request_id: r.try_get("request_id")?,
+        idp: r.try_get("idp")?,
+        browser_hash: r.try_get("browser_hash")?,
+        return_to: r.try_get("return_to")?,
+    };
+    // Both are SHA-256 digests; compared in constant time all the same.
+    let same_browser: bool = login.browser_hash.as_slice().ct_eq(browser_hash).into();
+    Ok(if same_browser {
+        Found::Login(login)
+    } else {
+        Found::OtherBrowser { idp: login.idp }
     })
 }
 

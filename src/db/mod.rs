@@ -15,6 +15,7 @@ pub mod replay;
 pub mod rules;
 pub mod sessions;
 pub mod shown_once;
+pub mod sign_in;
 
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;

@@ -30,3 +30,15 @@ pub async fn purge_expired(pool: &PgPool, now: DateTime<Utc>) -> Result<u64, sql
             .rows_affected(),
     )
 }
+
+/// Whether the id is in the replay cache already (a read: recording it is the sign-in's own
+/// statement, `super::sign_in::record`).
+pub async fn used(pool: &PgPool, idp: &str, assertion_id: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM used_assertions WHERE idp = $1 AND assertion_id = $2)",
+    )
+    .bind(idp)
+    .bind(assertion_id)
+    .fetch_one(pool)
+    .await
+}

@@ -4,7 +4,7 @@
 
 use crate::admin::session_page::SessionCursor;
 use crate::domain::{FederatedIdentity, KeptIdToken, UpstreamIdToken};
-use crate::sealing::id_token::{self, SealedIdToken};
+use crate::sealing::id_token;
 use crate::sealing::keys::SealingKeys;
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Row};
@@ -29,48 +29,6 @@ pub struct Upstream<'a> {
     pub id_token: Option<&'a UpstreamIdToken>,
     /// The client address the sign-in came from (shown on the admin sessions page).
     pub source_ip: Option<&'a str>,
-}
-
-/// Stores a session for the browser holding `session_token` (only its hash is kept), sealing
-/// the upstream ID token to it.
-#[allow(clippy::too_many_arguments)]
-pub async fn create_with_upstream(
-    pool: &PgPool,
-    session_token: &str,
-    sealing: &SealingKeys,
-    csrf_token: &str,
-    sign_in_reference: &str,
-    identity: &FederatedIdentity,
-    upstream: Upstream<'_>,
-    now: DateTime<Utc>,
-    expires_at: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    let identity = serde_json::to_value(identity)
-        .map_err(|e| sqlx::Error::Protocol(format!("session identity: {e}")))?;
-    let sealed: Option<SealedIdToken> = upstream
-        .id_token
-        .map(|token| id_token::seal(sealing, session_token, token))
-        .transpose()
-        .map_err(|e| sqlx::Error::Protocol(format!("sealing the upstream ID token: {e}")))?;
-    sqlx::query(
-        "INSERT INTO sessions (id_hash, csrf_token, sign_in_reference, identity, created_at, expires_at,
-             upstream_id_token_sealed, upstream_id_token_key_id, upstream_id_token_expires_at,
-             source_ip)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(super::sha256(session_token.as_bytes()))
-    .bind(csrf_token)
-    .bind(sign_in_reference)
-    .bind(identity)
-    .bind(now)
-    .bind(expires_at)
-    .bind(sealed.as_ref().map(|s| s.sealed.as_slice()))
-    .bind(sealed.as_ref().map(|s| s.key_id.as_str()))
-    .bind(sealed.as_ref().map(|s| s.expires_at))
-    .bind(upstream.source_ip)
-    .execute(pool)
-    .await?;
-    Ok(())
 }
 
 /// The unexpired session of the browser holding `session_token`. A kept ID token that cannot

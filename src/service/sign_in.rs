@@ -1,5 +1,6 @@
 //! The end of every sign-in, SAML or OIDC, once the upstream's answer is verified (or refused):
-//! the audit row (committed first), the session, metrics, the log line and where to go next.
+//! the audit row and the session (committed together, with the pending login's take and the
+//! replay record, in one statement: `db::sign_in`), metrics, the log line and where to go next.
 
 use super::Error;
 use super::refusals::{Evidence, count_unverified};
@@ -9,6 +10,7 @@ use crate::domain::{FederatedIdentity, ReturnTo};
 use crate::http::AppState;
 use crate::http::cookies::random_token;
 use crate::http::request_meta::RequestMeta;
+use crate::sealing::id_token;
 use chrono::Duration;
 
 /// A started session: the handler sets its cookie and redirects to `return_to`.
@@ -28,7 +30,37 @@ pub struct GroupOrigins {
     pub from_directory: Vec<String>,
 }
 
-/// An accepted sign-in: audit row (committed first), session, metrics, log line.
+/// What the statement that records the sign-in also consumes: the pending SP-initiated login
+/// it answers and the id it records against replay (SAML assertion id).
+#[derive(Default)]
+pub struct Consumes<'a> {
+    pub take: Option<db::sign_in::Take<'a>>,
+    pub first_use: Option<db::sign_in::FirstUse<'a>>,
+}
+
+/// Why a verified sign-in did not start.
+#[derive(Debug)]
+pub enum Declined {
+    /// The replay cache already held the id (the pending login, if any, is used up).
+    Replay,
+    /// The pending login was used or expired while the response was checked: nothing recorded.
+    LoginGone,
+    /// Nothing was recorded, for Roleport's own reasons (database, randomness): answered 503.
+    Failed(Error),
+}
+
+impl Declined {
+    /// For a caller that consumed nothing through [`Consumes`], where only `Failed` can happen.
+    pub fn into_error(self, reference: &str) -> Error {
+        match self {
+            Declined::Failed(e) => e,
+            other => unavailable(reference, &format!("sign-in declined: {other:?}")),
+        }
+    }
+}
+
+/// An accepted sign-in: the audit row and the session committed together with what it
+/// `consumes`, then metrics and the log line.
 #[allow(clippy::too_many_arguments)]
 pub async fn accepted(
     state: &AppState,
@@ -39,7 +71,8 @@ pub async fn accepted(
     grants: usize,
     upstream: db::sessions::Upstream<'_>,
     return_to: ReturnTo,
-) -> Result<Started, Error> {
+    consumes: Consumes<'_>,
+) -> Result<Started, Declined> {
     let outcome = if grants == 0 {
         Outcome::NoRoles
     } else {
@@ -67,7 +100,10 @@ pub async fn accepted(
         id_token: upstream.id_token,
         source_ip: meta.source_ip.as_deref(),
     };
-    start_session(state, reference, identity, upstream, event, return_to).await
+    start_session(
+        state, reference, identity, upstream, event, return_to, consumes,
+    )
+    .await
 }
 
 /// A refused sign-in: metrics, a precise security log line, an audit row with the reason code
@@ -136,30 +172,61 @@ async fn start_session(
     upstream: db::sessions::Upstream<'_>,
     event: AuditEvent,
     return_to: ReturnTo,
-) -> Result<Started, Error> {
-    let unavailable = |what: String| unavailable(reference, &what);
-    let token = random_token().map_err(|e| unavailable(e.to_string()))?;
-    let csrf = random_token().map_err(|e| unavailable(e.to_string()))?;
+    consumes: Consumes<'_>,
+) -> Result<Started, Declined> {
+    let failed = |what: String| Declined::Failed(unavailable(reference, &what));
+    let token = random_token().map_err(|e| failed(e.to_string()))?;
+    let csrf = random_token().map_err(|e| failed(e.to_string()))?;
     let now = state.clock.now();
     let ttl = state.settings.session.ttl_seconds;
-    // The audit row is committed before the session exists.
+    let sealed = upstream
+        .id_token
+        .map(|t| id_token::seal(&state.sealing, &token, t))
+        .transpose()
+        .map_err(|e| failed(format!("sealing the upstream ID token: {e}")))?;
+    let event = event.sanitized();
     let outcome = event.outcome;
-    db::audit::append(&state.pool, reference, now, event)
-        .await
-        .map_err(|e| unavailable(e.to_string()))?;
-    db::sessions::create_with_upstream(
+    let row = serde_json::to_value(&event).map_err(|e| failed(format!("audit event: {e}")))?;
+    let person =
+        serde_json::to_value(&identity).map_err(|e| failed(format!("session identity: {e}")))?;
+    // One statement: the audit row commits with the session (never after it), together with the
+    // pending login's take and the replay record; on any error none of them is committed.
+    let recorded = db::sign_in::record(
         &state.pool,
-        &token,
-        &state.sealing,
-        &csrf,
-        reference,
-        &identity,
-        upstream,
-        now,
-        now + Duration::seconds(ttl),
+        db::sign_in::SignIn {
+            take: consumes.take,
+            first_use: consumes.first_use,
+            audit: db::sign_in::AuditRow {
+                reference,
+                at: now,
+                event: row,
+            },
+            session: db::sign_in::NewSession {
+                token: &token,
+                csrf_token: &csrf,
+                identity: person,
+                created_at: now,
+                expires_at: now + Duration::seconds(ttl),
+                upstream_id_token: sealed.as_ref(),
+                source_ip: upstream.source_ip,
+            },
+        },
     )
-    .await
-    .map_err(|e| unavailable(e.to_string()))?;
+    .await;
+    match recorded {
+        Ok(db::sign_in::Recorded::SignedIn) => {}
+        Ok(db::sign_in::Recorded::Replay) => return Err(Declined::Replay),
+        Ok(db::sign_in::Recorded::LoginGone) => return Err(Declined::LoginGone),
+        Err(e) => {
+            let error = unavailable(reference, &e.to_string());
+            // Only when Postgres itself answered (a constraint, a statement timeout): in an
+            // outage a second attempt would only double the wait for the 503.
+            if matches!(e, sqlx::Error::Database(_)) {
+                not_recorded(state, reference, event, &e).await;
+            }
+            return Err(Declined::Failed(error));
+        }
+    }
     let outcome_label = match outcome {
         Outcome::NoRoles => "no_roles",
         _ => "accepted",
@@ -175,4 +242,14 @@ async fn start_session(
         ttl_seconds: ttl,
         return_to,
     })
+}
+
+/// A verified sign-in that could not be recorded leaves its own row when the database still takes
+/// one, so the audit log shows the attempt under the reference the person was given.
+async fn not_recorded(state: &AppState, reference: &str, mut event: AuditEvent, e: &sqlx::Error) {
+    event.outcome = Outcome::Rejected;
+    event.reason = Some(format!("not_recorded: {e}"));
+    if let Err(e) = db::audit::append(&state.pool, reference, state.clock.now(), event).await {
+        tracing::error!(reference, error = %e, "audit write failed for a sign-in not recorded");
+    }
 }

@@ -51,5 +51,6 @@ mod refusals;
 mod sealing;
 mod secrets_leak;
 mod service;
+mod sign_in_commit;
 mod signed_tree;
 mod tls_proxy;

@@ -153,9 +153,10 @@ pub async fn assert_audited(app: &TestApp, reference: &str, code: &str) -> Value
 /// is only counted. Identity-value refusals (SAML `no_subject`, OIDC `claims.*`) belong here;
 /// add new ones.
 pub fn is_verified_refusal(code: &str) -> bool {
-    const VERIFIED: [&str; 5] = [
+    const VERIFIED: [&str; 6] = [
         "identity_value_refused",
         "replay",
+        "pending_login_gone",
         "in_response_to_other_browser",
         "no_subject",
         "id_token.nonce_replayed",

@@ -68,6 +68,8 @@ enum Refusal {
     OtherBrowser,
     RelayStateMismatch,
     Replay,
+    /// The response verified, but its pending login was used or expired meanwhile.
+    LoginGone,
     BadBody(String),
     /// The assertion verified, but the identity in it was refused.
     Identity(SamlError),
@@ -81,6 +83,7 @@ impl Refusal {
             Self::Saml(e) | Self::Identity(e) => e.code(),
             Self::Missing => "missing_saml_response",
             Self::UnknownRequest => "in_response_to_unknown",
+            Self::LoginGone => "pending_login_gone",
             Self::OtherBrowser => "in_response_to_other_browser",
             Self::RelayStateMismatch => "relay_state_mismatch",
             Self::Replay => "replay",
@@ -99,6 +102,9 @@ impl Refusal {
             Self::OtherBrowser => "the login was started by another browser".into(),
             Self::RelayStateMismatch => "RelayState does not match the pending login".into(),
             Self::Replay => "assertion id was already used".into(),
+            Self::LoginGone => {
+                "the pending login was used or expired while the response was checked".into()
+            }
             Self::BadBody(why) => format!("unreadable form body: {why}"),
             Self::Directory(e) => e.to_string(),
         }
@@ -107,9 +113,11 @@ impl Refusal {
     /// `OtherBrowser` is only ever reached with a response that verified.
     fn evidence(&self) -> Evidence {
         match self {
-            Self::Replay | Self::Identity(_) | Self::OtherBrowser | Self::Directory(_) => {
-                Evidence::Verified
-            }
+            Self::Replay
+            | Self::LoginGone
+            | Self::Identity(_)
+            | Self::OtherBrowser
+            | Self::Directory(_) => Evidence::Verified,
             Self::Saml(_)
             | Self::Missing
             | Self::UnknownRequest
@@ -130,29 +138,14 @@ async fn acs(
     // The body is read here rather than by an extractor, so an oversized or malformed post is
     // refused like any other bad response: page, log line, audit row.
     let outcome = match read_form(&state, payload).await {
-        Ok(form) => consume(&state, &req, form, &mut idp_label).await,
+        Ok(form) => match consume(&state, &req, form, &mut idp_label).await {
+            Ok(accepted) => finish(&state, &reference, &meta, accepted).await,
+            Err(failure) => Err(failure),
+        },
         Err(failure) => Err(failure),
     };
     match outcome {
-        Ok(Accepted {
-            identity,
-            origins,
-            return_to,
-            grants,
-        }) => {
-            let started = sign_in::accepted(
-                &state,
-                &reference,
-                &meta,
-                identity,
-                origins,
-                grants,
-                db::sessions::Upstream::default(),
-                return_to,
-            )
-            .await?;
-            Ok(session_started(&state, started))
-        }
+        Ok(started) => Ok(session_started(&state, started)),
         Err(Failure::Refused(refusal)) => Err(sign_in::refused(
             &state,
             &reference,
@@ -165,6 +158,7 @@ async fn acs(
         .await
         .into()),
         Err(Failure::Unavailable(what)) => Err(sign_in::unavailable(&reference, &what).into()),
+        Err(Failure::NotRecorded(e)) => Err(e.into()),
         Err(Failure::Busy { retry_after }) => {
             state
                 .metrics
@@ -195,16 +189,69 @@ pub(super) fn session_started(state: &AppState, started: sign_in::Started) -> Ht
         .finish()
 }
 
+/// A verified response, and what recording it consumes: the pending login it answers (if
+/// SP-initiated) and its assertion id.
 struct Accepted {
     identity: FederatedIdentity,
     origins: Option<sign_in::GroupOrigins>,
     return_to: ReturnTo,
     grants: usize,
+    /// The request id and the browser that started it.
+    pending: Option<(String, Vec<u8>)>,
+    assertion_id: String,
+    replay_until: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+}
+
+/// Records the accepted sign-in: pending login taken, assertion id recorded against replay,
+/// audit row and session, all in one statement (see `db::sign_in`).
+async fn finish(
+    state: &AppState,
+    reference: &str,
+    meta: &RequestMeta,
+    a: Accepted,
+) -> Result<sign_in::Started, Failure> {
+    let idp = a.identity.idp.clone();
+    let consumes = sign_in::Consumes {
+        take: a
+            .pending
+            .as_ref()
+            .map(|(request_id, browser_hash)| db::sign_in::Take {
+                request_id,
+                browser_hash,
+                now: a.now,
+            }),
+        first_use: Some(db::sign_in::FirstUse {
+            idp: &idp,
+            id: &a.assertion_id,
+            expires_at: a.replay_until,
+        }),
+    };
+    sign_in::accepted(
+        state,
+        reference,
+        meta,
+        a.identity,
+        a.origins,
+        a.grants,
+        db::sessions::Upstream::default(),
+        a.return_to,
+        consumes,
+    )
+    .await
+    .map_err(|declined| match declined {
+        sign_in::Declined::Replay => Failure::Refused(Refusal::Replay),
+        sign_in::Declined::LoginGone => Failure::Refused(Refusal::LoginGone),
+        sign_in::Declined::Failed(e) => Failure::NotRecorded(e),
+    })
 }
 
 enum Failure {
     Refused(Refusal),
     Unavailable(String),
+    /// Verified, but the sign-in could not be recorded (already logged, and audited where the
+    /// database allowed).
+    NotRecorded(crate::service::Error),
     /// No verification slot came free in time.
     Busy {
         retry_after: u64,
@@ -251,18 +298,19 @@ async fn consume(
     let header = saml::peek(&xml, &limits)?;
 
     let now = state.clock.now();
-    let (idp, solicitation, return_to) = match &header.in_response_to {
+    let (idp, solicitation, return_to, pending) = match &header.in_response_to {
         Some(request_id) => {
             let browser = req
                 .cookie(state.cookies.browser_name())
                 .map(|c| db::sha256(c.value().as_bytes()))
                 .unwrap_or_default();
-            let pending = match db::logins::take(&state.pool, request_id, &browser, now)
+            // Only read here: the login is taken by the statement that records the sign-in.
+            let pending = match db::logins::find(&state.pool, request_id, &browser, now)
                 .await
                 .map_err(db_down)?
             {
-                db::logins::Taken::Login(p) => p,
-                db::logins::Taken::OtherBrowser { idp } => {
+                db::logins::Found::Login(p) => p,
+                db::logins::Found::OtherBrowser { idp } => {
                     *idp_label = Some(idp.clone());
                     // Only a response that verifies shows someone's identity arriving in the
                     // wrong browser (login CSRF, a stolen response): that is audited in full.
@@ -276,7 +324,7 @@ async fn consume(
                     verify_blocking(state, idp, xml, solicitation, limits, now).await?;
                     return Err(Failure::Refused(Refusal::OtherBrowser));
                 }
-                db::logins::Taken::Unknown => {
+                db::logins::Found::Unknown => {
                     return Err(Failure::Refused(Refusal::UnknownRequest));
                 }
             };
@@ -296,9 +344,10 @@ async fn consume(
             (
                 idp,
                 Solicitation::Solicited {
-                    request_id: pending.request_id,
+                    request_id: pending.request_id.clone(),
                 },
                 return_to,
+                Some((pending.request_id, browser)),
             )
         }
         None => {
@@ -317,31 +366,31 @@ async fn consume(
                 .and_then(|r| ReturnTo::parse(r).ok())
                 .unwrap_or_else(ReturnTo::roles_page);
             let allowed = idp.allow_idp_initiated;
-            (idp, Solicitation::Unsolicited { allowed }, return_to)
+            (idp, Solicitation::Unsolicited { allowed }, return_to, None)
         }
     };
 
     let verified = verify_blocking(state, idp.clone(), xml, solicitation, limits, now).await?;
-    let first = db::replay::first_use(
-        &state.pool,
-        &idp.id,
-        &verified.assertion_id,
-        verified.replay_until,
-    )
-    .await
-    .map_err(db_down)?;
-    if !first {
-        return Err(Failure::Refused(Refusal::Replay));
-    }
+    // The assertion id is recorded (refusing a replay on any replica) by the statement that
+    // records the sign-in. Only where a directory lookup would follow is a replay looked for
+    // first, so a replayed assertion costs no LDAP round trip.
     let mut identity = extract_identity(&idp.id, &verified, &idp.attributes)
         .map_err(|e| Failure::Refused(Refusal::Identity(e)))?;
     identity.forget_unverified_email(idp.email_verified, &idp.attributes.email);
     let origins = match state.directory(&idp.id) {
-        Some(directory) => Some(
-            nested_groups::add_from_directory(&directory, &mut identity, now)
+        Some(directory) => {
+            if db::replay::used(&state.pool, &idp.id, &verified.assertion_id)
                 .await
-                .map_err(|e| Failure::Refused(Refusal::Directory(e)))?,
-        ),
+                .map_err(db_down)?
+            {
+                return Err(Failure::Refused(Refusal::Replay));
+            }
+            Some(
+                nested_groups::add_from_directory(&directory, &mut identity, now)
+                    .await
+                    .map_err(|e| Failure::Refused(Refusal::Directory(e)))?,
+            )
+        }
         None => None,
     };
     let claims = claims_of(&identity);
@@ -353,6 +402,10 @@ async fn consume(
         origins,
         return_to,
         grants,
+        pending,
+        assertion_id: verified.assertion_id,
+        replay_until: verified.replay_until,
+        now,
     })
 }
 

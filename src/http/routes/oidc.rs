@@ -228,10 +228,21 @@ async fn callback(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRe
                 id_token: Some(&id_token),
                 source_ip: None,
             };
+            // The pending flow was taken and the nonce recorded above; this records the audit
+            // row and the session together.
             let started = sign_in::accepted(
-                &state, &reference, &meta, identity, None, grants, upstream, return_to,
+                &state,
+                &reference,
+                &meta,
+                identity,
+                None,
+                grants,
+                upstream,
+                return_to,
+                sign_in::Consumes::default(),
             )
-            .await?;
+            .await
+            .map_err(|declined| declined.into_error(&reference))?;
             Ok(session_started(&state, started))
         }
         Err(Failure::Refused(refusal)) => Err(sign_in::refused(
