@@ -4,6 +4,7 @@
 use crate::clock::Clock;
 use crate::configuration::Settings;
 use crate::db;
+use crate::http::admission::{self, Admission};
 use crate::http::cookies::CookiePolicy;
 use crate::http::rate_limit::{self, RateLimits};
 use crate::http::state::{RulesSnapshot, ServiceProvider};
@@ -92,7 +93,12 @@ impl Application {
             .local_addr()
             .map_err(|e| StartupError::Other(e.to_string()))?;
 
-        let pool = db::connect(&settings.database.url, settings.database.max_connections).await?;
+        let pool = db::connect_bounded(
+            &settings.database.url,
+            settings.database.max_connections,
+            Duration::from_millis(settings.database.acquire_timeout_ms),
+        )
+        .await?;
         if settings.database.migrate_on_start {
             db::migrate(&pool).await?;
         }
@@ -187,6 +193,10 @@ impl Application {
                 rules: Arc::new(rules),
             }),
             blocking: Arc::new(Semaphore::new(settings.server.blocking_slots.max(1))),
+            admission: Admission::new(
+                &settings.admission,
+                Duration::from_secs(settings.rate_limit.log_window_seconds),
+            ),
             aws,
             audit,
             sealing,
@@ -197,6 +207,7 @@ impl Application {
         let limits = web::Data::new(RateLimits::new(&state.settings.rate_limit));
         let mut background = vec![
             tokio::spawn(rate_limit::maintain(limits.clone())),
+            tokio::spawn(admission::maintain(state.clone())),
             tokio::spawn(reload_rules(state.clone())),
             tokio::spawn(refresh_metadata(state.clone(), client)),
             tokio::spawn(refresh_jwks(state.clone())),
@@ -233,6 +244,8 @@ impl Application {
                     actix_web::middleware::ErrorHandlers::new()
                         .default_handler(crate::http::errors::plain_errors),
                 )
+                // Inside the rate limits: a request refused for its rate takes no slot.
+                .wrap(from_fn(admission::admit))
                 .wrap(from_fn(rate_limit::enforce))
                 .wrap(from_fn(observe))
                 .wrap(from_fn(headers::strict_transport_security))

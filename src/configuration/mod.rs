@@ -3,7 +3,7 @@
 //!
 //! One file per area: [`server`] (listener, database, sessions, metrics, rules reload), [`saml`]
 //! (Roleport as a SAML SP), [`idp`] (the upstream IdPs, one type per kind), [`aws`], [`rate_limit`],
-//! and [`env`] (how the file and the environment are layered). The audit settings live with the
+//! [`admission`] (overload), and [`env`] (how the file and the environment are layered). The audit settings live with the
 //! audit code (`crate::audit::settings`).
 
 use serde::Deserialize;
@@ -11,6 +11,7 @@ use server::{is_loopback_listen, is_loopback_url};
 use std::path::{Path, PathBuf};
 
 mod admin;
+mod admission;
 mod aws;
 mod env;
 mod idp;
@@ -19,6 +20,7 @@ mod saml;
 mod server;
 
 pub use admin::AdminSettings;
+pub use admission::AdmissionSettings;
 pub use aws::{
     AwsSettings, FederationUserSettings, KeyPairFiles, OwnCredentialsSettings,
     RegistrationSettings, RotationSettings,
@@ -58,6 +60,8 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     #[serde(default)]
     pub admin: AdminSettings,
+    #[serde(default)]
+    pub admission: AdmissionSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +109,10 @@ impl Settings {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.rate_limit.validate().map_err(ConfigError::Invalid)?;
         self.admin.validate().map_err(ConfigError::Invalid)?;
+        self.admission
+            .validate(self.server.dev_mode)
+            .map_err(ConfigError::Invalid)?;
+        self.database.validate().map_err(ConfigError::Invalid)?;
         self.validate_idps()?;
         if self.saml.key_file.is_some() != self.saml.cert_file.is_some() {
             return Err(ConfigError::Invalid(

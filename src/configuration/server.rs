@@ -32,10 +32,46 @@ pub struct ServerSettings {
 #[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
     pub url: SecretString,
+    /// Connections in the pool. Two cores running Postgres and Roleport gain nothing past about
+    /// ten (each sign-in holds one for a few milliseconds); more only add Postgres backends.
     #[serde(default = "default_max_connections")]
     pub max_connections: u32,
+    /// How long a request waits for a pool connection before it is answered 503 with
+    /// `Retry-After`. With admission bounding the work in flight, a healthy pool hands one out
+    /// within milliseconds; a longer wait means Postgres is slow or gone, and waiting longer
+    /// only piles requests up.
+    #[serde(default = "default_acquire_timeout_ms")]
+    pub acquire_timeout_ms: u64,
     #[serde(default)]
     pub migrate_on_start: bool,
+}
+
+/// The bounds of `database.acquire_timeout_ms`.
+pub const ACQUIRE_TIMEOUT_MS: std::ops::RangeInclusive<u64> = 10..=30_000;
+/// The bounds of `database.max_connections`.
+pub const MAX_CONNECTIONS: std::ops::RangeInclusive<u32> = 1..=1_000;
+
+impl DatabaseSettings {
+    pub fn validate(&self) -> Result<(), String> {
+        if !MAX_CONNECTIONS.contains(&self.max_connections) {
+            return Err(format!(
+                "database.max_connections is {}; it must be between {} and {}",
+                self.max_connections,
+                MAX_CONNECTIONS.start(),
+                MAX_CONNECTIONS.end()
+            ));
+        }
+        if !ACQUIRE_TIMEOUT_MS.contains(&self.acquire_timeout_ms) {
+            return Err(format!(
+                "database.acquire_timeout_ms is {}; it must be between {} and {} (a request \
+                 waits this long for a pool connection before it is answered 503)",
+                self.acquire_timeout_ms,
+                ACQUIRE_TIMEOUT_MS.start(),
+                ACQUIRE_TIMEOUT_MS.end()
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Deserialize, Clone)]
@@ -101,6 +137,9 @@ fn default_blocking_slots() -> usize {
 }
 fn default_max_connections() -> u32 {
     10
+}
+fn default_acquire_timeout_ms() -> u64 {
+    1_000
 }
 fn default_session_ttl() -> i64 {
     8 * 3600

@@ -453,3 +453,97 @@ fn unknown_directory_keys_are_refused() {
     let e = load(&f.0, []).unwrap_err().to_string();
     assert!(e.contains("bind_password"), "{e}");
 }
+
+#[test]
+fn admission_and_pool_bounds_have_defaults_and_refuse_what_would_disable_them() {
+    let audit_key = || {
+        [(
+            "ROLEPORT_AUDIT__KEY".to_string(),
+            "k1 dGVzdCBhdWRpdCBrZXkgb2YgdGhpcnR5LXR3byBieXRlcw==".to_string(),
+        )]
+    };
+    let prod = BASE.replace(
+        "dev_mode = true",
+        "public_url = \"https://roleport.example.com\"",
+    );
+    let s = load(&write(&prod).0, audit_key()).unwrap();
+    assert_eq!(
+        (
+            s.admission.sign_in_in_flight,
+            s.admission.issue_in_flight,
+            s.admission.max_waiting,
+            s.admission.max_wait_ms,
+            s.admission.retry_after_seconds,
+            s.admission.body_timeout_ms
+        ),
+        (32, 32, 64, 100, 1, 10_000)
+    );
+    assert_eq!(
+        (s.database.max_connections, s.database.acquire_timeout_ms),
+        (10, 1_000)
+    );
+
+    // No bound at all: refused outside dev_mode, with the setting named and why.
+    for key in ["sign_in_in_flight", "issue_in_flight"] {
+        let f = write(&format!("{prod}[admission]\n{key} = 0\n"));
+        let err = load(&f.0, audit_key()).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("admission.{key} = 0 turns off the bound"))
+                && err.contains("only with server.dev_mode"),
+            "{err}"
+        );
+        // dev_mode may measure without it.
+        assert!(load(&write(&format!("{BASE}[admission]\n{key} = 0\n")).0, []).is_ok());
+    }
+    // Bounds so large they bound nothing, in dev_mode too.
+    for (extra, says) in [
+        (
+            "sign_in_in_flight = 100000",
+            "admission.sign_in_in_flight is 100000",
+        ),
+        ("max_waiting = 1000000", "admission.max_waiting is 1000000"),
+        ("max_wait_ms = 30000", "a longer wait is a queue"),
+        (
+            "retry_after_seconds = 0",
+            "admission.retry_after_seconds is 0",
+        ),
+        ("body_timeout_ms = 0", "admission.body_timeout_ms is 0"),
+    ] {
+        let err = load(&write(&format!("{BASE}[admission]\n{extra}\n")).0, [])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(says), "{extra}: {err}");
+    }
+    for (extra, says) in [
+        ("acquire_timeout_ms = 0", "database.acquire_timeout_ms is 0"),
+        (
+            "acquire_timeout_ms = 600000",
+            "database.acquire_timeout_ms is 600000",
+        ),
+        ("max_connections = 0", "database.max_connections is 0"),
+    ] {
+        // [database] is BASE's last table.
+        let err = load(&write(&format!("{BASE}{extra}\n")).0, [])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(says), "{extra}: {err}");
+    }
+    // The environment reaches them like any other setting.
+    let s = load(
+        &write(BASE).0,
+        [
+            (
+                "ROLEPORT_ADMISSION__SIGN_IN_IN_FLIGHT".to_string(),
+                "8".to_string(),
+            ),
+            (
+                "ROLEPORT_DATABASE__ACQUIRE_TIMEOUT_MS".to_string(),
+                "250".to_string(),
+            ),
+        ],
+    )
+    .unwrap();
+    assert_eq!(s.admission.sign_in_in_flight, 8);
+    assert_eq!(s.database.acquire_timeout_ms, 250);
+    assert!(load(&write(&format!("{BASE}[admission]\nin_flight = 3\n")).0, []).is_err());
+}

@@ -22,10 +22,21 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use std::time::Duration;
 
+/// A pool for the command-line tools (migrate, rules import, audit verify, …).
 pub async fn connect(url: &SecretString, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+    connect_bounded(url, max_connections, Duration::from_secs(5)).await
+}
+
+/// The server's pool: a request that cannot get a connection within `acquire_timeout` fails
+/// with `PoolTimedOut` (answered 503) instead of queueing behind a starved pool.
+pub async fn connect_bounded(
+    url: &SecretString,
+    max_connections: u32,
+    acquire_timeout: Duration,
+) -> Result<PgPool, sqlx::Error> {
     PgPoolOptions::new()
         .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(5))
+        .acquire_timeout(acquire_timeout)
         .connect(url.expose_secret())
         .await
 }

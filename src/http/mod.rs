@@ -1,6 +1,7 @@
 //! HTTP: thin handlers around the pure cores, the session, security headers and error pages.
 
 pub mod admin_views;
+pub mod admission;
 pub mod cookies;
 pub mod error_nav;
 pub mod errors;

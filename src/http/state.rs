@@ -44,6 +44,8 @@ pub struct AppState {
     pub rules: RwLock<RulesSnapshot>,
     /// Bounds concurrent blocking C calls (xmlsec) so a flood queues instead of growing threads.
     pub blocking: Arc<Semaphore>,
+    /// Bounds the expensive requests worked on at once; past that, 503 at once.
+    pub admission: super::admission::Admission,
     pub aws: crate::aws::broker::AwsRuntime,
     /// Links committed audit rows into the keyed chain (one process at a time, cluster-wide).
     pub audit: Arc<crate::audit::sealer::Sealer>,

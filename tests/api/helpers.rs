@@ -110,6 +110,18 @@ pub struct Options {
     pub sealing_keys: Option<String>,
 }
 
+/// Admission bounds no ordinary test reaches on a machine busy with other suites (the
+/// overload tests lower them through `Options::configure`).
+pub fn relaxed_admission() -> roleport::configuration::AdmissionSettings {
+    roleport::configuration::AdmissionSettings {
+        sign_in_in_flight: 256,
+        issue_in_flight: 256,
+        max_waiting: 1024,
+        max_wait_ms: 5_000,
+        ..Default::default()
+    }
+}
+
 /// The default limits, raised so that the suite's own traffic (many sign-ins from 127.0.0.1)
 /// never meets them; tests of the limits lower them again.
 pub fn relaxed_limits() -> RateLimitSettings {
@@ -201,6 +213,8 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         database: DatabaseSettings {
             url: SecretString::from(db_url.clone()),
             max_connections: 5,
+            // The suite shares two cores with other suites: a pool wait is no failure here.
+            acquire_timeout_ms: 5_000,
             migrate_on_start: true,
         },
         session: SessionSettings::default(),
@@ -217,6 +231,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
             listen: "127.0.0.1:0".into(),
         },
         admin: Default::default(),
+        admission: relaxed_admission(),
         audit: roleport::audit::settings::AuditSettings {
             key: Some(SecretString::from(
                 options

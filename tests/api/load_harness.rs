@@ -61,7 +61,7 @@ async fn run(
         roleport_after - roleport_before,
         cpu_between(&postgres_before, &postgres_after),
         client_after - client_before,
-        server.peak_rss_kib(),
+        (server.peak_rss_kib(), server.rss_kib()),
         server.cold_start,
     );
     if report.signed_in() as usize != report.sent {

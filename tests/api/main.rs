@@ -44,6 +44,7 @@ mod identity_values;
 mod idp_scope;
 mod load_harness;
 mod oidc_attacks;
+mod overload;
 mod picker_rules;
 mod portal;
 mod production;

@@ -129,8 +129,11 @@ pub async fn prepare(base: &str, n: usize) -> Vec<Prepared> {
 /// What the timed part saw.
 #[derive(Debug, Default)]
 pub struct Outcome {
-    /// Latency of every answered request.
+    /// Latency of every sign-in (303).
     pub latencies: Vec<Duration>,
+    /// Latency of every 503 (overload shed, or a dependency unavailable): reported apart, so
+    /// quick refusals neither hide nor inflate the sign-ins' latency.
+    pub shed_latencies: Vec<Duration>,
     /// Answers by status; `0` stands for no answer (timeout, reset, refused).
     pub statuses: BTreeMap<u16, u64>,
     /// From the first scheduled send to the last answer.
@@ -170,8 +173,10 @@ pub async fn fire(base: &str, prepared: Vec<Prepared>, mode: Mode, limit: Durati
             let mut r = results.lock().unwrap();
             r.sent += 1;
             *r.statuses.entry(status).or_default() += 1;
-            if status != 0 {
-                r.latencies.push(latency);
+            match status {
+                303 => r.latencies.push(latency),
+                503 => r.shed_latencies.push(latency),
+                _ => {}
             }
             r.elapsed = r.elapsed.max(start.elapsed());
         }
@@ -233,5 +238,6 @@ pub async fn fire(base: &str, prepared: Vec<Prepared>, mode: Mode, limit: Durati
     }
     let mut outcome = std::mem::take(&mut *results.lock().unwrap());
     outcome.latencies.sort();
+    outcome.shed_latencies.sort();
     outcome
 }
