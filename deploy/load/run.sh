@@ -22,8 +22,12 @@ gcc -O2 -o "$run/xmlsec_floor" deploy/load/xmlsec_floor.c $(pkg-config --cflags 
 "$run/venv/bin/python" -c 'import onelogin.saml2' 2>/dev/null ||
   "$run/venv/bin/pip" install --quiet python3-saml >/dev/null
 
-cargo build --release --bin roleport
-export ROLEPORT_TEST_LOAD_BIN=$PWD/target/release/roleport
+# ROLEPORT_TEST_LOAD_BIN=/path/to/roleport measures that binary instead (e.g. an earlier commit's
+# release build, to compare before and after with the same harness).
+if [[ -z ${ROLEPORT_TEST_LOAD_BIN:-} ]]; then
+  cargo build --release --bin roleport
+  export ROLEPORT_TEST_LOAD_BIN=$PWD/target/release/roleport
+fi
 [[ -n ${1:-} ]] && export ROLEPORT_TEST_LOAD_SCENARIOS=$1
 exec cargo nextest run --test api --no-capture --test-threads 1 --run-ignored only \
   -E 'test(=load_harness::full_run)'

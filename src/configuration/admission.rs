@@ -2,12 +2,15 @@
 //! does at once, and how overload is answered: a short bounded wait for a slot, then 503 with
 //! `Retry-After` at once, instead of a queue that grows memory and latency without bound.
 //!
-//! The defaults come from the load harness (`deploy/load/run.sh`, README "Overload"): on two
-//! cores a sign-in's throughput no longer grows past about 16 requests in flight (the CPU and
-//! Postgres are busy by then), so 32 keeps both busy with room for requests waiting on the
-//! network (OIDC token exchange, directory lookups, STS). An admitted request holds at most its
-//! body (`saml.max_response_bytes` as a form, about 0.5 MiB) and its decoded copies, so 32 of
-//! them stay well under the memory goal even with the largest bodies allowed.
+//! The defaults come from the load harness (`deploy/load/run.sh`, README "Overload"). On two
+//! cores SAML sign-ins reach their highest rate with 4 to 16 in flight (the CPU and Postgres are
+//! busy by then); 32 keeps both busy with room for sign-ins that wait on the network (directory
+//! lookups). 32 in flight and 32 waiting serve 64 concurrent browsers without a 503 and add at
+//! most `max_wait_ms` (100 ms) of waiting; past that, overload is answered at once. Under the
+//! harness's overload an admitted sign-in holds about 60 KiB (connection buffers, the body and
+//! its decoded copies, the handler's state), so the bound is a few MiB; with the largest bodies
+//! `saml.max_response_bytes` allows (256 KiB of XML, a form of about 0.5 MiB) it is about 2 MiB
+//! each, which is what `MAX_IN_FLIGHT` and the default are weighed against.
 
 use serde::Deserialize;
 
@@ -23,11 +26,16 @@ pub const BODY_TIMEOUT_MS: std::ops::RangeInclusive<u64> = 100..=60_000;
 #[derive(Debug, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct AdmissionSettings {
-    /// Sign-in requests worked on at once: `POST /saml/acs`, `GET /oidc/callback`,
-    /// `GET /login/{idp}`, the CLI's `/oauth/token` and `/oauth/device_authorization`.
-    /// 0 (no bound) only in dev_mode.
+    /// Sign-in requests worked on at once: `POST /saml/acs`, `GET /login/{idp}`, the CLI's
+    /// `/oauth/token` and `/oauth/device_authorization`. 0 (no bound) only in dev_mode.
     #[serde(default = "default_sign_in_in_flight")]
     pub sign_in_in_flight: usize,
+    /// `GET /oidc/callback` requests worked on at once. Each waits on the OpenID provider's
+    /// token endpoint (tens to hundreds of milliseconds) and costs little CPU or memory while it
+    /// does, so it has its own, larger bound: a slow provider must neither take the SAML
+    /// sign-ins' slots nor be held to their number. 0 only in dev_mode.
+    #[serde(default = "default_oidc_callback_in_flight")]
+    pub oidc_callback_in_flight: usize,
     /// Credential, console and SAML-POST issues worked on at once (they wait on STS, so they
     /// have their own slots and a slow STS cannot take the sign-ins' ones). 0 only in dev_mode.
     #[serde(default = "default_issue_in_flight")]
@@ -51,6 +59,7 @@ impl Default for AdmissionSettings {
     fn default() -> Self {
         Self {
             sign_in_in_flight: default_sign_in_in_flight(),
+            oidc_callback_in_flight: default_oidc_callback_in_flight(),
             issue_in_flight: default_issue_in_flight(),
             max_waiting: default_max_waiting(),
             max_wait_ms: default_max_wait_ms(),
@@ -66,6 +75,7 @@ impl AdmissionSettings {
     pub fn validate(&self, dev_mode: bool) -> Result<(), String> {
         for (name, value) in [
             ("sign_in_in_flight", self.sign_in_in_flight),
+            ("oidc_callback_in_flight", self.oidc_callback_in_flight),
             ("issue_in_flight", self.issue_in_flight),
         ] {
             if value == 0 && !dev_mode {
@@ -75,6 +85,7 @@ impl AdmissionSettings {
                      only with server.dev_mode. Set 1 to {MAX_IN_FLIGHT} (default {})",
                     match name {
                         "sign_in_in_flight" => default_sign_in_in_flight(),
+                        "oidc_callback_in_flight" => default_oidc_callback_in_flight(),
                         _ => default_issue_in_flight(),
                     }
                 ));
@@ -120,11 +131,14 @@ impl AdmissionSettings {
 fn default_sign_in_in_flight() -> usize {
     32
 }
+fn default_oidc_callback_in_flight() -> usize {
+    64
+}
 fn default_issue_in_flight() -> usize {
     32
 }
 fn default_max_waiting() -> usize {
-    64
+    32
 }
 fn default_max_wait_ms() -> u64 {
     100

@@ -470,13 +470,14 @@ fn admission_and_pool_bounds_have_defaults_and_refuse_what_would_disable_them() 
     assert_eq!(
         (
             s.admission.sign_in_in_flight,
+            s.admission.oidc_callback_in_flight,
             s.admission.issue_in_flight,
             s.admission.max_waiting,
             s.admission.max_wait_ms,
             s.admission.retry_after_seconds,
             s.admission.body_timeout_ms
         ),
-        (32, 32, 64, 100, 1, 10_000)
+        (32, 64, 32, 32, 100, 1, 10_000)
     );
     assert_eq!(
         (s.database.max_connections, s.database.acquire_timeout_ms),
@@ -484,7 +485,11 @@ fn admission_and_pool_bounds_have_defaults_and_refuse_what_would_disable_them() 
     );
 
     // No bound at all: refused outside dev_mode, with the setting named and why.
-    for key in ["sign_in_in_flight", "issue_in_flight"] {
+    for key in [
+        "sign_in_in_flight",
+        "oidc_callback_in_flight",
+        "issue_in_flight",
+    ] {
         let f = write(&format!("{prod}[admission]\n{key} = 0\n"));
         let err = load(&f.0, audit_key()).unwrap_err().to_string();
         assert!(

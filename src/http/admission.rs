@@ -1,5 +1,5 @@
 //! Admission control: a bounded number of expensive requests worked on at once, per class
-//! (sign-ins; credential and console issues), a short bounded wait for a slot, and past that an
+//! (SAML and CLI sign-ins; OIDC callbacks; credential and console issues), a short bounded wait for a slot, and past that an
 //! immediate 503 with `Retry-After`. Overload is then answered quickly instead of growing a
 //! queue, the memory of every request in it, and everyone's latency.
 //!
@@ -45,8 +45,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// Which slots a route's requests take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Class {
-    /// Sign-in work: SAML verification, the OIDC token exchange, pending logins, CLI tokens.
+    /// Sign-in work: SAML verification, pending logins, CLI tokens.
     SignIn,
+    /// The OIDC callback: mostly waiting on the provider's token endpoint.
+    OidcCallback,
     /// Credential, console and SAML-POST issues: rules re-check, STS, audit row.
     Issue,
 }
@@ -56,7 +58,7 @@ pub enum Class {
 /// only read (the picker, static files, health) are not guarded.
 pub const GUARDED: [(Method, &str, Class); 10] = [
     (Method::POST, "/saml/acs", Class::SignIn),
-    (Method::GET, "/oidc/callback", Class::SignIn),
+    (Method::GET, "/oidc/callback", Class::OidcCallback),
     (Method::GET, "/login/{idp}", Class::SignIn),
     (Method::POST, "/oauth/token", Class::SignIn),
     (Method::POST, "/oauth/device_authorization", Class::SignIn),
@@ -154,6 +156,7 @@ impl Gate {
 /// The gates, the timings and the shed-log of one process.
 pub struct Admission {
     sign_in: Gate,
+    oidc_callback: Gate,
     issue: Gate,
     max_wait: Duration,
     retry_after: u64,
@@ -166,6 +169,7 @@ impl Admission {
     pub fn new(settings: &AdmissionSettings, log_window: Duration) -> Self {
         Self {
             sign_in: Gate::new(settings.sign_in_in_flight, settings.max_waiting),
+            oidc_callback: Gate::new(settings.oidc_callback_in_flight, settings.max_waiting),
             issue: Gate::new(settings.issue_in_flight, settings.max_waiting),
             max_wait: Duration::from_millis(settings.max_wait_ms),
             retry_after: settings.retry_after_seconds.max(1),
@@ -178,6 +182,7 @@ impl Admission {
     pub fn gate(&self, class: Class) -> &Gate {
         match class {
             Class::SignIn => &self.sign_in,
+            Class::OidcCallback => &self.oidc_callback,
             Class::Issue => &self.issue,
         }
     }

@@ -115,6 +115,7 @@ pub struct Options {
 pub fn relaxed_admission() -> roleport::configuration::AdmissionSettings {
     roleport::configuration::AdmissionSettings {
         sign_in_in_flight: 256,
+        oidc_callback_in_flight: 256,
         issue_in_flight: 256,
         max_waiting: 1024,
         max_wait_ms: 5_000,

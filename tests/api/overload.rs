@@ -27,6 +27,7 @@ async fn spawn_with(admission: AdmissionSettings) -> TestApp {
 fn two_slots() -> AdmissionSettings {
     AdmissionSettings {
         sign_in_in_flight: 2,
+        oidc_callback_in_flight: 2,
         issue_in_flight: 2,
         max_waiting: 0,
         max_wait_ms: 0,
