@@ -15,7 +15,8 @@ cd "$(dirname "$0")/../.."
 run=.run/load
 mkdir -p "$run"
 
-gcc -O2 -o "$run/xmlsec_floor" deploy/load/xmlsec_floor.c $(pkg-config --cflags --libs xmlsec1-openssl)
+# The same C floor the acs bench builds (one source for both).
+gcc -O2 -Wall -o "$run/xmlsec_floor" benches/xmlsec_ref/xmlsec_ref.c $(pkg-config --cflags --libs xmlsec1-openssl)
 [[ -d $run/node/node_modules/@node-saml/node-saml ]] ||
   npm install --silent --no-audit --no-fund --prefix "$run/node" @node-saml/node-saml@5 >/dev/null
 [[ -x $run/venv/bin/python ]] || python3 -m venv "$run/venv"
