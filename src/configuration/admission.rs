@@ -5,8 +5,10 @@
 //! The defaults come from the load harness (`deploy/load/run.sh`, README "Overload"). On two
 //! cores SAML sign-ins reach their highest rate with 4 to 16 in flight (the CPU and Postgres are
 //! busy by then); 32 keeps both busy with room for sign-ins that wait on the network (directory
-//! lookups). 32 in flight and 32 waiting serve 64 concurrent browsers without a 503 and add at
-//! most `max_wait_ms` (100 ms) of waiting; past that, overload is answered at once. Under the
+//! lookups). 32 in flight and 32 waiting take 64 concurrent browsers (a few 503s when the
+//! machine is busy) and add at most `max_wait_ms` (100 ms) of waiting; past that, overload is
+//! answered at once. Smaller bounds lower an admitted sign-in's latency in overload but refuse
+//! bursts the server could have absorbed (measured in the README's "Overload"). Under the
 //! harness's overload an admitted sign-in holds about 60 KiB (connection buffers, the body and
 //! its decoded copies, the handler's state), so the bound is a few MiB; with the largest bodies
 //! `saml.max_response_bytes` allows (256 KiB of XML, a form of about 0.5 MiB) it is about 2 MiB
