@@ -10,13 +10,21 @@
 //! DER per signature (what samael did), plus samael's `reduce_xml_to_signed` and re-parse, the
 //! path Roleport used before (issue 10). Set ROLEPORT_BENCH_REF_SECONDS to change the time per
 //! measurement (default 1), or to 0 to skip the table.
+//!
+//! For instruction counts (callgrind, repeatable while others use the CPU):
+//! `ROLEPORT_BENCH_PROFILE=<case 0-3>:<iterations>` skips criterion and only verifies that case
+//! that many times, e.g. `valgrind --tool=callgrind --collect-atstart=no
+//! --toggle-collect='roleport::protocol::saml::verify::verify_response*' target/release/deps/acs-…`;
+//! the C reference is measured the same way with `--toggle-collect=verify_document`. Each run
+//! also writes every case's document and the certificate to the bench's tmp dir
+//! (`acs-bench/profile-<case>.xml`, `profile-idp.der`).
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 #[path = "../tests/api/forge/idp.rs"]
 mod forge;
 
 use chrono::{DateTime, Duration, Utc};
-use criterion::{Criterion, Throughput, black_box, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, black_box, criterion_group};
 use forge::{Forge, ForgeKey, Sign, Signer, SpTarget};
 use roleport::clock::Clock;
 use roleport::protocol::mapping::{Claims, CompiledRules, parse_document};
@@ -403,5 +411,43 @@ fn evaluate(c: &mut Criterion) {
     group.finish();
 }
 
+/// `ROLEPORT_BENCH_PROFILE=<case>:<iterations>`: verify one case a fixed number of times.
+fn profile(spec: &str) {
+    let (case, iterations) = spec
+        .split_once(':')
+        .and_then(|(c, n)| Some((c.parse::<usize>().ok()?, n.parse::<usize>().ok()?)))
+        .expect("ROLEPORT_BENCH_PROFILE=<case>:<iterations>");
+    let setup = &*SETUP;
+    // The certificate and every case's document (one key signs them all), for the C reference.
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("acs-bench");
+    std::fs::create_dir_all(&dir).expect("bench dir");
+    std::fs::write(dir.join("profile-idp.der"), certificate(setup).der_data()).expect("cert");
+    for (i, c) in setup.cases.iter().enumerate() {
+        std::fs::write(dir.join(format!("profile-{i}.xml")), &c.xml).expect("doc");
+    }
+    let case = &setup.cases[case];
+    let roleport = Roleport::new(setup);
+    let start = thread_cpu();
+    for _ in 0..iterations {
+        black_box(roleport.verify(&case.xml));
+    }
+    let spent = thread_cpu() - start;
+    eprintln!(
+        "{}: {} bytes, verified {iterations} times in {spent:.3} CPU-s ({:.0}/s); documents and certificate in {}",
+        case.name,
+        case.xml.len(),
+        iterations as f64 / spent.max(1e-9),
+        dir.display()
+    );
+}
+
 criterion_group!(benches, verify, side_by_side, evaluate);
-criterion_main!(benches);
+
+fn main() {
+    if let Ok(spec) = std::env::var("ROLEPORT_BENCH_PROFILE") {
+        profile(&spec);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

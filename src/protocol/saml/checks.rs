@@ -16,6 +16,7 @@ use super::verify::{Solicitation, VerifiedAssertion};
 use chrono::{DateTime, Duration, Utc};
 use samael::schema::Assertion;
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 
 const STATUS_SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
@@ -87,9 +88,10 @@ fn in_response_to(solicitation: &Solicitation, got: Option<&str>) -> Result<(), 
     }
 }
 
+/// Consumes the assertion: the identity values move into the result instead of being copied.
 pub fn assertion(
     expect: &Expectations<'_>,
-    assertion: &Assertion,
+    assertion: Assertion,
 ) -> Result<VerifiedAssertion, SamlError> {
     let now = expect.now;
     let skew = expect.skew;
@@ -131,15 +133,15 @@ pub fn assertion(
         .audience_restrictions
         .as_deref()
         .unwrap_or_default();
-    let audiences: Vec<String> = restrictions
-        .iter()
-        .flat_map(|r| r.audience.iter().cloned())
-        .collect();
     if restrictions.is_empty()
         || !restrictions
             .iter()
             .all(|r| r.audience.iter().any(|a| a == expect.sp_entity_id))
     {
+        let audiences = restrictions
+            .iter()
+            .flat_map(|r| r.audience.iter().cloned())
+            .collect();
         return Err(SamlError::AudienceMismatch { got: audiences });
     }
 
@@ -170,35 +172,44 @@ pub fn assertion(
         ));
     }
 
-    let mut attributes: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for statement in assertion.attribute_statements.iter().flatten() {
-        for attribute in &statement.attributes {
-            let Some(name) = attribute.name.clone() else {
-                continue;
-            };
-            let values = attributes.entry(name).or_default();
-            // An empty `<AttributeValue/>` stays an (empty) value: dropping it silently could
-            // hide a group from a deny rule; the identity rule refuses it where it matters.
-            values.extend(
-                attribute
-                    .values
-                    .iter()
-                    .map(|v| v.value.clone().unwrap_or_default()),
-            );
-        }
-    }
-
     let replay_until = [Some(confirmation_end), conditions_end]
         .into_iter()
         .flatten()
         .max()
         .unwrap_or(confirmation_end)
         + skew;
+    let (name_id, name_id_format) = match subject.name_id.as_ref() {
+        Some(n) => (Some(n.value.clone()), n.format.clone()),
+        None => (None, None),
+    };
+
+    let mut attributes: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for statement in assertion.attribute_statements.into_iter().flatten() {
+        for attribute in statement.attributes {
+            let Some(name) = attribute.name else {
+                continue;
+            };
+            // An empty `<AttributeValue/>` stays an (empty) value: dropping it silently could
+            // hide a group from a deny rule; the identity rule refuses it where it matters.
+            let values: Vec<String> = attribute
+                .values
+                .into_iter()
+                .map(|v| v.value.unwrap_or_default())
+                .collect();
+            match attributes.entry(name) {
+                Entry::Vacant(entry) => {
+                    entry.insert(values);
+                }
+                Entry::Occupied(mut entry) => entry.get_mut().extend(values),
+            }
+        }
+    }
+
     Ok(VerifiedAssertion {
-        assertion_id: assertion.id.clone(),
+        assertion_id: assertion.id,
         issuer: expect.idp_entity_id.to_string(),
-        name_id: subject.name_id.as_ref().map(|n| n.value.clone()),
-        name_id_format: subject.name_id.as_ref().and_then(|n| n.format.clone()),
+        name_id,
+        name_id_format,
         session_index,
         replay_until,
         issue_instant: assertion.issue_instant,

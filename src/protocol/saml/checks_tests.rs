@@ -93,7 +93,7 @@ fn check(shape: &Shape, max_lifetime: Duration) -> Result<VerifiedAssertion, Sam
         max_lifetime,
         now: now(),
     };
-    assertion(&expect, &parse(shape))
+    assertion(&expect, parse(shape))
 }
 
 fn day() -> Duration {

@@ -3,10 +3,10 @@
 //! response cannot serve as a padding oracle.
 
 use super::SamlError;
+use super::tree_reader::EncryptedParts;
 use openssl::pkey::{PKey, Private};
 use openssl::rsa::Padding;
 use openssl::symm::{Cipher, Crypter, Mode};
-use samael::schema::EncryptedAssertion;
 
 const RSA_OAEP_MGF1P: &str = "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p";
 const RSA_OAEP: &str = "http://www.w3.org/2009/xmlenc11#rsa-oaep";
@@ -45,23 +45,24 @@ impl ContentCipher {
 }
 
 /// The content cipher named by the EncryptedData, if it is one we accept.
-pub fn content_cipher(encrypted: &EncryptedAssertion) -> Result<ContentCipher, SamlError> {
+pub fn content_cipher(encrypted: &EncryptedParts) -> Result<ContentCipher, SamlError> {
     encrypted
-        .encrypted_value_info()
-        .and_then(|(_, method)| ContentCipher::from_uri(method))
+        .content
+        .as_ref()
+        .and_then(|(method, _)| ContentCipher::from_uri(method))
         .ok_or(SamlError::DecryptionFailed)
 }
 
-pub fn decrypt(encrypted: &EncryptedAssertion, key: &PKey<Private>) -> Result<String, SamlError> {
+pub fn decrypt(encrypted: &EncryptedParts, key: &PKey<Private>) -> Result<String, SamlError> {
     inner(encrypted, key).ok_or(SamlError::DecryptionFailed)
 }
 
-fn inner(encrypted: &EncryptedAssertion, key: &PKey<Private>) -> Option<String> {
-    let (wrapped_key, key_method) = encrypted.encrypted_key_info()?;
+fn inner(encrypted: &EncryptedParts, key: &PKey<Private>) -> Option<String> {
+    let (key_method, wrapped_key) = encrypted.key.as_ref()?;
     if key_method != RSA_OAEP_MGF1P && key_method != RSA_OAEP {
         return None;
     }
-    let wrapped = b64(&wrapped_key.value)?;
+    let wrapped = b64(wrapped_key)?;
     let rsa = key.rsa().ok()?;
     let mut content_key = vec![0u8; usize::try_from(rsa.size()).ok()?];
     let n = rsa
@@ -70,8 +71,8 @@ fn inner(encrypted: &EncryptedAssertion, key: &PKey<Private>) -> Option<String> 
     content_key.truncate(n);
 
     let cipher = content_cipher(encrypted).ok()?;
-    let (value, _) = encrypted.encrypted_value_info()?;
-    let data = b64(&value.value)?;
+    let (_, value) = encrypted.content.as_ref()?;
+    let data = b64(value)?;
     if content_key.len() != cipher.cipher().key_len() {
         return None;
     }

@@ -84,9 +84,9 @@ pub struct RawHeader {
 }
 
 #[derive(Debug, Clone)]
-pub struct Prescan {
-    /// The document without comments.
-    pub xml: String,
+pub struct Prescan<'a> {
+    /// The document without comments (the input itself when it has none).
+    pub xml: Cow<'a, str>,
     pub root: RootKind,
     pub header: RawHeader,
     pub assertions: usize,
@@ -96,8 +96,62 @@ pub struct Prescan {
 
 struct Frame {
     ns: Option<&'static str>,
-    local: String,
+    local: Cow<'static, str>,
     id: Option<String>,
+}
+
+/// A frame names its element with a `&'static str` for the local names SAML Responses,
+/// assertions and metadata are made of, instead of a copy (this runs for every element of every
+/// Response); any other name is copied.
+fn known_name(raw: &[u8]) -> Option<&'static str> {
+    Some(match raw {
+        b"Response" => "Response",
+        b"Issuer" => "Issuer",
+        b"Status" => "Status",
+        b"StatusCode" => "StatusCode",
+        b"StatusMessage" => "StatusMessage",
+        b"Assertion" => "Assertion",
+        b"EncryptedAssertion" => "EncryptedAssertion",
+        b"Subject" => "Subject",
+        b"NameID" => "NameID",
+        b"SubjectConfirmation" => "SubjectConfirmation",
+        b"SubjectConfirmationData" => "SubjectConfirmationData",
+        b"Conditions" => "Conditions",
+        b"AudienceRestriction" => "AudienceRestriction",
+        b"Audience" => "Audience",
+        b"AuthnStatement" => "AuthnStatement",
+        b"AuthnContext" => "AuthnContext",
+        b"AuthnContextClassRef" => "AuthnContextClassRef",
+        b"AttributeStatement" => "AttributeStatement",
+        b"Attribute" => "Attribute",
+        b"AttributeValue" => "AttributeValue",
+        b"Signature" => "Signature",
+        b"SignedInfo" => "SignedInfo",
+        b"CanonicalizationMethod" => "CanonicalizationMethod",
+        b"SignatureMethod" => "SignatureMethod",
+        b"Reference" => "Reference",
+        b"Transforms" => "Transforms",
+        b"Transform" => "Transform",
+        b"InclusiveNamespaces" => "InclusiveNamespaces",
+        b"DigestMethod" => "DigestMethod",
+        b"DigestValue" => "DigestValue",
+        b"SignatureValue" => "SignatureValue",
+        b"KeyInfo" => "KeyInfo",
+        b"X509Data" => "X509Data",
+        b"X509Certificate" => "X509Certificate",
+        _ => return None,
+    })
+}
+
+fn local_name(raw: &[u8]) -> Cow<'static, str> {
+    match known_name(raw) {
+        Some(known) => Cow::Borrowed(known),
+        None => Cow::Owned(String::from_utf8_lossy(raw).into_owned()),
+    }
+}
+
+fn has_reference(raw: &[u8]) -> bool {
+    raw.contains(&b'&')
 }
 
 #[derive(Default)]
@@ -108,7 +162,11 @@ struct SigState {
     in_signed_info: bool,
 }
 
-pub fn prescan(xml: &str, limits: &Limits, expected_root: RootKind) -> Result<Prescan, SamlError> {
+pub fn prescan<'a>(
+    xml: &'a str,
+    limits: &Limits,
+    expected_root: RootKind,
+) -> Result<Prescan<'a>, SamlError> {
     if xml.len() > limits.max_bytes {
         return Err(SamlError::TooLarge);
     }
@@ -121,7 +179,7 @@ pub fn prescan(xml: &str, limits: &Limits, expected_root: RootKind) -> Result<Pr
     let mut elements = 0usize;
     let mut root_seen = false;
     let mut out = Prescan {
-        xml: String::new(),
+        xml: Cow::Borrowed(""),
         root: expected_root,
         header: RawHeader::default(),
         assertions: 0,
@@ -147,7 +205,9 @@ pub fn prescan(xml: &str, limits: &Limits, expected_root: RootKind) -> Result<Pr
                 }
             }
             Event::Comment(_) => comments.push((start, position(&reader))),
-            Event::Text(t) => {
+            // Unescaping is what finds an unknown entity; text without `&` has none (and, cut
+            // from a `str` at markup, is UTF-8), so it is only unescaped when it is read.
+            Event::Text(t) if stack.is_empty() || text_target.is_some() || has_reference(&t) => {
                 let text = t.unescape().map_err(|_| SamlError::EntityReference)?;
                 if stack.is_empty() && !text.trim().is_empty() {
                     return Err(SamlError::Malformed("text outside the root element".into()));
@@ -156,6 +216,7 @@ pub fn prescan(xml: &str, limits: &Limits, expected_root: RootKind) -> Result<Pr
                     append_text(&mut out.header, *target, &text);
                 }
             }
+            Event::Text(_) => {}
             Event::CData(_) => {
                 if stack.is_empty() {
                     return Err(SamlError::Malformed(
@@ -172,14 +233,9 @@ pub fn prescan(xml: &str, limits: &Limits, expected_root: RootKind) -> Result<Pr
                 if stack.len() + 1 > limits.max_depth {
                     return Err(SamlError::TooDeep);
                 }
-                let local = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+                let local = local_name(e.local_name().as_ref());
                 let attrs = attributes(e, limits)?;
-                let id = attr(&attrs, "ID");
-                let frame = Frame {
-                    ns,
-                    local: local.clone(),
-                    id: id.clone(),
-                };
+                let id = attrs.owned(Wanted::Id);
                 let depth = stack.len();
                 let ns_ref = ns;
 
@@ -202,8 +258,8 @@ pub fn prescan(xml: &str, limits: &Limits, expected_root: RootKind) -> Result<Pr
                     }
                     if expected_root == RootKind::Response {
                         out.header.id = id.clone();
-                        out.header.in_response_to = attr(&attrs, "InResponseTo");
-                        out.header.destination = attr(&attrs, "Destination");
+                        out.header.in_response_to = attrs.owned(Wanted::InResponseTo);
+                        out.header.destination = attrs.owned(Wanted::Destination);
                     }
                 } else if ns_ref == Some(NS_PROTOCOL) && local == "Response" {
                     return Err(SamlError::WrappedResponse);
@@ -232,7 +288,7 @@ pub fn prescan(xml: &str, limits: &Limits, expected_root: RootKind) -> Result<Pr
                     && stack.last().is_some_and(|f| f.local == "Status")
                     && out.header.status_code.is_none()
                 {
-                    out.header.status_code = attr(&attrs, "Value");
+                    out.header.status_code = attrs.owned(Wanted::Value);
                 }
 
                 track_signature(&mut sig, &mut out, &stack, ns_ref, &local, &attrs)?;
@@ -240,7 +296,7 @@ pub fn prescan(xml: &str, limits: &Limits, expected_root: RootKind) -> Result<Pr
                 if is_empty {
                     end_signature_element(&mut sig, &mut out, stack.len(), ns_ref, &local);
                 } else {
-                    stack.push(frame);
+                    stack.push(Frame { ns, local, id });
                 }
             }
             Event::End(_) => {
@@ -289,32 +345,94 @@ fn resolved(ns: &ResolveResult<'_>) -> Option<&'static str> {
     }
 }
 
-/// An element's attributes: qualified name as written, unescaped value (borrowed unless escaped).
-type Attrs<'a> = Vec<(&'a [u8], Cow<'a, str>)>;
+/// The attributes this scan reads, by qualified name as written.
+#[derive(Clone, Copy)]
+enum Wanted {
+    Id,
+    InResponseTo,
+    Destination,
+    Value,
+    Algorithm,
+    Uri,
+}
+
+const WANTED: [(&[u8], Wanted); 6] = [
+    (b"ID", Wanted::Id),
+    (b"InResponseTo", Wanted::InResponseTo),
+    (b"Destination", Wanted::Destination),
+    (b"Value", Wanted::Value),
+    (b"Algorithm", Wanted::Algorithm),
+    (b"URI", Wanted::Uri),
+];
+
+/// An element's attributes that this scan reads, unescaped (borrowed unless escaped). Every
+/// attribute is still unescaped and counted; the others are not kept, so an element costs no
+/// allocation for its attributes.
+#[derive(Default)]
+struct Attrs<'a> {
+    values: [Option<Cow<'a, str>>; 6],
+}
+
+impl Attrs<'_> {
+    fn owned(&self, wanted: Wanted) -> Option<String> {
+        self.values
+            .get(wanted as usize)
+            .and_then(Option::as_ref)
+            .map(|v| v.to_string())
+    }
+}
+
+fn as_str(raw: Cow<'_, [u8]>) -> Option<Cow<'_, str>> {
+    match raw {
+        Cow::Borrowed(bytes) => std::str::from_utf8(bytes).ok().map(Cow::Borrowed),
+        Cow::Owned(bytes) => String::from_utf8(bytes).ok().map(Cow::Owned),
+    }
+}
 
 fn attributes<'a>(e: &'a BytesStart<'_>, limits: &Limits) -> Result<Attrs<'a>, SamlError> {
-    let mut out = Vec::new();
+    let mut out = Attrs::default();
+    let mut count = 0usize;
     for a in e.attributes() {
         let a = a.map_err(|err| SamlError::Malformed(format!("attribute: {err}")))?;
-        let value = a.unescape_value().map_err(|_| SamlError::EntityReference)?;
-        out.push((a.key.into_inner(), value));
-        if out.len() > limits.max_attributes {
+        // quick-xml resolves prefixes with the namespace name as written, libxml2 with its
+        // references replaced: `xmlns:p="…protoco&#108;"` would be "protocol" to one and some
+        // other namespace to the other, hiding e.g. a nested Response from this scan.
+        let key = a.key.into_inner();
+        if (key == b"xmlns" || key.starts_with(b"xmlns:")) && has_reference(&a.value) {
+            return Err(SamlError::Malformed(
+                "namespace name written with a reference".into(),
+            ));
+        }
+        let wanted = WANTED
+            .iter()
+            .find(|(name, _)| *name == key)
+            .map(|(_, wanted)| *wanted);
+        // As for text: a value without `&` holds no entity, and is UTF-8 as it stands.
+        let value = if has_reference(&a.value) {
+            Some(a.unescape_value().map_err(|_| SamlError::EntityReference)?)
+        } else if wanted.is_some() {
+            Some(as_str(a.value).ok_or(SamlError::EntityReference)?)
+        } else {
+            None
+        };
+        count += 1;
+        if count > limits.max_attributes {
             return Err(SamlError::TooLarge);
+        }
+        if let (Some(wanted), Some(value)) = (wanted, value)
+            && let Some(slot) = out.values.get_mut(wanted as usize)
+            // Names are unique (quick-xml refuses a repeated attribute): the first is the one.
+            && slot.is_none()
+        {
+            *slot = Some(value);
         }
     }
     Ok(out)
 }
 
-fn attr(attrs: &Attrs<'_>, name: &str) -> Option<String> {
-    attrs
-        .iter()
-        .find(|(k, _)| *k == name.as_bytes())
-        .map(|(_, v)| v.to_string())
-}
-
 fn track_signature(
     sig: &mut SigState,
-    out: &mut Prescan,
+    out: &mut Prescan<'_>,
     stack: &[Frame],
     ns: Option<&str>,
     local: &str,
@@ -339,7 +457,7 @@ fn track_signature(
                 {
                     SignedParent::ChildAssertion
                 }
-                Some(f) => SignedParent::Elsewhere(f.local.clone()),
+                Some(f) => SignedParent::Elsewhere(f.local.to_string()),
                 None => SignedParent::Elsewhere("document".into()),
             };
             sig.depth = depth;
@@ -354,28 +472,29 @@ fn track_signature(
         "SignedInfo" => sig.in_signed_info = true,
         "CanonicalizationMethod" if sig.in_signed_info => {
             if let Some(info) = sig.info.as_mut() {
-                info.canonicalization = attr(attrs, "Algorithm");
+                info.canonicalization = attrs.owned(Wanted::Algorithm);
             }
         }
         "SignatureMethod" if sig.in_signed_info => {
             if let Some(info) = sig.info.as_mut() {
-                info.signature_method = attr(attrs, "Algorithm");
+                info.signature_method = attrs.owned(Wanted::Algorithm);
             }
         }
         "Reference" if sig.in_signed_info => {
             sig.current_ref = Some(ReferenceInfo {
-                uri: attr(attrs, "URI"),
+                uri: attrs.owned(Wanted::Uri),
                 ..ReferenceInfo::default()
             });
         }
         "Transform" => {
-            if let (Some(r), Some(alg)) = (sig.current_ref.as_mut(), attr(attrs, "Algorithm")) {
+            if let (Some(r), Some(alg)) = (sig.current_ref.as_mut(), attrs.owned(Wanted::Algorithm))
+            {
                 r.transforms.push(alg);
             }
         }
         "DigestMethod" => {
             if let Some(r) = sig.current_ref.as_mut() {
-                r.digest_method = attr(attrs, "Algorithm");
+                r.digest_method = attrs.owned(Wanted::Algorithm);
             }
         }
         _ => {}
@@ -385,7 +504,7 @@ fn track_signature(
 
 fn end_signature_element(
     sig: &mut SigState,
-    out: &mut Prescan,
+    out: &mut Prescan<'_>,
     depth_after_pop: usize,
     ns: Option<&str>,
     local: &str,
@@ -410,9 +529,9 @@ fn end_signature_element(
     }
 }
 
-fn strip_ranges(xml: &str, ranges: &[(usize, usize)]) -> String {
+fn strip_ranges<'a>(xml: &'a str, ranges: &[(usize, usize)]) -> Cow<'a, str> {
     if ranges.is_empty() {
-        return xml.to_string();
+        return Cow::Borrowed(xml);
     }
     let mut out = String::with_capacity(xml.len());
     let mut last = 0;
@@ -425,14 +544,14 @@ fn strip_ranges(xml: &str, ranges: &[(usize, usize)]) -> String {
     if let Some(piece) = xml.get(last..) {
         out.push_str(piece);
     }
-    out
+    Cow::Owned(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn scan(xml: &str) -> Result<Prescan, SamlError> {
+    fn scan(xml: &str) -> Result<Prescan<'_>, SamlError> {
         prescan(xml, &Limits::default(), RootKind::Response)
     }
 
@@ -491,6 +610,30 @@ mod tests {
             "</saml:Subject><saml:Advice><saml:Assertion ID=\"b\"/></saml:Advice>",
         );
         assert_eq!(scan(&advice).unwrap().assertions, 2);
+    }
+
+    #[test]
+    fn namespace_names_with_references_are_refused() {
+        // libxml2 reads this nested element as a samlp:Response; quick-xml would not.
+        let wrapped = MIN.replace(
+            "<samlp:Status>",
+            "<samlp:Extensions><x:Response xmlns:x=\"urn:oasis:names:tc:SAML:2.0:protoco&#108;\" ID=\"x\"/></samlp:Extensions><samlp:Status>",
+        );
+        assert!(matches!(scan(&wrapped), Err(SamlError::Malformed(_))));
+        let default_ns = MIN.replace(
+            "<saml:Issuer>",
+            "<Issuer xmlns=\"urn:x&amp;y\"/><saml:Issuer>",
+        );
+        assert!(matches!(scan(&default_ns), Err(SamlError::Malformed(_))));
+        // Other attribute values may hold references.
+        let escaped_value = MIN.replace(
+            "Destination=\"https://sp/acs\"",
+            "Destination=\"https://sp/acs?a=1&amp;b=2\"",
+        );
+        assert_eq!(
+            scan(&escaped_value).unwrap().header.destination.as_deref(),
+            Some("https://sp/acs?a=1&b=2")
+        );
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub struct Coverage {
     pub child_assertion: bool,
 }
 
-pub fn check(prescan: &Prescan) -> Result<Coverage, SamlError> {
+pub fn check(prescan: &Prescan<'_>) -> Result<Coverage, SamlError> {
     if prescan.signatures.is_empty() {
         return Err(SamlError::Unsigned);
     }

@@ -136,8 +136,7 @@ fn verify_one(
     parent: RoNode,
     keys: &[SharedKey],
 ) -> Result<(), SamlError> {
-    let id = parent
-        .get_attribute("ID")
+    let id = samael::crypto::node::attribute(parent, c"ID")
         .ok_or_else(|| SamlError::SignaturePolicy("signed element has no ID".into()))?;
     let references: Vec<RoNode> = element_children(signature)
         .filter(|c| is_dsig_element(*c, "SignedInfo"))
@@ -150,7 +149,7 @@ fn verify_one(
             references.len()
         )));
     };
-    let uri = reference.get_attribute("URI");
+    let uri = samael::crypto::node::attribute(*reference, c"URI");
     if uri.as_deref().and_then(|u| u.strip_prefix('#')) != Some(id.as_str()) {
         return Err(SamlError::SignaturePolicy(format!(
             "reference {uri:?} does not name the signed element"
@@ -177,7 +176,7 @@ fn dsig_children(node: RoNode) -> impl Iterator<Item = RoNode> {
     element_children(node).filter(|c| is_element(*c, NS_DSIG, "Signature"))
 }
 
-/// Whether `node` is the element `{ns}local`.
+/// Whether `node` is the element `{ns}local` (compared in place, without copying the names).
 pub fn is_element(node: RoNode, ns: &str, local: &str) -> bool {
-    node.get_name() == local && node.get_namespace().is_some_and(|n| n.get_href() == ns)
+    samael::crypto::node::is_element(node, ns, local)
 }

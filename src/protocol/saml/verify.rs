@@ -10,7 +10,7 @@ use super::{SamlError, decrypt, policy};
 use chrono::{DateTime, Duration, Utc};
 use openssl::pkey::{PKey, Private};
 use samael::crypto::CertificateDer;
-use samael::schema::{Assertion, Response};
+use samael::schema::Assertion;
 use std::collections::BTreeMap;
 
 /// What an IdP is trusted for: its entity id and the signing certificates pinned for it (several,
@@ -112,11 +112,11 @@ pub fn verify_response(
         policy::check(&scan)?;
         plain_assertion(&scan, idp, &expect)?
     };
-    checks::assertion(&expect, &assertion)
+    checks::assertion(&expect, assertion)
 }
 
 fn plain_assertion(
-    scan: &Prescan,
+    scan: &Prescan<'_>,
     idp: &IdpTrust,
     expect: &Expectations<'_>,
 ) -> Result<Assertion, SamlError> {
@@ -144,30 +144,32 @@ fn signed_header(
 }
 
 fn encrypted_assertion(
-    scan: &Prescan,
+    scan: &Prescan<'_>,
     response_signed: bool,
     idp: &IdpTrust,
     sp: &SpContext<'_>,
     expect: &Expectations<'_>,
 ) -> Result<Assertion, SamlError> {
     let key = sp.decryption_key.ok_or(SamlError::DecryptionFailed)?;
-    if response_signed {
+    // The pre-scan found exactly one EncryptedAssertion and no Assertion in this text; it is
+    // read from the one parsed tree, which, when the Response is signed, is the verified one.
+    let encrypted = if response_signed {
         let tree = SignedTree::verify(&scan.xml, &idp.keys, scan.signatures.len())?;
         let root = tree.signed_root().ok_or(SamlError::Unsigned)?;
         signed_header(expect, root)?;
-    }
-    // The pre-scan found exactly one EncryptedAssertion and no Assertion in this text; when the
-    // Response is signed, that one element is inside what was just verified.
-    let response = xml_parse_response(&scan.xml)?;
-    let encrypted = response
-        .encrypted_assertion
-        .as_ref()
-        .ok_or(SamlError::AssertionCount(0))?;
+        tree_reader::encrypted_assertion(root)?
+    } else {
+        let doc = signed_tree::parse(&scan.xml)?;
+        let root = doc
+            .get_root_readonly()
+            .ok_or(SamlError::AssertionCount(0))?;
+        tree_reader::encrypted_assertion(root)?
+    };
     // CBC is malleable: without an outer signature it would be a padding oracle.
-    if !response_signed && decrypt::content_cipher(encrypted)?.is_cbc() {
+    if !response_signed && decrypt::content_cipher(&encrypted)?.is_cbc() {
         return Err(SamlError::CbcOutsideSignedResponse);
     }
-    let plain = decrypt::decrypt(encrypted, key)?;
+    let plain = decrypt::decrypt(&encrypted, key)?;
     let inner = guard::prescan(&plain, &sp.limits, RootKind::Assertion)?;
     if inner.assertions != 1 || inner.encrypted_assertions != 0 {
         return Err(SamlError::AssertionCount(inner.assertions));
@@ -191,9 +193,4 @@ pub(super) fn unsigned_assertion(xml: &str) -> Result<Assertion, SamlError> {
         .get_root_readonly()
         .ok_or(SamlError::AssertionCount(0))?;
     tree_reader::assertion(root)
-}
-
-fn xml_parse_response(xml: &str) -> Result<Response, SamlError> {
-    xml.parse::<Response>()
-        .map_err(|e| SamlError::Malformed(format!("Response: {e}")))
 }

@@ -12,6 +12,7 @@ use openssl::symm::{Cipher, Crypter, Mode};
 use std::ffi::{CStr, CString};
 use std::ptr::NonNull;
 
+pub mod node;
 mod pinned;
 mod wrapper;
 pub use pinned::{is_dsig_element, register_ids, PinnedError, PinnedKey};

@@ -138,7 +138,8 @@ pub fn register_ids(doc: &Document) -> Result<(), PinnedError> {
     let mut seen = HashSet::new();
     let mut stack = vec![root];
     while let Some(node) = stack.pop() {
-        if let Some(value) = node.get_attribute("ID") {
+        // Without a copy for the many elements that have no ID (`xmlGetProp`'s semantics).
+        if let Some(value) = super::node::attribute(node, name) {
             let c_value =
                 CString::new(value.as_str()).map_err(|_| PinnedError::InvalidId(value.clone()))?;
             // SAFETY: NUL-terminated input; xmlValidateNCName only reads it.
@@ -178,9 +179,5 @@ pub fn register_ids(doc: &Document) -> Result<(), PinnedError> {
 
 /// Whether `node` is the XML-DSig element `local`.
 pub fn is_dsig_element(node: RoNode, local: &str) -> bool {
-    node.is_element_node()
-        && node.get_name() == local
-        && node
-            .get_namespace()
-            .is_some_and(|ns| ns.get_href() == XMLNS_XML_DSIG)
+    super::node::is_element(node, XMLNS_XML_DSIG, local)
 }
