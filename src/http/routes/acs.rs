@@ -18,6 +18,7 @@ use crate::upstream::saml_idp::SamlIdp;
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
 use chrono::Duration;
+use std::borrow::Cow;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
@@ -287,15 +288,25 @@ async fn consume(
     if encoded.len() > limits.max_bytes / 3 * 4 + 4096 {
         return Err(SamlError::TooLarge.into());
     }
-    let compact: String = encoded
-        .chars()
-        .filter(|c| !c.is_ascii_whitespace())
-        .collect();
+    // IdPs wrap the base64 in lines; most send none, and then nothing is copied.
+    let compact: Cow<'_, [u8]> = if encoded.bytes().any(|b| b.is_ascii_whitespace()) {
+        Cow::Owned(
+            encoded
+                .bytes()
+                .filter(|b| !b.is_ascii_whitespace())
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(encoded.as_bytes())
+    };
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(&compact)
         .map_err(|_| SamlError::BadEncoding)?;
     let xml = String::from_utf8(bytes).map_err(|_| SamlError::BadEncoding)?;
-    let header = saml::peek(&xml, &limits)?;
+    // Scanned once: the untrusted header picks the IdP and pending login, and the same scan is
+    // what gets verified.
+    let scanned = saml::scan(xml, &limits)?;
+    let header = scanned.header();
 
     let now = state.clock.now();
     let (idp, solicitation, return_to, pending) = match &header.in_response_to {
@@ -321,7 +332,7 @@ async fn consume(
                     let solicitation = Solicitation::Solicited {
                         request_id: request_id.clone(),
                     };
-                    verify_blocking(state, idp, xml, solicitation, limits, now).await?;
+                    verify_blocking(state, idp, scanned, solicitation, limits, now).await?;
                     return Err(Failure::Refused(Refusal::OtherBrowser));
                 }
                 db::logins::Found::Unknown => {
@@ -370,7 +381,7 @@ async fn consume(
         }
     };
 
-    let verified = verify_blocking(state, idp.clone(), xml, solicitation, limits, now).await?;
+    let verified = verify_blocking(state, idp.clone(), scanned, solicitation, limits, now).await?;
     // The assertion id is recorded (refusing a replay on any replica) by the statement that
     // records the sign-in. Only where a directory lookup would follow is a replay looked for
     // first, so a replayed assertion costs no LDAP round trip.
@@ -412,7 +423,7 @@ async fn consume(
 async fn verify_blocking(
     state: &AppState,
     idp: Arc<SamlIdp>,
-    xml: String,
+    scanned: saml::ScannedResponse,
     solicitation: Solicitation,
     limits: Limits,
     now: chrono::DateTime<chrono::Utc>,
@@ -447,7 +458,7 @@ async fn verify_blocking(
             max_assertion_lifetime: max_lifetime,
             limits,
         };
-        saml::verify_response(&xml, &idp.trust, &sp, &solicitation, now)
+        saml::verify_scanned(&scanned, &idp.trust, &sp, &solicitation, now)
     })
     .await
     .map_err(|e| Failure::Unavailable(format!("verification worker: {e}")))?;

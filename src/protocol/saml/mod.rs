@@ -19,7 +19,10 @@ mod verify;
 
 use crate::protocol::identity_value::IdentityValueError;
 pub use attributes::{AttributeMapping, extract_identity};
-pub use verify::{IdpTrust, Solicitation, SpContext, VerifiedAssertion, peek, verify_response};
+pub use verify::{
+    IdpTrust, ScannedResponse, Solicitation, SpContext, VerifiedAssertion, scan, verify_response,
+    verify_scanned,
+};
 
 /// Why a SAML response was refused. The variant is logged and audited; the browser only sees
 /// "sign-in failed" and a reference id.

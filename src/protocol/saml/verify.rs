@@ -11,6 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use openssl::pkey::{PKey, Private};
 use samael::crypto::CertificateDer;
 use samael::schema::Assertion;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// What an IdP is trusted for: its entity id and the signing certificates pinned for it (several,
@@ -68,10 +69,44 @@ pub struct VerifiedAssertion {
     pub attributes: BTreeMap<String, Vec<String>>,
 }
 
-/// Reads the Response header without trusting it, so the caller can pick the IdP (by Issuer) and
-/// the pending login (by InResponseTo) before verification.
-pub fn peek(xml: &str, limits: &Limits) -> Result<guard::RawHeader, SamlError> {
-    guard::prescan(xml, limits, RootKind::Response).map(|p| p.header)
+/// A Response pre-scanned once, owning its (comment-free) text: the ACS reads the untrusted header
+/// from it to pick the IdP (by Issuer) and the pending login (by InResponseTo), then verifies the
+/// same scan, so the document is not scanned twice.
+pub struct ScannedResponse {
+    scan: Prescan<'static>,
+}
+
+impl ScannedResponse {
+    /// The header as it stands in the document, not yet trusted.
+    pub fn header(&self) -> &guard::RawHeader {
+        &self.scan.header
+    }
+}
+
+/// Pre-scans `xml` (the guard's structural rules and limits) and keeps it for `verify_scanned`.
+pub fn scan(xml: String, limits: &Limits) -> Result<ScannedResponse, SamlError> {
+    let Prescan {
+        xml: text,
+        root,
+        header,
+        assertions,
+        encrypted_assertions,
+        signatures,
+    } = guard::prescan(&xml, limits, RootKind::Response)?;
+    // Without comments the scan borrowed the input, which is then kept as is (no copy).
+    let stripped = match text {
+        Cow::Owned(stripped) => Some(stripped),
+        Cow::Borrowed(_) => None,
+    };
+    let scan = Prescan {
+        xml: Cow::Owned(stripped.unwrap_or(xml)),
+        root,
+        header,
+        assertions,
+        encrypted_assertions,
+        signatures,
+    };
+    Ok(ScannedResponse { scan })
 }
 
 pub fn verify_response(
@@ -82,6 +117,27 @@ pub fn verify_response(
     now: DateTime<Utc>,
 ) -> Result<VerifiedAssertion, SamlError> {
     let scan = guard::prescan(xml, &sp.limits, RootKind::Response)?;
+    verify_prescanned(&scan, idp, sp, solicitation, now)
+}
+
+/// `verify_response` on a Response `scan` already pre-scanned (with the limits in `sp`).
+pub fn verify_scanned(
+    scanned: &ScannedResponse,
+    idp: &IdpTrust,
+    sp: &SpContext<'_>,
+    solicitation: &Solicitation,
+    now: DateTime<Utc>,
+) -> Result<VerifiedAssertion, SamlError> {
+    verify_prescanned(&scanned.scan, idp, sp, solicitation, now)
+}
+
+fn verify_prescanned(
+    scan: &Prescan<'_>,
+    idp: &IdpTrust,
+    sp: &SpContext<'_>,
+    solicitation: &Solicitation,
+    now: DateTime<Utc>,
+) -> Result<VerifiedAssertion, SamlError> {
     if let Solicitation::Unsolicited { allowed: false } = solicitation {
         return Err(SamlError::UnsolicitedRefused);
     }
@@ -106,11 +162,11 @@ pub fn verify_response(
     let assertion = if scan.encrypted_assertions == 1 {
         // An encrypted assertion's own signature is inside the ciphertext, so the Response may
         // be unsigned; `encrypted_assertion` then requires the inner signature.
-        let response_signed = !scan.signatures.is_empty() && policy::check(&scan)?.root;
-        encrypted_assertion(&scan, response_signed, idp, sp, &expect)?
+        let response_signed = !scan.signatures.is_empty() && policy::check(scan)?.root;
+        encrypted_assertion(scan, response_signed, idp, sp, &expect)?
     } else {
-        policy::check(&scan)?;
-        plain_assertion(&scan, idp, &expect)?
+        policy::check(scan)?;
+        plain_assertion(scan, idp, &expect)?
     };
     checks::assertion(&expect, assertion)
 }

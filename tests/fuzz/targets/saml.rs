@@ -8,7 +8,7 @@ use super::{Outcome, text};
 use chrono::Duration;
 use roleport::protocol::saml::guard::{self, Limits, RootKind};
 use roleport::protocol::saml::metadata::parse_idp_metadata;
-use roleport::protocol::saml::{IdpTrust, Solicitation, SpContext, peek, verify_response};
+use roleport::protocol::saml::{self, IdpTrust, Solicitation, SpContext, verify_scanned};
 
 /// The XML the ACS decoded from `SAMLResponse`, through everything the route runs before the
 /// database. Invariants:
@@ -36,9 +36,12 @@ pub fn saml_response(data: &[u8]) -> Outcome {
     assert_eq!(again.encrypted_assertions, scan.encrypted_assertions);
     assert_eq!(again.signatures.len(), scan.signatures.len());
 
-    let Ok(header) = peek(xml, &limits) else {
-        panic!("peek refused what the pre-scan accepted");
+    // The ACS scans once: the header it picks the login by and the document it verifies are
+    // the same scan's.
+    let Ok(scanned) = saml::scan(xml.to_owned(), &limits) else {
+        panic!("scan refused what the pre-scan accepted");
     };
+    let header = scanned.header();
     // As the ACS does: an InResponseTo must name this browser's pending login; without one the
     // response is unsolicited (allowed here, so the checks behind that gate run too).
     let solicitation = match header.in_response_to.as_deref() {
@@ -60,7 +63,7 @@ pub fn saml_response(data: &[u8]) -> Outcome {
         max_assertion_lifetime: Duration::seconds(86_400),
         limits,
     };
-    match verify_response(xml, &trust, &sp, &solicitation, now()) {
+    match verify_scanned(&scanned, &trust, &sp, &solicitation, now()) {
         Ok(verified) => {
             assert_eq!(verified.issuer, IDP_ENTITY_ID);
             assert_eq!(
