@@ -1,6 +1,6 @@
 //! Which rules a person's claim values match, found from the values rather than by trying every
-//! rule: exact, DN and CN patterns sit in hash maps, globs in one `GlobSet`, regexes in one
-//! `RegexSet`, AD group names in one case-insensitive `RegexSet` (then checked in full). The cost
+//! rule: exact, DN and CN patterns sit in hash maps; globs, regexes and AD group names (then
+//! checked in full) in one `RegexSet` per claim, so each value is scanned once. The cost
 //! grows with the number of claim values, not with values × rules, which is what an AD FS user
 //! with a hundred groups against hundreds of rules needs.
 //!
@@ -9,8 +9,7 @@
 
 use std::collections::HashMap;
 
-use globset::{GlobSet, GlobSetBuilder};
-use regex::{RegexSet, RegexSetBuilder};
+use regex::bytes::{RegexSet, RegexSetBuilder};
 
 use super::engine::CompiledRule;
 use super::ldap_dn::Dn;
@@ -30,14 +29,21 @@ pub(crate) struct RuleIndex {
 struct SelectorIndex {
     selector: ClaimSelector,
     exact: HashMap<String, Vec<usize>>,
-    dn: HashMap<Dn, Vec<usize>>,
+    /// By the DN's normal form.
+    dn: HashMap<String, Vec<usize>>,
     cn: HashMap<String, Vec<usize>>,
-    globs: Option<(GlobSet, Vec<usize>)>,
-    regexes: Option<(RegexSet, Vec<usize>)>,
-    /// Candidates by name only: the rule's own matcher then checks the domain.
-    ad_names: Option<(RegexSet, Vec<usize>)>,
-    /// Rules whose patterns could not join a set (a set over its size limit): tried one by one.
+    /// Globs, regexes and AD group names in one set, so each value is scanned once.
+    patterns: Option<(RegexSet, Vec<Member>)>,
+    /// Rules whose patterns could not join the set (over its size limit): tried one by one.
     linear: Vec<usize>,
+}
+
+/// A pattern of the set: its rule, and whether a match is only a candidate that the rule's own
+/// matcher decides (AD group names: the set finds the name, the matcher checks the domain).
+#[derive(Debug, Clone, Copy)]
+struct Member {
+    rule: usize,
+    confirm: bool,
 }
 
 impl SelectorIndex {
@@ -47,9 +53,7 @@ impl SelectorIndex {
             exact: HashMap::new(),
             dn: HashMap::new(),
             cn: HashMap::new(),
-            globs: None,
-            regexes: None,
-            ad_names: None,
+            patterns: None,
             linear: Vec::new(),
         }
     }
@@ -63,9 +67,8 @@ impl RuleIndex {
     /// `rules` in evaluation order; the index refers to them by position.
     pub(crate) fn build(rules: &[CompiledRule]) -> RuleIndex {
         let mut selectors: Vec<SelectorIndex> = Vec::new();
-        let mut globs: HashMap<usize, Vec<usize>> = HashMap::new();
-        let mut regexes: HashMap<usize, Vec<usize>> = HashMap::new();
-        let mut ad_names: HashMap<usize, Vec<usize>> = HashMap::new();
+        // Per selector: the set's sources and members.
+        let mut sets: HashMap<usize, (Vec<String>, Vec<Member>)> = HashMap::new();
         for (i, compiled) in rules.iter().enumerate() {
             // A rule stored without `idp` applies to no IdP: nothing to find.
             if compiled.rule.idp.is_none() {
@@ -82,54 +85,51 @@ impl RuleIndex {
                 }
             };
             let index = &mut selectors[s];
-            match &compiled.matcher {
+            let fold = folds_case(&index.selector);
+            let pattern = &compiled.rule.pattern;
+            let source = match &compiled.matcher {
                 Matcher::Exact { pattern } => {
-                    index.exact.entry(pattern.clone()).or_default().push(i)
+                    index.exact.entry(pattern.clone()).or_default().push(i);
+                    None
                 }
-                Matcher::Dn(dn) => index.dn.entry(dn.clone()).or_default().push(i),
-                Matcher::Cn(cn) => index.cn.entry(cn.clone()).or_default().push(i),
-                Matcher::Glob(_) => globs.entry(s).or_default().push(i),
-                Matcher::Regex(_) => regexes.entry(s).or_default().push(i),
-                Matcher::AdGroup(_) => ad_names.entry(s).or_default().push(i),
-            }
-        }
-        for (s, members) in globs {
-            let index = &mut selectors[s];
-            let fold = folds_case(&index.selector);
-            let mut set = GlobSetBuilder::new();
-            let mut ok = true;
-            for &i in &members {
-                match glob(&rules[i].rule.pattern, fold) {
-                    Ok(g) => {
-                        set.add(g);
-                    }
-                    Err(_) => ok = false,
+                Matcher::Dn(dn) => {
+                    index.dn.entry(dn.normal().to_owned()).or_default().push(i);
+                    None
                 }
-            }
-            match set.build() {
-                Ok(set) if ok => index.globs = Some((set, members)),
-                _ => index.linear.extend(members),
+                Matcher::Cn(cn) => {
+                    index.cn.entry(cn.clone()).or_default().push(i);
+                    None
+                }
+                // globset's own matcher runs this regex with `.` matching newlines.
+                Matcher::Glob(_) => glob(pattern, fold)
+                    .ok()
+                    .map(|g| (format!("(?s){}", g.regex()), false)),
+                Matcher::Regex(_) => {
+                    let flags = if fold { "(?i)" } else { "" };
+                    Some((format!("{flags}{}", anchored_regex(pattern)), false))
+                }
+                // The name after the last `\`, in any case: a superset of what the rule's
+                // matcher accepts, which then decides.
+                Matcher::AdGroup(_) => Some((
+                    format!(r"(?is)^(?:.*\\)?(?:{})$", regex::escape(pattern)),
+                    true,
+                )),
+            };
+            match (source, &compiled.matcher) {
+                (Some((source, confirm)), _) => {
+                    let (sources, members) = sets.entry(s).or_default();
+                    sources.push(source);
+                    members.push(Member { rule: i, confirm });
+                }
+                (None, Matcher::Glob(_)) => index.linear.push(i),
+                (None, _) => {}
             }
         }
-        for (s, members) in regexes {
+        for (s, (sources, members)) in sets {
             let index = &mut selectors[s];
-            let fold = folds_case(&index.selector);
-            let sources = members
-                .iter()
-                .map(|&i| anchored_regex(&rules[i].rule.pattern));
-            match regex_set(sources, fold, members.len()) {
-                Some(set) => index.regexes = Some((set, members)),
-                None => index.linear.extend(members),
-            }
-        }
-        for (s, members) in ad_names {
-            let index = &mut selectors[s];
-            let sources = members
-                .iter()
-                .map(|&i| format!("^{}$", regex::escape(&rules[i].rule.pattern)));
-            match regex_set(sources, true, members.len()) {
-                Some(set) => index.ad_names = Some((set, members)),
-                None => index.linear.extend(members),
+            match regex_set(sources, members.len()) {
+                Some(set) => index.patterns = Some((set, members)),
+                None => index.linear.extend(members.iter().map(|m| m.rule)),
             }
         }
         RuleIndex { selectors }
@@ -155,29 +155,23 @@ impl RuleIndex {
                     && value.contains('=')
                     && let Ok(dn) = Dn::parse(value)
                 {
-                    if let Some(ids) = index.dn.get(&dn) {
+                    if let Some(ids) = index.dn.get(dn.normal()) {
                         mark(ids);
                     }
                     if let Some(ids) = dn.first_cn().and_then(|cn| index.cn.get(cn)) {
                         mark(ids);
                     }
                 }
-                if let Some((set, ids)) = &index.globs {
-                    for m in set.matches(value) {
-                        mark(&ids[m..=m]);
-                    }
-                }
-                if let Some((set, ids)) = &index.regexes {
-                    for m in set.matches(value).iter() {
-                        mark(&ids[m..=m]);
-                    }
-                }
-                if let Some((set, ids)) = &index.ad_names {
-                    let name = value.rsplit_once('\\').map_or(value, |(_, name)| name);
-                    for m in set.matches(name).iter() {
-                        let i = ids[m];
-                        if rules[i].matcher.matches(value, &mut dns) {
-                            mark(&ids[m..=m]);
+                if let Some((set, members)) = &index.patterns {
+                    let found = set.matches(value.as_bytes());
+                    if found.matched_any() {
+                        for m in found.iter() {
+                            let Some(&Member { rule, confirm }) = members.get(m) else {
+                                continue;
+                            };
+                            if !confirm || rules[rule].matcher.matches(value, &mut dns) {
+                                mark(&[rule]);
+                            }
                         }
                     }
                 }
@@ -194,14 +188,9 @@ impl RuleIndex {
 
 /// One set for many patterns; its limits grow with the number of patterns, as each one alone
 /// was held to the per-pattern limits when it was compiled.
-fn regex_set(
-    sources: impl IntoIterator<Item = String>,
-    fold_case: bool,
-    count: usize,
-) -> Option<RegexSet> {
+fn regex_set(sources: Vec<String>, count: usize) -> Option<RegexSet> {
     let scale = count.max(1);
     RegexSetBuilder::new(sources)
-        .case_insensitive(fold_case)
         .size_limit(REGEX_SIZE_LIMIT.saturating_mul(scale))
         .dfa_size_limit(REGEX_DFA_SIZE_LIMIT.saturating_mul(scale))
         .nest_limit(REGEX_NEST_LIMIT)

@@ -7,7 +7,7 @@ use globset::{Glob, GlobBuilder, GlobMatcher};
 use regex::{Regex, RegexBuilder};
 
 use super::ad_group::AdGroup;
-use super::ldap_dn::Dn;
+use super::ldap_dn::{Dn, normal_value};
 use super::model::{ClaimSelector, Claims, MatchKind, Rule};
 
 /// Caps on what one regex may cost, so a rule author cannot make every sign-in slow.
@@ -24,7 +24,7 @@ pub(crate) enum Matcher {
     Glob(GlobMatcher),
     Regex(Regex),
     Dn(Dn),
-    /// Lower-cased pattern compared with the first RDN's CN.
+    /// The pattern in a DN value's normal form, compared with the first RDN's CN.
     Cn(String),
     AdGroup(AdGroup),
 }
@@ -54,7 +54,7 @@ impl Matcher {
             MatchKind::LdapDn if pattern.contains('=') => Dn::parse(pattern)
                 .map(Matcher::Dn)
                 .map_err(|e| e.to_string()),
-            MatchKind::LdapDn => Ok(Matcher::Cn(pattern.to_lowercase())),
+            MatchKind::LdapDn => Ok(Matcher::Cn(normal_value(pattern))),
             // Folds case by its own definition, whatever the claim.
             MatchKind::AdGroup => AdGroup::compile(pattern, &[], None).map(Matcher::AdGroup),
         }

@@ -335,3 +335,28 @@ fn empty_claim_values_match_nothing() {
     assert!(granted(anything.clone(), &nobody).is_empty());
     assert_eq!(granted(anything, &claims("idp", &[])), ["Admin"]);
 }
+
+/// Group DNs as directories write them, with the spacing and type spellings RFC 4514 allows.
+fn dn_text() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    let ava = (
+        prop::sample::select(vec!["cn", "CN", "ou", "commonName", "2.5.4.3", "DC", "uid"]),
+        "[ \t]{0,2}",
+        "[ \t]{0,2}",
+        "[a-zA-Z0-9 .=\\-]{0,8}",
+    )
+        .prop_map(|(kind, before, after, value)| format!("{before}{kind}{after}={value}"));
+    prop::collection::vec(ava, 0..5).prop_map(|avas| avas.join(","))
+}
+
+proptest::proptest! {
+    #[test]
+    fn the_plain_dn_shortcut_agrees_with_the_general_parser(text in dn_text()) {
+        proptest::prop_assert_eq!(Dn::parse(&text), Dn::parse_general(&text));
+    }
+
+    #[test]
+    fn any_text_parses_as_the_general_parser_says(text in r"[ a-zA-Z0-9=,.+#\\\t-]{0,24}") {
+        proptest::prop_assert_eq!(Dn::parse(&text), Dn::parse_general(&text));
+    }
+}

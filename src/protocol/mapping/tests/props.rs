@@ -22,8 +22,14 @@ fn pattern() -> impl Strategy<Value = (ClaimSelector, MatchKind, String)> {
         Just(ClaimSelector::Attribute("dept".into())),
     ];
     let exact = prop::sample::select(vec!["g1", "g2", "alice", "example.com", "ops"]);
-    let glob = prop::sample::select(vec!["g*", "*.example.com", "a?ice", "o*"]);
-    let regex = prop::sample::select(vec!["g[12]", "(alice|bob)", ".*example\\.com", "op."]);
+    let glob = prop::sample::select(vec!["g*", "*.example.com", "a?ice", "o*", "*x"]);
+    let regex = prop::sample::select(vec![
+        "g[12]",
+        "(alice|bob)",
+        ".*example\\.com",
+        "op.",
+        "g.*x",
+    ]);
     let cn = prop::sample::select(vec!["g1", "cn=g2,dc=x"]);
     let ad = prop::sample::select(vec!["G1", "Ops", "ALICE"]);
     (
@@ -127,6 +133,8 @@ fn claims_strategy() -> impl Strategy<Value = Claims> {
             "\\g1",
             "cn=g1 ,dc=x",
             "cn=ops+uid=1,dc=x",
+            // A glob's `*` spans a newline, a regex's `.` does not.
+            "g1\nx",
         ],
         0..=5,
     );
