@@ -4,13 +4,14 @@
 //! document of its own, then the Response around it.
 
 use std::fmt;
+use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use openssl::pkey::{PKey, Private};
 use openssl::x509::X509;
-use samael::crypto::{Crypto, CryptoProvider};
+use samael::crypto::SigningKey;
 
 use super::broker_request::{NOT_BEFORE_SKEW_SECONDS, SamlBrokerRequest};
 use super::error::AwsRuleError;
@@ -50,15 +51,16 @@ pub enum BrokerError {
 /// the metadata registered in IAM carries. `Debug` does not show the key.
 #[derive(Clone)]
 pub struct BrokerSigningKey {
-    /// PKCS#8 DER, as libxmlsec1 loads it.
-    private_key_der: Vec<u8>,
+    /// Loaded into libxmlsec1 once, when the key is read (at start or on rotation), not per
+    /// signature.
+    private_key: Arc<SigningKey>,
     certificate_der: Vec<u8>,
 }
 
 impl fmt::Debug for BrokerSigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BrokerSigningKey")
-            .field("private_key_der", &"<redacted>")
+            .field("private_key", &"<redacted>")
             .field("certificate_der_len", &self.certificate_der.len())
             .finish()
     }
@@ -106,8 +108,10 @@ impl BrokerSigningKey {
         let certificate_der = cert
             .to_der()
             .map_err(|e| BrokerError::Key(format!("encoding the certificate: {e}")))?;
+        let private_key = SigningKey::from_private_key_der(&private_key_der)
+            .map_err(|e| BrokerError::Key(format!("libxmlsec1 cannot load the key: {e}")))?;
         Ok(BrokerSigningKey {
-            private_key_der,
+            private_key: Arc::new(private_key),
             certificate_der,
         })
     }
@@ -318,7 +322,9 @@ fn response_xml(
 
 /// Signs the first `ds:Signature` template of `xml` (document order) with `key`.
 fn sign(xml: &str, key: &BrokerSigningKey) -> Result<String, BrokerError> {
-    Crypto::sign_xml(xml, &key.private_key_der).map_err(|e| BrokerError::Signing(e.to_string()))
+    key.private_key
+        .sign_xml(xml)
+        .map_err(|e| BrokerError::Signing(e.to_string()))
 }
 
 /// libxml2 writes `<?xml version="1.0"?>` first; an embedded Assertion must not carry it.

@@ -14,8 +14,10 @@ use std::ptr::NonNull;
 
 pub mod node;
 mod pinned;
+mod signing;
 mod wrapper;
 pub use pinned::{is_dsig_element, register_ids, PinnedError, PinnedKey};
+pub use signing::SigningKey;
 use wrapper::{VerifiedReference, XmlSecKey, XmlSecKeyFormat, XmlSecSignatureContext};
 
 const XMLNS_XML_DSIG: &str = "http://www.w3.org/2000/09/xmldsig#";
