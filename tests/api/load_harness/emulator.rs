@@ -77,3 +77,20 @@ fn pid_listening_on(port: u16) -> Option<u32> {
             (held && is_moto(pid)).then_some(pid)
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both ways of finding moto_server find the same process (the port one is the fallback for a
+    /// moto not started by start.sh, so it is checked here against the one that was).
+    #[test]
+    fn the_port_finds_the_process_the_state_dir_names() {
+        let env = std::env::var("ROLEPORT_TEST_MOTO_ENV").unwrap();
+        let by_state = pid_from_state(Path::new(&env).parent().unwrap());
+        assert!(by_state.is_some(), "start.sh's moto.pgid names moto_server");
+        let port: u16 = MOTO.get("MOTO_PORT").parse().unwrap();
+        assert_eq!(pid_listening_on(port), by_state);
+        assert!(Emulator::find().cpu().is_some_and(|cpu| cpu > 0.0));
+    }
+}
