@@ -6,10 +6,14 @@
 # writes it to .run/load/report.md. Needs the suite's Postgres on 127.0.0.1:5432 (deploy/test.sh
 # starts it).
 #
-#   bash deploy/load/run.sh ["LOADS"]      e.g. "closed:16 open:1000"
+#   bash deploy/load/run.sh ["LOADS"]      e.g. "closed:16 open:1000 issue:8"
 #
-# LOADS: open:RATE (offered sign-ins/s, latency from the schedule) or closed:N (N connections).
-# ROLEPORT_TEST_LOAD_COUNT (3000) and ROLEPORT_TEST_LOAD_SECONDS (10) bound each load.
+# LOADS: open:RATE (offered sign-ins/s, latency from the schedule), closed:N (N connections) or
+# issue:N (N connections asking for credentials, closed loop). Without LOADS: the harness's list,
+# which has issue:8. ROLEPORT_TEST_LOAD_COUNT (3000) and ROLEPORT_TEST_LOAD_SECONDS (10) bound
+# each load. For an issue load this script starts its own moto (the STS emulator) on
+# 127.0.0.1:${ROLEPORT_TEST_LOAD_MOTO_PORT:-18962}, state in .run/load/moto, and stops it on exit:
+# a moto of its own, so another suite's calls neither slow it nor count in its CPU.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 run=.run/load
@@ -30,5 +34,15 @@ if [[ -z ${ROLEPORT_TEST_LOAD_BIN:-} ]]; then
   export ROLEPORT_TEST_LOAD_BIN=$PWD/target/release/roleport
 fi
 [[ -n ${1:-} ]] && export ROLEPORT_TEST_LOAD_SCENARIOS=$1
-exec cargo nextest run --test api --no-capture --test-threads 1 --run-ignored only \
+
+# Empty: the harness's default list, which has an issue load.
+loads=${ROLEPORT_TEST_LOAD_SCENARIOS:-}
+if [[ -z $loads || $loads == *issue:* ]]; then
+  moto_port=${ROLEPORT_TEST_LOAD_MOTO_PORT:-18962}
+  trap 'bash deploy/peers/moto/stop.sh "$run/moto" >/dev/null 2>&1 || true' EXIT
+  bash deploy/peers/moto/start.sh "$run/moto" "$moto_port"
+  export ROLEPORT_TEST_MOTO_ENV=$PWD/$run/moto/moto.env
+fi
+# Not exec: the trap stops moto once the run is over.
+cargo nextest run --test api --no-capture --test-threads 1 --run-ignored only \
   -E 'test(=load_harness::full_run)'

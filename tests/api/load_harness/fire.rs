@@ -3,7 +3,9 @@
 //! them to the ACS, either at a fixed offered rate (open loop: latency counted from the moment
 //! the schedule said to send, so a server that falls behind cannot hide it by slowing the
 //! sender) or from N connections each sending its next as soon as the last was answered (closed
-//! loop). Both stop at the count or the time bound, whichever comes first.
+//! loop). Both stop at the count or the time bound, whichever comes first. The credential-issue
+//! load (`issue:N`) has its own preparation and timed part in `issue.rs`; the answers of both are
+//! collected by one [`Recorder`].
 
 use crate::forge::{
     FORGE_ENTITY_ID, FORGE_ID, Forge, Sign, SpTarget, encode, login_from_redirect, signer,
@@ -22,15 +24,19 @@ pub enum Mode {
     Open(f64),
     /// Connections, each with one request in flight.
     Closed(usize),
+    /// Credential issue: connections, each asking for credentials for its own signed-in session
+    /// with one request in flight (`issue.rs`).
+    Issue(usize),
 }
 
 impl Mode {
-    /// `open:RATE` or `closed:CONNECTIONS`.
+    /// `open:RATE`, `closed:CONNECTIONS` or `issue:CONNECTIONS`.
     pub fn parse(s: &str) -> Option<Mode> {
         let (kind, n) = s.split_once(':')?;
         match kind {
             "open" => n.parse().ok().filter(|r: &f64| *r > 0.0).map(Mode::Open),
             "closed" => n.parse().ok().filter(|c: &usize| *c > 0).map(Mode::Closed),
+            "issue" => n.parse().ok().filter(|c: &usize| *c > 0).map(Mode::Issue),
             _ => None,
         }
     }
@@ -39,7 +45,17 @@ impl Mode {
         match self {
             Mode::Open(r) => format!("open loop, {r} /s offered"),
             Mode::Closed(c) => format!("closed loop, {c} connections"),
+            Mode::Issue(c) => format!("credential issue, closed loop, {c} connections"),
         }
+    }
+
+    pub fn is_issue(&self) -> bool {
+        matches!(self, Mode::Issue(_))
+    }
+
+    /// The answer that counts as done: a sign-in's redirect, or the credentials.
+    pub fn success(&self) -> u16 {
+        if self.is_issue() { 200 } else { 303 }
     }
 }
 
@@ -129,16 +145,59 @@ pub async fn prepare(base: &str, n: usize) -> Vec<Prepared> {
 /// What the timed part saw.
 #[derive(Debug, Default)]
 pub struct Outcome {
-    /// Latency of every sign-in (303).
+    /// Latency of every success ([`Mode::success`]: a sign-in's 303, an issue's 200).
     pub latencies: Vec<Duration>,
     /// Latency of every 503 (overload shed, or a dependency unavailable): reported apart, so
-    /// quick refusals neither hide nor inflate the sign-ins' latency.
+    /// quick refusals neither hide nor inflate the successes' latency.
     pub shed_latencies: Vec<Duration>,
     /// Answers by status; `0` stands for no answer (timeout, reset, refused).
     pub statuses: BTreeMap<u16, u64>,
     /// From the first scheduled send to the last answer.
     pub elapsed: Duration,
     pub sent: usize,
+}
+
+/// Collects a timed part's answers as they come, from any of its tasks.
+#[derive(Clone)]
+pub struct Recorder {
+    outcome: Arc<Mutex<Outcome>>,
+    start: Instant,
+    success: u16,
+}
+
+impl Recorder {
+    /// Starts the clock: `elapsed` counts from here. `success` is the status that counts as done.
+    pub fn new(success: u16) -> Recorder {
+        Recorder {
+            outcome: Arc::default(),
+            start: Instant::now(),
+            success,
+        }
+    }
+
+    pub fn start(&self) -> Instant {
+        self.start
+    }
+
+    pub fn record(&self, status: u16, latency: Duration) {
+        let mut r = self.outcome.lock().unwrap();
+        r.sent += 1;
+        *r.statuses.entry(status).or_default() += 1;
+        if status == self.success {
+            r.latencies.push(latency);
+        } else if status == 503 {
+            r.shed_latencies.push(latency);
+        }
+        r.elapsed = r.elapsed.max(self.start.elapsed());
+    }
+
+    /// What was recorded, latencies sorted.
+    pub fn finish(self) -> Outcome {
+        let mut outcome = std::mem::take(&mut *self.outcome.lock().unwrap());
+        outcome.latencies.sort();
+        outcome.shed_latencies.sort();
+        outcome
+    }
 }
 
 async fn post(http: &reqwest::Client, base: &str, p: &Prepared) -> u16 {
@@ -162,25 +221,11 @@ async fn post(http: &reqwest::Client, base: &str, p: &Prepared) -> u16 {
     }
 }
 
-/// Fires `prepared` at the ACS of `base` in `mode`, for at most `limit`.
+/// Fires `prepared` at the ACS of `base` in `mode` (open or closed loop), for at most `limit`.
 pub async fn fire(base: &str, prepared: Vec<Prepared>, mode: Mode, limit: Duration) -> Outcome {
     let prepared = Arc::new(prepared);
-    let results = Arc::new(Mutex::new(Outcome::default()));
-    let start = Instant::now();
-    let record = {
-        let results = results.clone();
-        move |status: u16, latency: Duration| {
-            let mut r = results.lock().unwrap();
-            r.sent += 1;
-            *r.statuses.entry(status).or_default() += 1;
-            match status {
-                303 => r.latencies.push(latency),
-                503 => r.shed_latencies.push(latency),
-                _ => {}
-            }
-            r.elapsed = r.elapsed.max(start.elapsed());
-        }
-    };
+    let recorder = Recorder::new(mode.success());
+    let start = recorder.start();
     match mode {
         Mode::Open(rate) => {
             let http = client(64);
@@ -191,15 +236,15 @@ pub async fn fire(base: &str, prepared: Vec<Prepared>, mode: Mode, limit: Durati
                     break;
                 }
                 tokio::time::sleep_until(scheduled.into()).await;
-                let (http, prepared, base, record) = (
+                let (http, prepared, base, recorder) = (
                     http.clone(),
                     prepared.clone(),
                     base.to_string(),
-                    record.clone(),
+                    recorder.clone(),
                 );
                 tasks.push(tokio::spawn(async move {
                     let status = post(&http, &base, &prepared[i]).await;
-                    record(status, scheduled.elapsed());
+                    recorder.record(status, scheduled.elapsed());
                 }));
             }
             for t in tasks {
@@ -212,10 +257,10 @@ pub async fn fire(base: &str, prepared: Vec<Prepared>, mode: Mode, limit: Durati
                 .map(|_| {
                     // One client each: one connection each, kept alive.
                     let http = client(1);
-                    let (prepared, base, record, next) = (
+                    let (prepared, base, recorder, next) = (
                         prepared.clone(),
                         base.to_string(),
-                        record.clone(),
+                        recorder.clone(),
                         next.clone(),
                     );
                     tokio::spawn(async move {
@@ -226,7 +271,7 @@ pub async fn fire(base: &str, prepared: Vec<Prepared>, mode: Mode, limit: Durati
                             }
                             let sent = Instant::now();
                             let status = post(&http, &base, &prepared[i]).await;
-                            record(status, sent.elapsed());
+                            recorder.record(status, sent.elapsed());
                         }
                     })
                 })
@@ -235,9 +280,7 @@ pub async fn fire(base: &str, prepared: Vec<Prepared>, mode: Mode, limit: Durati
                 t.await.unwrap();
             }
         }
+        Mode::Issue(_) => panic!("the issue load is fired by issue::fire, not at the ACS"),
     }
-    let mut outcome = std::mem::take(&mut *results.lock().unwrap());
-    outcome.latencies.sort();
-    outcome.shed_latencies.sort();
-    outcome
+    recorder.finish()
 }

@@ -1,8 +1,9 @@
 //! The Roleport under load, as its own process on loopback: a fresh database on the suite's
 //! Postgres, migrated and given the forge's rules as an operator would, then `roleport serve`
-//! timed from spawn to the first `/readyz` 200. Also where its CPU and memory, and those of the
+//! timed from spawn to the first `/readyz` 200. For the issue load its STS is the emulator. Also where its CPU and memory, and those of the
 //! Postgres backends serving its database, are read (from /proc: both run on this machine).
 
+use crate::aws_harness::BROKER_KEY;
 use crate::fleet::cluster::{forge_idp_toml, key_files_toml, run_ok};
 use crate::forge::FORGE_RULES;
 use crate::helpers::ADMIN_DB_URL;
@@ -23,8 +24,9 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `binary` listening on `127.0.0.1:port`; working files in `dir`.
-    pub async fn start(binary: &Path, port: u16, dir: &Path) -> Server {
+    /// Starts `binary` listening on `127.0.0.1:port`; working files in `dir`; STS calls to `sts`
+    /// if given (none are made otherwise).
+    pub async fn start(binary: &Path, port: u16, dir: &Path, sts: Option<&str>) -> Server {
         std::fs::create_dir_all(dir).unwrap();
         let db_name = format!("roleport_load_{}", uuid::Uuid::new_v4().simple());
         let mut admin = PgConnection::connect(ADMIN_DB_URL).await.unwrap();
@@ -35,7 +37,7 @@ impl Server {
         admin.close().await.unwrap();
         let db_url = format!("postgres://postgres@127.0.0.1:5432/{db_name}");
         let public_url = format!("http://127.0.0.1:{port}");
-        let config = write_config(dir, &public_url, &db_url);
+        let config = write_config(dir, &public_url, &db_url, sts);
         let roleport = || {
             let mut c = Command::new(binary);
             c.arg("--config").arg(&config).env("RUST_LOG", "warn");
@@ -185,8 +187,17 @@ fn clock_ticks() -> f64 {
 
 /// Rate limits out of the way (one client address sends everything), two workers as on the
 /// machine's two cores, the forge IdP trusted through its pinned certificate, SP-initiated only.
-fn write_config(dir: &Path, public_url: &str, db_url: &str) -> PathBuf {
+fn write_config(dir: &Path, public_url: &str, db_url: &str, sts: Option<&str>) -> PathBuf {
     let listen = public_url.trim_start_matches("http://");
+    // One attempt per issue: an emulator failure is counted as the answer it gives, not retried
+    // away inside the timed part.
+    let aws = sts.map_or(String::new(), |sts| {
+        format!(
+            "[aws]\nsigning_keys = [{{ key_file = \"{}\", cert_file = \"{}\" }}]\nsts_max_attempts = 1\n\n[aws.endpoints.aws]\nsts = \"{sts}\"\n\n",
+            BROKER_KEY.0.display(),
+            BROKER_KEY.1.display(),
+        )
+    });
     let config = format!(
         r#"[server]
 listen = "{listen}"
@@ -209,7 +220,7 @@ global_burst = 1000000
 global_per_second = 1000000
 pending_logins_per_client = 1000000
 
-{keys}
+{aws}{keys}
 {forge}"#,
         keys = key_files_toml(dir),
         forge = forge_idp_toml(),
