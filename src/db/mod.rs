@@ -18,6 +18,7 @@ pub mod shown_once;
 pub mod sign_in;
 
 use secrecy::{ExposeSecret, SecretString};
+use sqlx::Connection as _;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use std::time::Duration;
@@ -37,9 +38,25 @@ pub async fn connect_bounded(
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(acquire_timeout)
+        // sqlx pings every connection it hands out by default: a round trip on every request,
+        // as many as the sign-in's own statement. A connection used within the last second is
+        // taken as alive; if it died since, its statement fails and the request is answered
+        // 503 like any database failure, and the pool replaces it.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_AFTER_IDLE {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .connect(url.expose_secret())
         .await
 }
+
+/// How long a pooled connection may sit unused before it is pinged when next handed out.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     sqlx::migrate!("./migrations").run(pool).await
