@@ -122,7 +122,12 @@ uid=$(awk '/^Uid:/{print $2}' "/proc/$pid/status")
 as_roleport /usr/local/bin/roleport --config /etc/roleport/roleport.toml healthcheck || fail "the image's HEALTHCHECK command failed"
 if chroot "$ROOT" /usr/bin/touch /probe-write 2>/dev/null; then fail "the root filesystem is writable"; fi
 if as_roleport /usr/bin/touch /tmp/probe && as_roleport /usr/bin/cat /run/secrets/roleport/audit-keys >/dev/null; then :; else fail "tmp or secrets unusable"; fi
-kill -TERM "$server"; wait "$server" 2>/dev/null || true
+# `$server` is the shell running chroot, not roleport: stop roleport itself (by its pid) and wait
+# for it, so no smoke run leaves a server behind.
+kill -TERM "$pid" 2>/dev/null || true
+for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$pid" 2>/dev/null && fail "roleport did not stop on SIGTERM"
+wait "$server" 2>/dev/null || true
 echo "container smoke: /readyz $(cat "$RUN_DIR/readyz.json")"
 NS
 say "passed: $TAG runs read-only as uid 10001, migrates, serves /readyz 200, its health check passes"

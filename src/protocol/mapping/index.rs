@@ -25,13 +25,17 @@ pub(crate) struct RuleIndex {
     selectors: Vec<SelectorIndex>,
 }
 
+/// Rules by a pattern's text. Looked up for every claim value of every sign-in: foldhash rather
+/// than SipHash, still seeded per process.
+type ByText = HashMap<String, Vec<usize>, foldhash::fast::RandomState>;
+
 #[derive(Debug, Clone)]
 struct SelectorIndex {
     selector: ClaimSelector,
-    exact: HashMap<String, Vec<usize>>,
+    exact: ByText,
     /// By the DN's normal form.
-    dn: HashMap<String, Vec<usize>>,
-    cn: HashMap<String, Vec<usize>>,
+    dn: ByText,
+    cn: ByText,
     /// Globs, regexes and AD group names in one set, so each value is scanned once.
     patterns: Option<(RegexSet, Vec<Member>)>,
     /// Rules whose patterns could not join the set (over its size limit): tried one by one.
@@ -50,9 +54,9 @@ impl SelectorIndex {
     fn new(selector: ClaimSelector) -> Self {
         SelectorIndex {
             selector,
-            exact: HashMap::new(),
-            dn: HashMap::new(),
-            cn: HashMap::new(),
+            exact: ByText::default(),
+            dn: ByText::default(),
+            cn: ByText::default(),
             patterns: None,
             linear: Vec::new(),
         }
@@ -152,7 +156,7 @@ impl RuleIndex {
                 }
                 // A value without `=` is no DN; parsing it would only fail.
                 if index.reads_dns()
-                    && value.contains('=')
+                    && value.as_bytes().contains(&b'=')
                     && let Ok(dn) = Dn::parse(value)
                 {
                     if let Some(ids) = index.dn.get(dn.normal()) {
