@@ -210,10 +210,15 @@ async fn post(http: &reqwest::Client, base: &str, p: &Prepared) -> u16 {
         ])
         .send()
         .await;
+    status_of(sent).await
+}
+
+/// The answer's status, its body read to the end so the connection can be reused; `0` for no
+/// answer.
+pub async fn status_of(sent: reqwest::Result<reqwest::Response>) -> u16 {
     match sent {
         Ok(resp) => {
             let status = resp.status().as_u16();
-            // Read to the end, so the connection can be reused.
             resp.bytes().await.ok();
             status
         }

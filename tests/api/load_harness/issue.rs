@@ -80,15 +80,7 @@ async fn issue(base: &str, session: &Session) -> u16 {
         .json(&serde_json::json!({ "grant": GRANT }))
         .send()
         .await;
-    match sent {
-        Ok(resp) => {
-            let status = resp.status().as_u16();
-            // Read to the end, so the connection can be reused.
-            resp.bytes().await.ok();
-            status
-        }
-        Err(_) => 0,
-    }
+    super::fire::status_of(sent).await
 }
 
 /// One task per session, each issuing for its own session; at most `count` issues in all and
